@@ -423,3 +423,11 @@ func functionError(body []byte) string {
 	}
 	return e.Type + ": " + *e.Message
 }
+
+// Main runs the tests of a package that uses the harness and removes what
+// Build produced: func TestMain(m *testing.M) { harness.Main(m) }.
+func Main(m *testing.M) {
+	code := m.Run()
+	Cleanup()
+	os.Exit(code)
+}

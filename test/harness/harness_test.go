@@ -2,16 +2,11 @@ package harness
 
 import (
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { Main(m) }
 
 func TestMotoStartsAndStops(t *testing.T) {
 	m := StartMoto(t)

@@ -1,3 +1,9 @@
 module github.com/s3xguard/s3xguard
 
 go 1.26.8
+
+require (
+	github.com/klauspost/compress v1.20.4
+	github.com/valyala/fastjson v1.6.10
+	gopkg.in/yaml.v3 v3.0.1
+)

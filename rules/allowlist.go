@@ -65,7 +65,7 @@ func Parse(name string, data []byte) (*Allowlist, error) {
 	l := &loader{name: name}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &LoadError{Problems: []string{fmt.Sprintf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))}}
+		return nil, &LoadError{Problems: []string{syntaxProblem(name, err)}}
 	}
 	a := &Allowlist{Source: name}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
@@ -111,6 +111,17 @@ func Parse(name string, data []byte) (*Allowlist, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxProblem rewrites a YAML syntax error as PATH:LINE: message.
+func syntaxProblem(name string, err error) string {
+	msg := err.Error()
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("%s:%s: YAML syntax: %s", name, m[1], m[2])
+	}
+	return fmt.Sprintf("%s: YAML syntax: %s", name, strings.TrimPrefix(msg, "yaml: "))
 }
 
 type loader struct {

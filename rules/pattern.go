@@ -15,7 +15,10 @@ const (
 	EventBridgeDetailType = "AWS API Call via CloudTrail"
 )
 
-var directoryBucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.*?-]*--[a-z0-9*?-]+--x-s3$|^\*$`)
+var (
+	directoryBucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*--[a-z0-9-]+--x-s3$`)
+	bucketGlobEndRE   = regexp.MustCompile(`^[a-z0-9*][a-z0-9.*-]*(--x-s3|\*)$`)
+)
 
 // EventPattern returns the EventBridge rule pattern that selects the S3
 // Express CloudTrail events s3xguard must see: all of them when buckets is
@@ -29,15 +32,15 @@ func EventPattern(buckets []string) ([]byte, error) {
 	if len(buckets) > 0 {
 		var names []any
 		for _, b := range buckets {
-			if !directoryBucketRE.MatchString(b) {
+			if strings.Contains(b, "?") {
+				return nil, fmt.Errorf("bucket %q: EventBridge wildcards take '*' only, not '?'", b)
+			}
+			if b != "*" && !directoryBucketRE.MatchString(b) && !(hasWildcard(b) && bucketGlobEndRE.MatchString(b)) {
 				return nil, fmt.Errorf("bucket %q: not a directory bucket name (want BASE--AZID--x-s3)", b)
 			}
 			if b == "*" {
 				names = nil
 				break
-			}
-			if strings.Contains(b, "?") {
-				return nil, fmt.Errorf("bucket %q: EventBridge wildcards take '*' only, not '?'", b)
 			}
 			if hasWildcard(b) {
 				names = append(names, map[string]string{"wildcard": b})

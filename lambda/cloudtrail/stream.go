@@ -121,6 +121,8 @@ func (s *Stream) skipSpace() (byte, bool) {
 			case ' ', '\t', '\r':
 				s.pos++
 			case 0xEF:
+				for s.end-s.pos < 3 && s.more() {
+				}
 				if s.end-s.pos >= 3 && s.buf[s.pos+1] == 0xBB && s.buf[s.pos+2] == 0xBF {
 					s.pos += 3
 					continue
@@ -298,7 +300,7 @@ func (s *Stream) value(top bool) ([]byte, error) {
 		val := s.buf[s.pos : s.pos+n]
 		s.pos += n
 		s.line += lines
-		if oversize {
+		if oversize || n > MaxValue {
 			return nil, fmt.Errorf("value larger than %d MiB", MaxValue>>20)
 		}
 		return val, err

@@ -85,7 +85,6 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		showAll:   *show == "all",
 		out:       stdout,
 	}
-	c.cond = sync.NewCond(&c.mu)
 	start := time.Now()
 	c.checkAll(inputs, *jobs)
 	elapsed := time.Since(start)
@@ -171,19 +170,17 @@ func hasLogSuffix(name string) bool {
 	return false
 }
 
-// checker checks inputs in parallel. Each input's lines are written in
-// input order, and inputs are written in the order given: a worker buffers
-// its input's output until the inputs before it are written, and once its
-// buffer is full it waits for its turn, which bounds memory.
+// checker checks inputs in parallel. Each worker buffers its input's lines
+// and writes them in chunks, so lines of one input keep their order while
+// chunks of different inputs may interleave (every line carries its
+// location). With --jobs 1 the output is fully ordered.
 type checker struct {
 	allowlist *rules.Allowlist
 	json      bool
 	showAll   bool
 	out       io.Writer
 
-	mu         sync.Mutex
-	cond       *sync.Cond
-	turn       int // index of the input allowed to write
+	mu         sync.Mutex // serializes writes to out and readErrors
 	readErrors []error
 
 	counts  [4]atomic.Int64 // by rules.Verdict
@@ -191,8 +188,7 @@ type checker struct {
 	bytes   atomic.Int64
 }
 
-// flushAt is the size at which a worker writes (or waits to write) its
-// buffered output.
+// flushAt is the size at which a worker writes its buffered output.
 const flushAt = 256 << 10
 
 func (c *checker) checkAll(inputs []input, jobs int) {
@@ -209,15 +205,14 @@ func (c *checker) checkAll(inputs []input, jobs int) {
 				if i >= len(inputs) {
 					return
 				}
-				buf = c.checkInput(i, inputs[i], &rec, buf[:0])
+				buf = c.checkInput(inputs[i], &rec, buf[:0])
 			}
 		}()
 	}
 	wg.Wait()
 }
 
-func (c *checker) checkInput(i int, in input, rec *cloudtrail.Record, buf []byte) []byte {
-	defer c.finish(i)
+func (c *checker) checkInput(in input, rec *cloudtrail.Record, buf []byte) []byte {
 	r := in.stdin
 	if r == nil {
 		f, err := os.Open(in.path)
@@ -232,7 +227,7 @@ func (c *checker) checkInput(i int, in input, rec *cloudtrail.Record, buf []byte
 	if err != nil {
 		// The gzip header itself is broken: report it as an unreadable record.
 		buf = c.report(buf, in.name, cloudtrail.Item{Line: 1, Index: -1, Err: err}, nil, rules.Decision{Verdict: rules.Invalid})
-		c.write(i, buf)
+		c.write(buf)
 		return buf[:0]
 	}
 	defer s.Close()
@@ -250,12 +245,12 @@ func (c *checker) checkInput(i int, in input, rec *cloudtrail.Record, buf []byte
 			buf = c.report(buf, in.name, it, rec, d)
 		}
 		if len(buf) >= flushAt {
-			c.write(i, buf)
+			c.write(buf)
 			buf = buf[:0]
 		}
 	}
 	c.bytes.Add(s.BytesRead())
-	c.write(i, buf)
+	c.write(buf)
 	return buf[:0]
 }
 
@@ -272,28 +267,12 @@ func (c *checker) report(buf []byte, name string, it cloudtrail.Item, rec *cloud
 	return buf
 }
 
-// write waits for input i's turn and writes buf.
-func (c *checker) write(i int, buf []byte) {
+func (c *checker) write(buf []byte) {
 	if len(buf) == 0 {
 		return
 	}
 	c.mu.Lock()
-	for c.turn != i {
-		c.cond.Wait()
-	}
-	c.mu.Unlock()
-	// Only the input whose turn it is writes, so no lock is needed here.
 	c.out.Write(buf)
-}
-
-// finish passes the turn to the next input.
-func (c *checker) finish(i int) {
-	c.mu.Lock()
-	for c.turn != i {
-		c.cond.Wait()
-	}
-	c.turn++
-	c.cond.Broadcast()
 	c.mu.Unlock()
 }
 

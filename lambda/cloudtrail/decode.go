@@ -1,7 +1,6 @@
 package cloudtrail
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -12,8 +11,10 @@ import (
 // between calls, so a Decoder is not safe for concurrent use; the Records it
 // returns own their strings and stay valid.
 type Decoder struct {
-	p   fastjson.Parser
-	buf []byte
+	p     fastjson.Parser
+	buf   []byte
+	spans []span
+	err   error
 }
 
 // DecodeEvent decodes one EventBridge event (an envelope with detail) or one
@@ -58,83 +59,145 @@ func (d *Decoder) fromValue(v *fastjson.Value, r *Record) error {
 	return d.record(v, r)
 }
 
-// record copies the fields s3xguard uses. All strings of one record are
-// gathered into one buffer and cut from a single string, so a record costs
-// one string allocation instead of dozens.
+// record copies the fields s3xguard uses, visiting each object once. All
+// strings of one record are gathered into one buffer and cut from a single
+// string, so a record costs one string allocation instead of dozens.
 func (d *Decoder) record(v *fastjson.Value, r *Record) error {
 	*r = Record{}
-	d.buf = d.buf[:0]
-	var spans []span // fixed order below; see assign
-	var ferr error
-	str := func(field string, dst *string, keys ...string) {
-		f := v.Get(keys...)
-		if f == nil || f.Type() == fastjson.TypeNull {
-			return
-		}
-		if f.Type() != fastjson.TypeString {
-			if ferr == nil {
-				ferr = &FieldError{strings.Join(keys, "."), "want a string, got " + f.Type().String()}
+	d.buf, d.spans, d.err = d.buf[:0], d.spans[:0], nil
+	o, _ := v.Object()
+	var resources []*fastjson.Value
+	o.Visit(func(k []byte, f *fastjson.Value) {
+		switch string(k) {
+		case "eventVersion":
+			d.str("", k, f, &r.EventVersion)
+		case "eventID":
+			d.str("", k, f, &r.EventID)
+		case "eventTime":
+			d.str("", k, f, &r.EventTime)
+		case "eventSource":
+			d.str("", k, f, &r.EventSource)
+		case "eventName":
+			d.str("", k, f, &r.EventName)
+		case "eventType":
+			d.str("", k, f, &r.EventType)
+		case "eventCategory":
+			d.str("", k, f, &r.EventCategory)
+		case "awsRegion":
+			d.str("", k, f, &r.AWSRegion)
+		case "sourceIPAddress":
+			d.str("", k, f, &r.SourceIPAddress)
+		case "userAgent":
+			d.str("", k, f, &r.UserAgent)
+		case "errorCode":
+			d.str("", k, f, &r.ErrorCode)
+		case "errorMessage":
+			d.str("", k, f, &r.ErrorMessage)
+		case "recipientAccountId":
+			d.str("", k, f, &r.RecipientAccountID)
+		case "sharedEventID":
+			d.str("", k, f, &r.SharedEventID)
+		case "vpcEndpointId":
+			d.str("", k, f, &r.VPCEndpointID)
+		case "vpcEndpointAccountId":
+			d.str("", k, f, &r.VPCEndpointAccountID)
+		case "readOnly":
+			r.ReadOnly = isTrue(f)
+		case "managementEvent":
+			r.ManagementEvent = isTrue(f)
+		case "userIdentity":
+			d.identity(f, r)
+		case "requestParameters":
+			if rp, err := f.Object(); err == nil {
+				rp.Visit(func(k []byte, f *fastjson.Value) {
+					switch string(k) {
+					case "bucketName":
+						d.str("requestParameters.", k, f, &r.Bucket)
+					case "key":
+						d.str("requestParameters.", k, f, &r.Key)
+					case "x-amz-create-session-mode":
+						d.str("requestParameters.", k, f, &r.SessionMode)
+					}
+				})
 			}
-			return
+		case "additionalEventData":
+			if ad, err := f.Object(); err == nil {
+				if az := ad.Get("availabilityZone"); az != nil {
+					d.str("additionalEventData.", []byte("availabilityZone"), az, &r.AvailabilityZone)
+				}
+			}
+		case "resources":
+			resources, _ = f.Array()
 		}
-		b, _ := f.StringBytes()
-		spans = append(spans, span{dst, len(d.buf), len(d.buf) + len(b)})
-		d.buf = append(d.buf, b...)
-	}
-	str("eventVersion", &r.EventVersion, "eventVersion")
-	str("eventID", &r.EventID, "eventID")
-	str("eventTime", &r.EventTime, "eventTime")
-	str("eventSource", &r.EventSource, "eventSource")
-	str("eventName", &r.EventName, "eventName")
-	str("eventType", &r.EventType, "eventType")
-	str("eventCategory", &r.EventCategory, "eventCategory")
-	str("awsRegion", &r.AWSRegion, "awsRegion")
-	str("sourceIPAddress", &r.SourceIPAddress, "sourceIPAddress")
-	str("userAgent", &r.UserAgent, "userAgent")
-	str("errorCode", &r.ErrorCode, "errorCode")
-	str("errorMessage", &r.ErrorMessage, "errorMessage")
-	str("recipientAccountId", &r.RecipientAccountID, "recipientAccountId")
-	str("sharedEventID", &r.SharedEventID, "sharedEventID")
-	str("vpcEndpointId", &r.VPCEndpointID, "vpcEndpointId")
-	str("vpcEndpointAccountId", &r.VPCEndpointAccountID, "vpcEndpointAccountId")
-
-	if id := v.Get("userIdentity"); id != nil && id.Type() != fastjson.TypeNull {
-		if id.Type() != fastjson.TypeObject {
-			return &FieldError{"userIdentity", "want an object, got " + id.Type().String()}
-		}
-		r.HasUserIdentity = true
-		u := &r.UserIdentity
-		str("", &u.Type, "userIdentity", "type")
-		str("", &u.PrincipalID, "userIdentity", "principalId")
-		str("", &u.ARN, "userIdentity", "arn")
-		str("", &u.AccountID, "userIdentity", "accountId")
-		str("", &u.AccessKeyID, "userIdentity", "accessKeyId")
-		str("", &u.UserName, "userIdentity", "userName")
-		str("", &u.InvokedBy, "userIdentity", "invokedBy")
-		str("", &u.SessionIssuerARN, "userIdentity", "sessionContext", "sessionIssuer", "arn")
-	}
-	if rp := v.Get("requestParameters"); rp != nil && rp.Type() == fastjson.TypeObject {
-		str("", &r.Bucket, "requestParameters", "bucketName")
-		str("", &r.Key, "requestParameters", "key")
-		str("", &r.SessionMode, "requestParameters", "x-amz-create-session-mode")
-	}
-	if ad := v.Get("additionalEventData"); ad != nil && ad.Type() == fastjson.TypeObject {
-		str("", &r.AvailabilityZone, "additionalEventData", "availabilityZone")
-	}
-	if ferr != nil {
-		return ferr
+	})
+	if d.err != nil {
+		return d.err
 	}
 	// One allocation for all strings; each field is a substring of it.
 	all := string(d.buf)
-	for _, s := range spans {
+	for _, s := range d.spans {
 		*s.dst = all[s.from:s.to]
 	}
-	r.ReadOnly = boolField(v, "readOnly")
-	r.ManagementEvent = boolField(v, "managementEvent")
 	if r.Bucket == "" {
-		r.Bucket = bucketFromResources(v.GetArray("resources"))
+		r.Bucket = bucketFromResources(resources)
 	}
 	return nil
+}
+
+func (d *Decoder) identity(f *fastjson.Value, r *Record) {
+	switch f.Type() {
+	case fastjson.TypeNull:
+		return
+	case fastjson.TypeObject:
+	default:
+		d.fail("userIdentity", "want an object, got "+f.Type().String())
+		return
+	}
+	r.HasUserIdentity = true
+	u := &r.UserIdentity
+	o, _ := f.Object()
+	o.Visit(func(k []byte, f *fastjson.Value) {
+		switch string(k) {
+		case "type":
+			d.str("userIdentity.", k, f, &u.Type)
+		case "principalId":
+			d.str("userIdentity.", k, f, &u.PrincipalID)
+		case "arn":
+			d.str("userIdentity.", k, f, &u.ARN)
+		case "accountId":
+			d.str("userIdentity.", k, f, &u.AccountID)
+		case "accessKeyId":
+			d.str("userIdentity.", k, f, &u.AccessKeyID)
+		case "userName":
+			d.str("userIdentity.", k, f, &u.UserName)
+		case "invokedBy":
+			d.str("userIdentity.", k, f, &u.InvokedBy)
+		case "sessionContext":
+			if a := f.Get("sessionIssuer", "arn"); a != nil {
+				d.str("userIdentity.", []byte("sessionContext.sessionIssuer.arn"), a, &u.SessionIssuerARN)
+			}
+		}
+	})
+}
+
+// str records a string field; a field of another type makes the record
+// invalid, since a decision on a misread field could be wrong.
+func (d *Decoder) str(prefix string, key []byte, f *fastjson.Value, dst *string) {
+	switch f.Type() {
+	case fastjson.TypeString:
+		b, _ := f.StringBytes()
+		d.spans = append(d.spans, span{dst, len(d.buf), len(d.buf) + len(b)})
+		d.buf = append(d.buf, b...)
+	case fastjson.TypeNull:
+	default:
+		d.fail(prefix+string(key), "want a string, got "+f.Type().String())
+	}
+}
+
+func (d *Decoder) fail(field, msg string) {
+	if d.err == nil {
+		d.err = &FieldError{field, msg}
+	}
 }
 
 type span struct {
@@ -142,13 +205,9 @@ type span struct {
 	from, to int
 }
 
-// boolField reads a boolean that CloudTrail writes as true/false, and older
+// isTrue reads a boolean that CloudTrail writes as true/false, and older
 // records sometimes as "true"/"false".
-func boolField(v *fastjson.Value, key string) bool {
-	f := v.Get(key)
-	if f == nil {
-		return false
-	}
+func isTrue(f *fastjson.Value) bool {
 	switch f.Type() {
 	case fastjson.TypeTrue:
 		return true
@@ -189,5 +248,3 @@ func BucketFromARN(arn string) string {
 	}
 	return name
 }
-
-var errEmpty = errors.New("empty input")

@@ -2,6 +2,7 @@ package cloudtrail
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -282,6 +283,24 @@ func skipWS(b []byte, i int) int {
 	return i
 }
 
+var newline = []byte{'\n'}
+
+// trailingBackslashes reports whether b ends in an odd run of backslashes,
+// counting a run carried over from before b (carry), that is, whether the
+// byte after b is escaped.
+func trailingBackslashes(b []byte, carry bool) bool {
+	odd := carry
+	i := len(b) - 1
+	for ; i >= 0 && b[i] == '\\'; i-- {
+		odd = !odd
+	}
+	if i >= 0 {
+		// A non-backslash byte ends the run: the carry no longer applies.
+		odd = (len(b)-1-i)%2 == 1
+	}
+	return odd
+}
+
 // value scans one JSON value starting at pos and returns its bytes, which
 // stay valid until the next call. It finds the value's end by tracking
 // strings and nesting only; the decoder validates the rest.
@@ -307,25 +326,31 @@ func (s *Stream) value(top bool) ([]byte, error) {
 	}
 	for {
 		for s.pos+n < s.end {
-			c := s.buf[s.pos+n]
 			if inStr {
-				switch {
-				case esc:
-					esc = false
-				case c == '\\':
-					esc = true
-				case c == '"':
-					inStr = false
-					if depth == 0 {
-						n++
-						return finish(nil)
-					}
-				case c == '\n':
-					lines++
+				// Most of a record is string bytes: jump to the next quote.
+				rest := s.buf[s.pos+n : s.end]
+				j := bytes.IndexByte(rest, '"')
+				if j < 0 {
+					lines += bytes.Count(rest, newline)
+					esc = trailingBackslashes(rest, esc)
+					n += len(rest)
+					continue
 				}
-				n++
+				lines += bytes.Count(rest[:j], newline)
+				if trailingBackslashes(rest[:j], esc) {
+					// An escaped quote: part of the string.
+					esc = false
+					n += j + 1
+					continue
+				}
+				esc, inStr = false, false
+				n += j + 1
+				if depth == 0 {
+					return finish(nil)
+				}
 				continue
 			}
+			c := s.buf[s.pos+n]
 			if scalar {
 				switch c {
 				case ' ', '\t', '\r', '\n', ',', ']', '}':

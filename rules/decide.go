@@ -3,7 +3,6 @@ package rules
 import (
 	"fmt"
 	"net/netip"
-	"sort"
 	"strings"
 
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
@@ -151,35 +150,66 @@ func inSet(m map[string]struct{}, v string) bool {
 
 // reasons names, for the entries that came closest (fewest failed
 // conditions, then file order), which conditions failed and on what value.
+// Only unauthorized records get here, so clarity beats speed, within reason.
 func (a *Allowlist) reasons(c *candidate) []string {
 	if len(a.Entries) == 0 {
 		return []string{"the allowlist has no entries"}
 	}
 	type miss struct {
 		e      *Entry
-		failed []string
+		failed uint8 // bit i: entryFields[i] failed
+		n      int
 	}
-	misses := make([]miss, 0, len(a.Entries))
+	// Keep the maxClosest best in order; entries come in file order, so a
+	// later entry replaces an earlier one only when strictly closer.
+	var best [maxClosest]miss
+	kept := 0
 	for _, e := range a.Entries {
 		m := miss{e: e}
-		for _, f := range entryFields {
+		for i, f := range entryFields {
 			if !e.check(f, c) {
-				m.failed = append(m.failed, f)
+				m.failed |= 1 << i
+				m.n++
 			}
 		}
-		misses = append(misses, m)
-	}
-	sort.SliceStable(misses, func(i, j int) bool { return len(misses[i].failed) < len(misses[j].failed) })
-	if len(misses) > maxClosest {
-		misses = misses[:maxClosest]
-	}
-	out := make([]string, 0, len(misses))
-	for _, m := range misses {
-		parts := make([]string, 0, len(m.failed))
-		for _, f := range m.failed {
-			parts = append(parts, fmt.Sprintf("%s %s not in %s", f, quoteOrNone(c.value(f)), strings.Join(m.e.raw[f], ",")))
+		pos := kept
+		for pos > 0 && best[pos-1].n > m.n {
+			pos--
 		}
-		out = append(out, m.e.Name+": "+strings.Join(parts, "; "))
+		if pos >= maxClosest {
+			continue
+		}
+		if kept < maxClosest {
+			kept++
+		}
+		copy(best[pos+1:kept], best[pos:kept-1])
+		best[pos] = m
+	}
+	out := make([]string, 0, kept)
+	var b strings.Builder
+	for _, m := range best[:kept] {
+		b.Reset()
+		b.WriteString(m.e.Name)
+		b.WriteString(": ")
+		sep := ""
+		for i, f := range entryFields {
+			if m.failed&(1<<i) == 0 {
+				continue
+			}
+			b.WriteString(sep)
+			b.WriteString(f)
+			b.WriteByte(' ')
+			b.WriteString(quoteOrNone(c.value(f)))
+			b.WriteString(" not in ")
+			for k, v := range m.e.raw[f] {
+				if k > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(v)
+			}
+			sep = "; "
+		}
+		out = append(out, b.String())
 	}
 	return out
 }

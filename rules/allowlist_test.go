@@ -89,3 +89,27 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// FuzzParse: the loader never panics, and whatever it accepts has no entry
+// that matches everything.
+func FuzzParse(f *testing.F) {
+	example, _ := os.ReadFile("allowlist.example.yaml")
+	f.Add(example)
+	f.Add([]byte("version: 1\nallow:\n  - name: a\n    sources: [10.0.0.0/8]\n"))
+	f.Add([]byte("version: 1\nallow: []\nprotected: [\"arn:aws:iam::111122223333:root\"]\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		a, err := Parse("f.yaml", src)
+		if err != nil {
+			var le *LoadError
+			if !errors.As(err, &le) || len(le.Problems) == 0 {
+				t.Fatalf("error %v is not a LoadError with problems", err)
+			}
+			return
+		}
+		for _, e := range a.Entries {
+			if len(e.raw) == 0 {
+				t.Fatalf("entry %q has no condition", e.Name)
+			}
+		}
+	})
+}

@@ -1,0 +1,230 @@
+package cloudtrail
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+const recA = `{"eventVersion":"1.09","eventID":"a","eventSource":"s3express.amazonaws.com","eventName":"GetObject","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/r/s","accountId":"111122223333"},"requestParameters":{"bucketName":"b--use1-az4--x-s3","key":"k"}}`
+const recB = `{"eventID":"b","eventSource":"s3.amazonaws.com","eventName":"GetObject"}`
+const envC = `{"version":"0","detail-type":"AWS API Call via CloudTrail","source":"aws.s3express","detail":{"eventID":"c","eventSource":"s3express.amazonaws.com","eventName":"PutObject"}}`
+
+// got is what a stream yields, one string per value: "ID@LOC" or "!ERR@LOC".
+func readAll(t *testing.T, r io.Reader) []string {
+	t.Helper()
+	s, err := NewStream(r)
+	if err != nil {
+		return []string{"!" + err.Error()}
+	}
+	defer s.Close()
+	var out []string
+	var rec Record
+	for i := 0; ; i++ {
+		it, ok := s.Next(&rec)
+		if !ok {
+			return out
+		}
+		if i > 1000 {
+			t.Fatal("stream does not end")
+		}
+		loc := fmt.Sprintf(":%d", it.Line)
+		if it.Index >= 0 {
+			loc = fmt.Sprintf("#%d", it.Index)
+		}
+		if it.Err != nil {
+			out = append(out, "!"+it.Err.Error()+"@"+loc)
+		} else {
+			out = append(out, rec.EventID+"@"+loc)
+		}
+	}
+}
+
+func gz(s string) []byte {
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	w.Write([]byte(s))
+	w.Close()
+	return b.Bytes()
+}
+
+var streamTests = []struct {
+	name, in string
+	want     []string
+}{
+	{"empty", "", nil},
+	{"whitespace", " \n\t\n", nil},
+	{"one record", recA, []string{"a@:1"}},
+	{"one envelope", envC, []string{"c@:1"}},
+	{"pretty record", "{\n  \"eventID\": \"p\",\n  \"eventSource\": \"s3express.amazonaws.com\"\n}\n", []string{"p@:1"}},
+	{"log file", `{"Records":[` + recA + "," + recB + "]}", []string{"a@#0", "b@#1"}},
+	{"log file spaced", "{ \"Records\" :\n [\n" + recA + ",\n" + recB + "\n]\n}\n", []string{"a@#0", "b@#1"}},
+	{"empty log file", `{"Records":[]}`, nil},
+	{"array", "[" + recA + "," + envC + "]", []string{"a@#0", "c@#1"}},
+	{"json lines", recA + "\n" + recB + "\n" + envC + "\n", []string{"a@:1", "b@:2", "c@:3"}},
+	{"json lines crlf and blanks", recA + "\r\n\r\n" + envC + "\r\n", []string{"a@:1", "c@:3"}},
+	{"bom", "\xef\xbb\xbf" + recA, []string{"a@:1"}},
+	{"garbage line resumes", recA + "\nnot json\n" + recB + "\n", []string{"a@:1", `!malformed JSON: unexpected 'n' where a value should start@:2`, "b@:3"}},
+	{"truncated line resumes", recA + "\n" + `{"eventID":"x","eventSource":` + "\n" + recB + "\n", []string{"a@:1", "!" + errTruncated.Error() + "@:2", "b@:3"}},
+	{"broken object", `{"eventID":"x",,}` + "\n" + recB, []string{"!malformed JSON: cannot parse JSON: cannot parse object: cannot find opening '\"\" for object key; unparsed tail: \",}\"@:1", "b@:2"}},
+	{"not an object", "[1]", []string{"!want a JSON object, got number@#0"}},
+	{"wrong type", `{"eventSource":"s3express.amazonaws.com","eventName":7}`, []string{"!eventName: want a string, got number@:1"}},
+	{"wrong identity type", `{"eventSource":"s3express.amazonaws.com","userIdentity":"x"}`, []string{"!userIdentity: want an object, got string@:1"}},
+	{"detail not object", `{"detail-type":"x","detail":"y"}`, []string{"!detail: want an object, got string@:1"}},
+	{"unterminated array", "[" + recA + ",", []string{"a@#0", "!malformed JSON: input ends inside an array@#1"}},
+	{"missing comma", "[" + recA + " " + recB + "]", []string{"a@#0", `!malformed JSON: unexpected '{' after array element@#1`}},
+	{"truncated log file", `{"Records":[` + recA + "," + recB[:20], []string{"a@#0", "!" + errTruncated.Error() + "@#1"}},
+	{"records not first key", `{"x":1,"Records":[` + recA + `]}`, []string{"@:1"}},
+	{"escaped backslash before quote", `{"eventID":"x\\\\","eventSource":"s3express.amazonaws.com"}` + "\n" + recB, []string{`x\\@:1`, "b@:2"}},
+	{"escaped quote run", `{"eventID":"q\\\\\"}","eventSource":"s3express.amazonaws.com"}` + "\n" + recB, []string{`q\\"}@:1`, "b@:2"}},
+	{"braces in strings", `{"eventID":"{[\"}","eventSource":"s3express.amazonaws.com"}` + "\n" + recB, []string{`{["}@:1`, "b@:2"}},
+}
+
+func TestStream(t *testing.T) {
+	for _, tt := range streamTests {
+		t.Run(tt.name, func(t *testing.T) {
+			check := func(how string, r io.Reader) {
+				got := readAll(t, r)
+				if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+					t.Errorf("%s:\n got %q\nwant %q", how, got, tt.want)
+				}
+			}
+			check("plain", strings.NewReader(tt.in))
+			check("one byte at a time", iotest.OneByteReader(strings.NewReader(tt.in)))
+			check("gzip", bytes.NewReader(gz(tt.in)))
+		})
+	}
+}
+
+// "records not first key": an object that is not a log file (Records not
+// first) is one value, decoded as a record that has no eventID; the decision
+// then calls it invalid for lack of an eventSource.
+
+func TestStreamGzipErrors(t *testing.T) {
+	z := gz(recA + "\n" + recB + "\n")
+	bad := append([]byte{}, z...)
+	bad[len(bad)-5] ^= 0xff // corrupt the CRC/size trailer
+	got := readAll(t, bytes.NewReader(bad))
+	if len(got) == 0 || !strings.HasPrefix(got[len(got)-1], "!read: gzip: invalid checksum") {
+		t.Errorf("corrupt trailer: got %q", got)
+	}
+	got = readAll(t, bytes.NewReader(z[:len(z)/2]))
+	if len(got) == 0 || !strings.Contains(got[len(got)-1], "unexpected EOF") {
+		t.Errorf("truncated gzip: got %q", got)
+	}
+	got = readAll(t, bytes.NewReader([]byte{0x1f, 0x8b, 0, 0}))
+	if len(got) != 1 || !strings.HasPrefix(got[0], "!gzip:") {
+		t.Errorf("bad header: got %q", got)
+	}
+}
+
+func TestStreamReadError(t *testing.T) {
+	r := io.MultiReader(strings.NewReader(recA+"\n"), iotest.ErrReader(errors.New("disk on fire")))
+	got := readAll(t, r)
+	want := []string{"a@:1", "!read: disk on fire@:2"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("got %q; want %q", got, want)
+	}
+}
+
+func TestStreamOversize(t *testing.T) {
+	big := `{"eventID":"big","pad":"` + strings.Repeat("x", MaxValue+10) + `"}` + "\n" + recB + "\n"
+	got := readAll(t, strings.NewReader(big))
+	want := []string{"!value larger than 8 MiB@:1", "b@:2"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("got %q; want %q", got, want)
+	}
+}
+
+func TestDecodeFields(t *testing.T) {
+	data, err := os.ReadFile("../../test/testdata/records/createsession-etl-issuer-path.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := DecodeEvent(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Record{
+		EventVersion: "1.09", EventID: "00000000-0000-4000-8000-000000000002", EventTime: "2026-11-20T10:15:30Z",
+		EventSource: EventSource, EventName: "CreateSession", EventType: "AwsApiCall", EventCategory: "Data",
+		AWSRegion: "us-east-1", SourceIPAddress: "10.1.2.3",
+		UserAgent:          "aws-sdk-go-v2/1.36.3 ua/2.1 os/linux lang/go#1.24 md/GOOS#linux md/GOARCH#arm64 api/s3#1.79.2",
+		ReadOnly:           true,
+		RecipientAccountID: "111122223333",
+		UserIdentity: Identity{
+			Type: "AssumedRole", PrincipalID: "AROAEXAMPLEID:job-42",
+			ARN: "arn:aws:sts::111122223333:assumed-role/etl-loader/job-42", AccountID: "111122223333",
+			AccessKeyID: "ASIAEXAMPLEIAM00001", SessionIssuerARN: "arn:aws:iam::111122223333:role/pipelines/etl-loader",
+		},
+		Bucket: "analytics--use1-az4--x-s3", SessionMode: "ReadWrite", AvailabilityZone: "use1-az4",
+		HasUserIdentity: true,
+	}
+	if *r != want {
+		t.Errorf("got  %+v\nwant %+v", *r, want)
+	}
+}
+
+func TestBucketFromARN(t *testing.T) {
+	for arn, want := range map[string]string{
+		"arn:aws:s3express:us-east-1:111122223333:bucket/b--use1-az4--x-s3":   "b--use1-az4--x-s3",
+		"arn:aws:s3express:us-east-1:111122223333:b--use1-az4--x-s3":          "b--use1-az4--x-s3",
+		"arn:aws:s3express:us-east-1:111122223333:bucket/b--use1-az4--x-s3/k": "",
+		"arn:aws:s3:::plain":  "",
+		"not-an-arn":          "",
+		"arn:aws:s3express:x": "",
+	} {
+		if got := BucketFromARN(arn); got != want {
+			t.Errorf("BucketFromARN(%q) = %q; want %q", arn, got, want)
+		}
+	}
+}
+
+// FuzzStream: whatever the input, the stream never panics, always ends,
+// and yields the same values however the input is split into reads.
+func FuzzStream(f *testing.F) {
+	for _, tt := range streamTests {
+		f.Add([]byte(tt.in))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		whole := readAll(t, bytes.NewReader(in))
+		if len(whole) > len(in)+2 {
+			t.Fatalf("more values (%d) than input bytes (%d)", len(whole), len(in))
+		}
+		split := readAll(t, iotest.OneByteReader(bytes.NewReader(in)))
+		if strings.Join(whole, "\n") != strings.Join(split, "\n") {
+			t.Fatalf("split reads differ:\nwhole %q\nsplit %q", whole, split)
+		}
+	})
+}
+
+// FuzzDecode: the decoder never panics and, on success, agrees with itself
+// when the record is wrapped in an EventBridge envelope.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{recA, recB, envC, `{}`, `{"userIdentity":null}`, `{"resources":[{"type":"AWS::S3Express::DirectoryBucket","ARN":"arn:aws:s3express:r:1:bucket/x"}]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r, err := DecodeEvent(in)
+		if err != nil {
+			return
+		}
+		if bytes.Contains(in, []byte("detail")) {
+			return // already an envelope, or a record with such a field
+		}
+		wrapped := append(append([]byte(`{"detail-type":"x","detail":`), in...), '}')
+		w, err := DecodeEvent(wrapped)
+		if err != nil {
+			t.Fatalf("record decodes but its envelope does not: %v", err)
+		}
+		if *w != *r {
+			t.Fatalf("envelope changes the record:\n%+v\n%+v", *w, *r)
+		}
+	})
+}

@@ -1,0 +1,52 @@
+// Command s3xguard guards data in Amazon S3 Express One Zone directory
+// buckets. Inside AWS Lambda it serves S3 Express CloudTrail events;
+// anywhere else it is a command-line tool that checks CloudTrail log files
+// offline against the same allowlist, and undoes quarantines.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `usage: s3xguard <command> [flags]
+
+commands:
+  check       check CloudTrail records against an allowlist
+              s3xguard check --allowlist FILE [--format text|json] [--show findings|all] [PATH ...]
+
+Run 's3xguard <command> -h' for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// Exit statuses shared by the commands.
+const (
+	exitOK       = 0
+	exitFindings = 1 // something unauthorized or invalid
+	exitUsage    = 2 // could not run
+)
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "check":
+		return runCheck(args[1:], stdin, stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	errorf(stderr, "unknown command %q", args[0])
+	fmt.Fprint(stderr, usage)
+	return exitUsage
+}
+
+func errorf(w io.Writer, format string, args ...any) {
+	fmt.Fprintf(w, "s3xguard: error: "+format+"\n", args...)
+}

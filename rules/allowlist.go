@@ -1,0 +1,402 @@
+// Package rules holds the allowlist: its YAML format, its strict loader, and
+// the decision it makes on each CloudTrail record.
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Allowlist is a compiled allowlist. It is immutable and safe for
+// concurrent use.
+type Allowlist struct {
+	Source    string // file name, for messages
+	Entries   []*Entry
+	protected []principalPattern
+}
+
+// Entry is one compiled `allow` entry. Fields it lacks match anything.
+type Entry struct {
+	Name string
+	Line int
+
+	principals   []principalPattern
+	accounts     map[string]struct{}
+	services     map[string]struct{}
+	sources      []netip.Prefix
+	vpcEndpoints map[string]struct{}
+	buckets      *globSet
+	operations   *globSet
+
+	// raw keeps the values as written, for reasons and alerts.
+	raw map[string][]string
+}
+
+// Field names as written in the YAML, in the order reasons list them.
+var entryFields = []string{"principals", "accounts", "services", "sources", "vpc_endpoints", "buckets", "operations"}
+
+// LoadError lists every problem found in an allowlist, one per line, each
+// as PATH:LINE: FIELD: message.
+type LoadError struct {
+	Problems []string
+}
+
+func (e *LoadError) Error() string { return strings.Join(e.Problems, "\n") }
+
+// Load reads and compiles the allowlist at path.
+func Load(path string) (*Allowlist, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read allowlist: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse compiles an allowlist. name is used in error messages. Validation is
+// strict: unknown keys, empty entries, duplicate names and malformed values
+// are errors, because a typo must never widen access.
+func Parse(name string, data []byte) (*Allowlist, error) {
+	l := &loader{name: name}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &LoadError{Problems: []string{syntaxProblem(name, err)}}
+	}
+	a := &Allowlist{Source: name}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		l.errorf(&doc, "", "empty allowlist (want version: 1 and allow:)")
+		return nil, l.err()
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		l.errorf(root, "", "top level must be a mapping with version, allow and protected")
+		return nil, l.err()
+	}
+	var sawVersion, sawAllow bool
+	l.mapping(root, "", func(key string, k, v *yaml.Node) {
+		switch key {
+		case "version":
+			sawVersion = true
+			if v.Kind != yaml.ScalarNode || v.Value != "1" {
+				l.errorf(v, "version", "unsupported version %q (want 1)", v.Value)
+			}
+		case "allow":
+			sawAllow = true
+			a.Entries = l.entries(v)
+		case "protected":
+			for i, item := range l.strings(v, "protected") {
+				pp, err := compilePrincipal(item.Value)
+				if err != nil {
+					l.errorf(item, fmt.Sprintf("protected[%d]", i), "%v", err)
+					continue
+				}
+				a.protected = append(a.protected, pp)
+			}
+		default:
+			l.errorf(k, key, "unknown key (want version, allow or protected)")
+		}
+	})
+	if !sawVersion {
+		l.errorf(root, "version", "missing (want version: 1)")
+	}
+	if !sawAllow {
+		l.errorf(root, "allow", "missing (an allowlist with no entries would page on every event; write allow: [] to mean that)")
+	}
+	if err := l.err(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxProblem rewrites a YAML syntax error as PATH:LINE: message.
+func syntaxProblem(name string, err error) string {
+	msg := err.Error()
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("%s:%s: YAML syntax: %s", name, m[1], m[2])
+	}
+	return fmt.Sprintf("%s: YAML syntax: %s", name, strings.TrimPrefix(msg, "yaml: "))
+}
+
+type loader struct {
+	name     string
+	problems []string
+}
+
+func (l *loader) errorf(n *yaml.Node, field, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if field != "" {
+		msg = field + ": " + msg
+	}
+	l.problems = append(l.problems, fmt.Sprintf("%s:%d: %s", l.name, n.Line, msg))
+}
+
+func (l *loader) err() error {
+	if len(l.problems) == 0 {
+		return nil
+	}
+	return &LoadError{Problems: l.problems}
+}
+
+// mapping calls fn for each key of a mapping node, rejecting duplicate and
+// non-scalar keys.
+func (l *loader) mapping(n *yaml.Node, field string, fn func(key string, k, v *yaml.Node)) {
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			l.errorf(k, field, "keys must be plain names")
+			continue
+		}
+		if seen[k.Value] {
+			l.errorf(k, join(field, k.Value), "duplicate key")
+			continue
+		}
+		seen[k.Value] = true
+		fn(k.Value, k, v)
+	}
+}
+
+func join(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "." + b
+}
+
+// strings returns the scalar items of a non-empty sequence, reporting
+// anything else. The raw text of each scalar is used, so an unquoted account
+// ID such as 012345678901 keeps its leading zero.
+func (l *loader) strings(n *yaml.Node, field string) []*yaml.Node {
+	if n.Kind != yaml.SequenceNode {
+		l.errorf(n, field, "want a list, got %s", kindName(n))
+		return nil
+	}
+	if len(n.Content) == 0 {
+		l.errorf(n, field, "empty list; remove the field to match anything, or list values")
+		return nil
+	}
+	var out []*yaml.Node
+	for i, item := range n.Content {
+		if item.Kind != yaml.ScalarNode || item.Tag == "!!null" || item.Value == "" {
+			l.errorf(item, fmt.Sprintf("%s[%d]", field, i), "want a non-empty string, got %s", kindName(item))
+			continue
+		}
+		out = append(out, item)
+	}
+	return out
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	if n.Tag == "!!null" || n.Value == "" {
+		return "nothing"
+	}
+	return fmt.Sprintf("%q", n.Value)
+}
+
+var (
+	entryNameRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+	accountRE    = regexp.MustCompile(`^[0-9]{12}$`)
+	vpceRE       = regexp.MustCompile(`^vpce-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	serviceRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*\.amazonaws\.com$`)
+	bucketGlobRE = regexp.MustCompile(`^[a-z0-9*?][a-z0-9.*?-]*$`)
+	operationRE  = regexp.MustCompile(`^[A-Za-z0-9*?]+$`)
+)
+
+func (l *loader) entries(n *yaml.Node) []*Entry {
+	if n.Kind != yaml.SequenceNode {
+		l.errorf(n, "allow", "want a list of entries, got %s", kindName(n))
+		return nil
+	}
+	names := map[string]int{}
+	var out []*Entry
+	for i, item := range n.Content {
+		field := fmt.Sprintf("allow[%d]", i)
+		if item.Kind != yaml.MappingNode {
+			l.errorf(item, field, "want an entry (a mapping), got %s", kindName(item))
+			continue
+		}
+		e := l.entry(item, field)
+		if e == nil {
+			continue
+		}
+		if first, dup := names[e.Name]; dup {
+			l.errorf(item, field+".name", "duplicate name %q (first at line %d)", e.Name, first)
+			continue
+		}
+		names[e.Name] = e.Line
+		out = append(out, e)
+	}
+	return out
+}
+
+func (l *loader) entry(n *yaml.Node, field string) *Entry {
+	e := &Entry{Line: n.Line, raw: map[string][]string{}}
+	before := len(l.problems)
+	conditions := 0
+	l.mapping(n, field, func(key string, k, v *yaml.Node) {
+		f := join(field, key)
+		if key == "name" {
+			if v.Kind != yaml.ScalarNode || !entryNameRE.MatchString(v.Value) {
+				l.errorf(v, f, "%s is not a valid name (letters, digits, '.', '_', '-'; at most 64)", kindName(v))
+				return
+			}
+			e.Name = v.Value
+			return
+		}
+		if key == "description" {
+			if v.Kind != yaml.ScalarNode {
+				l.errorf(v, f, "want text, got %s", kindName(v))
+			}
+			return
+		}
+		if !isEntryField(key) {
+			l.errorf(k, f, "unknown key (want name, description, %s)", strings.Join(entryFields, ", "))
+			return
+		}
+		items := l.strings(v, f)
+		if items == nil {
+			return
+		}
+		conditions++
+		vals := make([]string, 0, len(items))
+		for i, item := range items {
+			if msg := e.add(key, item.Value); msg != "" {
+				l.errorf(item, fmt.Sprintf("%s[%d]", f, i), "%q: %s", item.Value, msg)
+				continue
+			}
+			vals = append(vals, item.Value)
+		}
+		e.raw[key] = vals
+	})
+	if e.Name == "" && len(l.problems) == before {
+		l.errorf(n, field+".name", "missing (every entry needs a unique name)")
+	}
+	if conditions == 0 && len(l.problems) == before {
+		l.errorf(n, field, "entry %q has no condition, so it would allow everything", e.Name)
+	}
+	if len(l.problems) != before {
+		return nil
+	}
+	if v := e.raw["buckets"]; v != nil {
+		gs := compileGlobSet(v)
+		e.buckets = &gs
+	}
+	if v := e.raw["operations"]; v != nil {
+		gs := compileGlobSet(v)
+		e.operations = &gs
+	}
+	return e
+}
+
+func isEntryField(key string) bool {
+	for _, f := range entryFields {
+		if f == key {
+			return true
+		}
+	}
+	return false
+}
+
+// add validates one value of field and stores it; it returns a message when
+// the value is malformed.
+func (e *Entry) add(field, v string) string {
+	switch field {
+	case "principals":
+		pp, err := compilePrincipal(v)
+		if err != nil {
+			return strings.TrimPrefix(err.Error(), fmt.Sprintf("%q: ", v))
+		}
+		e.principals = append(e.principals, pp)
+	case "accounts":
+		if !accountRE.MatchString(v) {
+			return "not a 12-digit account ID"
+		}
+		e.accounts = addSet(e.accounts, v)
+	case "services":
+		if !serviceRE.MatchString(v) {
+			return "not an AWS service principal (want a name such as lifecycle.s3.amazonaws.com)"
+		}
+		e.services = addSet(e.services, v)
+	case "sources":
+		p, err := parsePrefix(v)
+		if err != nil {
+			return err.Error()
+		}
+		e.sources = append(e.sources, p)
+	case "vpc_endpoints":
+		if !vpceRE.MatchString(v) {
+			return "not a VPC endpoint ID (want vpce- and 8 or 17 lowercase hex digits)"
+		}
+		e.vpcEndpoints = addSet(e.vpcEndpoints, v)
+	case "buckets":
+		if !bucketGlobRE.MatchString(v) || len(v) > 63 {
+			return "not a directory bucket name or glob (lowercase letters, digits, '.', '-', '*', '?')"
+		}
+	case "operations":
+		if !operationRE.MatchString(v) {
+			return "not an event name or glob (such as GetObject or Put*)"
+		}
+	}
+	return ""
+}
+
+func addSet(m map[string]struct{}, v string) map[string]struct{} {
+	if m == nil {
+		m = map[string]struct{}{}
+	}
+	m[v] = struct{}{}
+	return m
+}
+
+// parsePrefix reads a CIDR. A bare address means that one host. Host bits
+// set are an error: "10.0.0.1/8" is more likely a typo than a wish for all
+// of 10/8. IPv4-mapped IPv6 prefixes are stored as IPv4, as addresses are.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return netip.Prefix{}, errors.New("not an IP address or CIDR")
+		}
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, errors.New("not a CIDR (want such as 10.0.0.0/8 or 2600:1f18::/32)")
+	}
+	if p != p.Masked() {
+		return netip.Prefix{}, fmt.Errorf("host bits set (did you mean %s?)", p.Masked())
+	}
+	if p.Addr().Is4In6() {
+		if p.Bits() < 96 {
+			return netip.Prefix{}, errors.New("IPv4-mapped prefix shorter than /96")
+		}
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p, nil
+}
+
+// IsProtected reports whether p is on the `protected` list.
+func (a *Allowlist) IsProtected(p Principal) bool {
+	for i := range a.protected {
+		if a.protected[i].match(&p) {
+			return true
+		}
+	}
+	return false
+}

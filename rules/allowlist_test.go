@@ -1,0 +1,115 @@
+package rules
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestExampleAllowlistLoads(t *testing.T) {
+	a := loadExample(t)
+	if len(a.Entries) != 5 {
+		t.Fatalf("got %d entries; want 5", len(a.Entries))
+	}
+}
+
+// TestValidation checks that every malformed allowlist is rejected with
+// PATH:LINE: FIELD: message pointing at the bad value.
+func TestValidation(t *testing.T) {
+	tests := []struct {
+		name, src string
+		want      string // one expected problem line
+	}{
+		{"unknown top key", "version: 1\nallow: []\nallowed: []\n", "t.yaml:3: allowed: unknown key"},
+		{"unknown entry key", "version: 1\nallow:\n  - name: a\n    principal: [\"arn:aws:iam::111122223333:root\"]\n", "t.yaml:4: allow[0].principal: unknown key"},
+		{"no condition", "version: 1\nallow:\n  - name: a\n", `t.yaml:3: allow[0]: entry "a" has no condition, so it would allow everything`},
+		{"only description", "version: 1\nallow:\n  - name: a\n    description: x\n", `t.yaml:3: allow[0]: entry "a" has no condition`},
+		{"missing name", "version: 1\nallow:\n  - operations: [GetObject]\n", "t.yaml:3: allow[0].name: missing"},
+		{"duplicate name", "version: 1\nallow:\n  - name: a\n    operations: [GetObject]\n  - name: a\n    operations: [PutObject]\n", `t.yaml:5: allow[1].name: duplicate name "a" (first at line 3)`},
+		{"empty list", "version: 1\nallow:\n  - name: a\n    sources: []\n", "t.yaml:4: allow[0].sources: empty list"},
+		{"scalar instead of list", "version: 1\nallow:\n  - name: a\n    sources: 10.0.0.0/8\n", `t.yaml:4: allow[0].sources: want a list, got "10.0.0.0/8"`},
+		{"null item", "version: 1\nallow:\n  - name: a\n    accounts: [~]\n", "t.yaml:4: allow[0].accounts[0]: want a non-empty string, got nothing"},
+		{"host bits", "version: 1\nallow:\n  - name: a\n    sources:\n      - 10.0.0.0/8\n      - 10.1.2.3/8\n", `t.yaml:6: allow[0].sources[1]: "10.1.2.3/8": host bits set (did you mean 10.0.0.0/8?)`},
+		{"bad cidr", "version: 1\nallow:\n  - name: a\n    sources: [\"10.0.0.0/33\"]\n", `t.yaml:4: allow[0].sources[0]: "10.0.0.0/33": not a CIDR`},
+		{"not an ip", "version: 1\nallow:\n  - name: a\n    sources: [\"corp-net\"]\n", `allow[0].sources[0]: "corp-net": not an IP address or CIDR`},
+		{"short account", "version: 1\nallow:\n  - name: a\n    accounts: [\"11112222333\"]\n", `t.yaml:4: allow[0].accounts[0]: "11112222333": not a 12-digit account ID`},
+		{"unquoted account keeps leading zero", "version: 1\nallow:\n  - name: a\n    accounts: [01112222333]\n", `"01112222333": not a 12-digit account ID`},
+		{"bad vpce", "version: 1\nallow:\n  - name: a\n    vpc_endpoints: [\"vpce-XYZ\"]\n", `"vpce-XYZ": not a VPC endpoint ID`},
+		{"bad service", "version: 1\nallow:\n  - name: a\n    services: [\"lifecycle\"]\n", `"lifecycle": not an AWS service principal`},
+		{"bare star principal", "version: 1\nallow:\n  - name: a\n    principals: [\"*\"]\n", `allow[0].principals[0]: "*": not an ARN pattern`},
+		{"typo in service part", "version: 1\nallow:\n  - name: a\n    principals: [\"arn:aws:iamm::111122223333:role/x\"]\n", `service "iamm" is not iam or sts`},
+		{"account in ARN", "version: 1\nallow:\n  - name: a\n    principals: [\"arn:aws:iam::1111:role/x\"]\n", `account "1111" is not a 12-digit account ID`},
+		{"region in IAM ARN", "version: 1\nallow:\n  - name: a\n    principals: [\"arn:aws:iam:us-east-1:111122223333:role/x\"]\n", `IAM and STS ARNs have no region`},
+		{"wildcard path", "version: 1\nallow:\n  - name: a\n    principals: [\"arn:aws:iam::111122223333:role/team/*/x\"]\n", "wildcard in the role path"},
+		{"role resource typo", "version: 1\nallow:\n  - name: a\n    principals: [\"arn:aws:iam::111122223333:roles/x\"]\n", "IAM resource must be role/NAME, user/NAME or root"},
+		{"bad session ARN", "version: 1\nallow:\n  - name: a\n    principals: [\"arn:aws:sts::111122223333:assumed-role/x\"]\n", "want assumed-role/ROLE/SESSION"},
+		{"bad partition", "version: 1\nallow:\n  - name: a\n    principals: [\"arn:aws-xx:iam::111122223333:root\"]\n", `unknown partition "aws-xx"`},
+		{"bucket uppercase", "version: 1\nallow:\n  - name: a\n    buckets: [\"Logs--use1-az4--x-s3\"]\n", "not a directory bucket name or glob"},
+		{"operation with space", "version: 1\nallow:\n  - name: a\n    operations: [\"Get Object\"]\n", "not an event name or glob"},
+		{"bad version", "version: 2\nallow: []\n", `t.yaml:1: version: unsupported version "2"`},
+		{"missing version", "allow: []\n", "t.yaml:1: version: missing"},
+		{"missing allow", "version: 1\n", "t.yaml:1: allow: missing"},
+		{"duplicate key", "version: 1\nallow: []\nallow: []\n", "t.yaml:3: allow: duplicate key"},
+		{"bad protected", "version: 1\nallow: []\nprotected: [\"BreakGlass\"]\n", `t.yaml:3: protected[0]: "BreakGlass": not an ARN pattern`},
+		{"yaml syntax", "version: 1\nallow: [\n", "t.yaml:2: YAML syntax: did not find expected node content"},
+		{"entry not mapping", "version: 1\nallow:\n  - etl\n", `t.yaml:3: allow[0]: want an entry (a mapping), got "etl"`},
+		{"bad name", "version: 1\nallow:\n  - name: \"has space\"\n    operations: [GetObject]\n", `allow[0].name: "has space" is not a valid name`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := Parse("t.yaml", []byte(tt.src))
+			if err == nil {
+				t.Fatalf("Parse accepted it (%d entries); want error %q", len(a.Entries), tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got error:\n%v\nwant a line containing:\n%s", err, tt.want)
+			}
+			var le *LoadError
+			if !errors.As(err, &le) {
+				t.Fatalf("error is %T; want *LoadError", err)
+			}
+		})
+	}
+}
+
+// TestAllProblemsReported: one run lists every problem, not just the first.
+func TestAllProblemsReported(t *testing.T) {
+	src := "version: 1\nallow:\n  - name: a\n    sources: [\"10.0.0.1/8\"]\n    accounts: [\"x\"]\n  - name: b\n    vpc_endpoints: [\"vpc-1\"]\n"
+	_, err := Parse("t.yaml", []byte(src))
+	var le *LoadError
+	if !errors.As(err, &le) || len(le.Problems) != 3 {
+		t.Fatalf("got %v; want 3 problems", err)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load("testdata/does-not-exist.yaml")
+	if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "does-not-exist.yaml") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// FuzzParse: the loader never panics, and whatever it accepts has no entry
+// that matches everything.
+func FuzzParse(f *testing.F) {
+	example, _ := os.ReadFile("allowlist.example.yaml")
+	f.Add(example)
+	f.Add([]byte("version: 1\nallow:\n  - name: a\n    sources: [10.0.0.0/8]\n"))
+	f.Add([]byte("version: 1\nallow: []\nprotected: [\"arn:aws:iam::111122223333:root\"]\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		a, err := Parse("f.yaml", src)
+		if err != nil {
+			var le *LoadError
+			if !errors.As(err, &le) || len(le.Problems) == 0 {
+				t.Fatalf("error %v is not a LoadError with problems", err)
+			}
+			return
+		}
+		for _, e := range a.Entries {
+			if len(e.raw) == 0 {
+				t.Fatalf("entry %q has no condition", e.Name)
+			}
+		}
+	})
+}

@@ -1,0 +1,243 @@
+package rules
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
+)
+
+// Verdict is the outcome of checking one record.
+type Verdict uint8
+
+const (
+	// Invalid: the record cannot be read, or is an S3 Express record missing
+	// what the decision needs. Reported, never dropped.
+	Invalid Verdict = iota
+	// Allowed: an allow entry matched.
+	Allowed
+	// Unauthorized: an S3 Express record no entry allows, failed calls included.
+	Unauthorized
+	// Ignored: a well-formed record from another service.
+	Ignored
+)
+
+var verdictNames = [...]string{Invalid: "invalid", Allowed: "allowed", Unauthorized: "unauthorized", Ignored: "ignored"}
+
+func (v Verdict) String() string {
+	if int(v) < len(verdictNames) {
+		return verdictNames[v]
+	}
+	return fmt.Sprintf("verdict(%d)", v)
+}
+
+// Decision is the allowlist's answer for one record.
+type Decision struct {
+	Verdict Verdict
+	// Rule names the first entry that matched (Allowed only).
+	Rule string
+	// Reasons say why the record is not allowed: the failed conditions of
+	// the closest entries (Unauthorized), or what is missing (Invalid).
+	Reasons   []string
+	Principal Principal
+}
+
+// maxClosest bounds how many near-miss entries a reason list names.
+const maxClosest = 3
+
+// Decide checks one record against the allowlist.
+func (a *Allowlist) Decide(r *cloudtrail.Record) Decision {
+	switch {
+	case r.EventSource == "":
+		return Decision{Verdict: Invalid, Reasons: []string{"record has no eventSource"}}
+	case !r.IsS3Express():
+		return Decision{Verdict: Ignored, Principal: PrincipalOf(r.UserIdentity)}
+	case r.EventName == "":
+		return Decision{Verdict: Invalid, Reasons: []string{"S3 Express record has no eventName"}}
+	case !r.HasUserIdentity:
+		return Decision{Verdict: Invalid, Reasons: []string{"S3 Express record has no userIdentity"}}
+	}
+	p := PrincipalOf(r.UserIdentity)
+	if p.ARN == "" && p.Kind != KindService && p.Kind != KindAccount && r.UserIdentity.AccountID == "" {
+		return Decision{Verdict: Invalid, Principal: p, Reasons: []string{"S3 Express record has no caller (userIdentity without arn, accountId or invokedBy)"}}
+	}
+	c := candidate{r: r, p: &p}
+	for _, e := range a.Entries {
+		if e.matches(&c) {
+			return Decision{Verdict: Allowed, Rule: e.Name, Principal: p}
+		}
+	}
+	return Decision{Verdict: Unauthorized, Principal: p, Reasons: a.reasons(&c)}
+}
+
+// candidate carries a record and the values derived from it once.
+type candidate struct {
+	r      *cloudtrail.Record
+	p      *Principal
+	ip     netip.Addr
+	ipDone bool
+}
+
+func (c *candidate) addr() netip.Addr {
+	if !c.ipDone {
+		c.ipDone = true
+		if a, err := netip.ParseAddr(c.r.SourceIPAddress); err == nil {
+			c.ip = a.Unmap()
+		}
+	}
+	return c.ip
+}
+
+func (e *Entry) matches(c *candidate) bool {
+	for _, f := range entryFields {
+		if !e.check(f, c) {
+			return false
+		}
+	}
+	return true
+}
+
+// check reports whether field f of the entry accepts the candidate; a field
+// the entry lacks accepts anything.
+func (e *Entry) check(f string, c *candidate) bool {
+	switch f {
+	case "principals":
+		if e.principals == nil {
+			return true
+		}
+		for i := range e.principals {
+			if e.principals[i].match(c.p) {
+				return true
+			}
+		}
+		return false
+	case "accounts":
+		return e.accounts == nil || inSet(e.accounts, c.r.UserIdentity.AccountID)
+	case "services":
+		return e.services == nil || inSet(e.services, c.r.UserIdentity.InvokedBy)
+	case "sources":
+		if e.sources == nil {
+			return true
+		}
+		ip := c.addr()
+		if !ip.IsValid() || ip.Zone() != "" {
+			return false
+		}
+		for _, p := range e.sources {
+			if p.Contains(ip) {
+				return true
+			}
+		}
+		return false
+	case "vpc_endpoints":
+		return e.vpcEndpoints == nil || inSet(e.vpcEndpoints, c.r.VPCEndpointID)
+	case "buckets":
+		return e.buckets == nil || (c.r.Bucket != "" && e.buckets.match(c.r.Bucket))
+	case "operations":
+		return e.operations == nil || e.operations.match(c.r.EventName)
+	}
+	return false
+}
+
+func inSet(m map[string]struct{}, v string) bool {
+	if v == "" {
+		return false
+	}
+	_, ok := m[v]
+	return ok
+}
+
+// reasons names, for the entries that came closest (fewest failed
+// conditions, then file order), which conditions failed and on what value.
+// Only unauthorized records get here, so clarity beats speed, within reason.
+func (a *Allowlist) reasons(c *candidate) []string {
+	if len(a.Entries) == 0 {
+		return []string{"the allowlist has no entries"}
+	}
+	type miss struct {
+		e      *Entry
+		failed uint8 // bit i: entryFields[i] failed
+		n      int
+	}
+	// Keep the maxClosest best in order; entries come in file order, so a
+	// later entry replaces an earlier one only when strictly closer.
+	var best [maxClosest]miss
+	kept := 0
+	for _, e := range a.Entries {
+		m := miss{e: e}
+		for i, f := range entryFields {
+			if !e.check(f, c) {
+				m.failed |= 1 << i
+				m.n++
+			}
+		}
+		pos := kept
+		for pos > 0 && best[pos-1].n > m.n {
+			pos--
+		}
+		if pos >= maxClosest {
+			continue
+		}
+		if kept < maxClosest {
+			kept++
+		}
+		copy(best[pos+1:kept], best[pos:kept-1])
+		best[pos] = m
+	}
+	out := make([]string, 0, kept)
+	var b strings.Builder
+	for _, m := range best[:kept] {
+		b.Reset()
+		b.WriteString(m.e.Name)
+		b.WriteString(": ")
+		sep := ""
+		for i, f := range entryFields {
+			if m.failed&(1<<i) == 0 {
+				continue
+			}
+			b.WriteString(sep)
+			b.WriteString(f)
+			b.WriteByte(' ')
+			b.WriteString(quoteOrNone(c.value(f)))
+			b.WriteString(" not in ")
+			for k, v := range m.e.raw[f] {
+				if k > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(v)
+			}
+			sep = "; "
+		}
+		out = append(out, b.String())
+	}
+	return out
+}
+
+// value is the record's value for an allowlist field, as reasons show it.
+func (c *candidate) value(f string) string {
+	switch f {
+	case "principals":
+		return c.p.ARN
+	case "accounts":
+		return c.r.UserIdentity.AccountID
+	case "services":
+		return c.r.UserIdentity.InvokedBy
+	case "sources":
+		return c.r.SourceIPAddress
+	case "vpc_endpoints":
+		return c.r.VPCEndpointID
+	case "buckets":
+		return c.r.Bucket
+	case "operations":
+		return c.r.EventName
+	}
+	return ""
+}
+
+func quoteOrNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}

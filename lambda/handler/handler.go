@@ -71,7 +71,8 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (any, err
 // message that fails is reported alone, so it alone is retried.
 func (h *Handler) batch(ctx context.Context, payload []byte, m *tally) (events.SQSEventResponse, error) {
 	var b events.SQSEvent
-	var resp events.SQSEventResponse
+	// An empty list, not null: every message succeeded.
+	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
 	if err := json.Unmarshal(payload, &b); err != nil {
 		m.Errors++
 		return resp, fmt.Errorf("sqs batch: %w", err)

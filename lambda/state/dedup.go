@@ -156,6 +156,21 @@ func pendingEntry(w *Window) string {
 	return fmt.Sprintf("%d|%s|%d", w.End.UnixMilli(), w.Key, w.Start.UnixMilli())
 }
 
+// parsePending reads an entry of pendingEntry; the key itself may hold "|".
+func parsePending(e string) (*Window, bool) {
+	endS, rest, ok1 := strings.Cut(e, "|")
+	i := strings.LastIndexByte(rest, '|')
+	if !ok1 || i < 0 {
+		return nil, false
+	}
+	end, err1 := strconv.ParseInt(endS, 10, 64)
+	start, err2 := strconv.ParseInt(rest[i+1:], 10, 64)
+	if err1 != nil || err2 != nil {
+		return nil, false
+	}
+	return &Window{Key: rest[:i], Start: time.UnixMilli(start), End: time.UnixMilli(end)}, true
+}
+
 func (s *Store) addPending(ctx context.Context, w *Window) error {
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &s.Table,
@@ -183,14 +198,9 @@ func (s *Store) DueSummaries(ctx context.Context) ([]*Window, error) {
 	now := s.now().UnixMilli()
 	var due []*Window
 	for _, e := range set.Value {
-		parts := strings.SplitN(e, "|", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		end, _ := strconv.ParseInt(parts[0], 10, 64)
-		start, _ := strconv.ParseInt(parts[2], 10, 64)
-		if end <= now {
-			due = append(due, &Window{Key: parts[1], Start: time.UnixMilli(start), End: time.UnixMilli(end)})
+		w, ok := parsePending(e)
+		if ok && w.End.UnixMilli() <= now {
+			due = append(due, w)
 		}
 	}
 	sort.Slice(due, func(i, j int) bool { return due[i].End.Before(due[j].End) })

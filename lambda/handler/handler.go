@@ -124,6 +124,7 @@ func (h *Handler) event(ctx context.Context, data []byte, m *tally) error {
 		a.Kind, a.Severity = alert.KindInvalid, alert.Medium
 	}
 
+	t1 := time.Now()
 	msg, err := a.Build()
 	if err != nil {
 		return fmt.Errorf("build alert: %w", err)
@@ -138,7 +139,6 @@ func (h *Handler) event(ctx context.Context, data []byte, m *tally) error {
 		return nil
 	}
 
-	t1 := time.Now()
 	a.Response = h.respond(ctx, a, m, log)
 	respond := time.Since(t1)
 	if p := ticket.Prev; p != nil {

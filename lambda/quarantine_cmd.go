@@ -74,11 +74,7 @@ func runQuarantine(args []string, stdout, stderr io.Writer) int {
 		errorf(stderr, "quarantine %s: %v", sub, err)
 		return exitUsage
 	}
-	q, err := handler.NewQuarantiner(ctx, awsCfg, &state.Store{DB: dynamodb.NewFromConfig(awsCfg), Table: *table})
-	if err != nil {
-		errorf(stderr, "quarantine %s: %v", sub, err)
-		return exitUsage
-	}
+	q := handler.NewQuarantiner(awsCfg, &state.Store{DB: dynamodb.NewFromConfig(awsCfg), Table: *table})
 
 	if sub == "list" {
 		entries, err := q.List(ctx, *bucket)

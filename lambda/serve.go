@@ -34,5 +34,5 @@ func newHandler(ctx context.Context) (*handler.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return handler.New(ctx, cfg, awsCfg, os.Stdout)
+	return handler.New(cfg, awsCfg, os.Stdout)
 }

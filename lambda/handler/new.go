@@ -46,46 +46,39 @@ func LoadAWS(ctx context.Context) (aws.Config, error) {
 	return cfg, nil
 }
 
-// NewQuarantiner returns a Quarantiner for the account and region the
-// credentials belong to, with default limits; callers set the rest.
-func NewQuarantiner(ctx context.Context, awsCfg aws.Config, store *state.Store) (*quarantine.Quarantiner, error) {
-	id, err := sts.NewFromConfig(awsCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	if err != nil {
-		return nil, fmt.Errorf("who am i (sts:GetCallerIdentity): %w", err)
-	}
-	self := rules.PrincipalOf(cloudtrail.Identity{ARN: aws.ToString(id.Arn), AccountID: aws.ToString(id.Account)})
-	partition := self.Partition
-	if partition == "" {
-		partition = "aws"
-	}
+// NewQuarantiner returns a Quarantiner for the region of awsCfg and the
+// account its credentials belong to (looked up with sts:GetCallerIdentity
+// on first need), with default limits; callers set the rest.
+func NewQuarantiner(awsCfg aws.Config, store *state.Store) *quarantine.Quarantiner {
+	stsc := sts.NewFromConfig(awsCfg)
 	return &quarantine.Quarantiner{
-		S3:        s3.NewFromConfig(awsCfg),
-		IAM:       iam.NewFromConfig(awsCfg),
-		Store:     store,
-		Partition: partition,
-		Region:    awsCfg.Region,
-		Account:   aws.ToString(id.Account),
-		Self:      self,
-	}, nil
+		S3:     s3.NewFromConfig(awsCfg),
+		IAM:    iam.NewFromConfig(awsCfg),
+		Store:  store,
+		Region: awsCfg.Region,
+		Identify: func(ctx context.Context) (rules.Principal, error) {
+			id, err := stsc.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+			if err != nil {
+				return rules.Principal{}, fmt.Errorf("who am i (sts:GetCallerIdentity): %w", err)
+			}
+			return rules.PrincipalOf(cloudtrail.Identity{ARN: aws.ToString(id.Arn), AccountID: aws.ToString(id.Account)}), nil
+		},
+	}
 }
 
 // New builds the handler at cold start: configuration validated, allowlist
 // compiled, clients made, and the function's own identity looked up once.
-func New(ctx context.Context, cfg *config.Config, awsCfg aws.Config, stdout io.Writer) (*Handler, error) {
+func New(cfg *config.Config, awsCfg aws.Config, stdout io.Writer) (*Handler, error) {
 	allow, err := rules.Load(cfg.AllowlistPath)
 	if err != nil {
 		return nil, fmt.Errorf("allowlist (ALLOWLIST=%q): %w", cfg.AllowlistPath, err)
 	}
 	store := &state.Store{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.StateTable}
-	q, err := NewQuarantiner(ctx, awsCfg, store)
-	if err != nil {
-		return nil, err
-	}
+	q := NewQuarantiner(awsCfg, store)
 	q.Protected = allow.IsProtected
 	q.TTL, q.MaxPerHour, q.IAMResponse = cfg.QuarantineTTL, cfg.MaxQuarantinesHour, cfg.IAMResponse
 	log := slog.New(requestIDHandler{slog.NewJSONHandler(stdout, &slog.HandlerOptions{ReplaceAttr: lambdacontext.ReplaceAttr})})
-	log.Info("cold start", "mode", cfg.Mode, "allowlist", cfg.AllowlistPath, "allowEntries", len(allow.Entries),
-		"self", q.Self.Normalized, "account", q.Account, "region", q.Region)
+	log.Info("cold start", "mode", cfg.Mode, "allowlist", cfg.AllowlistPath, "allowEntries", len(allow.Entries), "region", q.Region)
 	return &Handler{
 		Config:     cfg,
 		Allowlist:  allow,

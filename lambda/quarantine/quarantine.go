@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -47,6 +48,11 @@ type Quarantiner struct {
 	Partition, Region, Account string
 	// Self is the function's own role: never quarantined.
 	Self rules.Principal
+	// Identify, when set, looks up Self (and so Account and Partition) on
+	// first need, not at cold start: a function that only alerts never
+	// pays for the call.
+	Identify func(context.Context) (rules.Principal, error)
+	idMu     sync.Mutex
 	// Protected reports whether the allowlist protects a principal.
 	Protected func(rules.Principal) bool
 
@@ -88,6 +94,24 @@ func (q *Quarantiner) now() time.Time {
 	return time.Now()
 }
 
+// identify fills Self, Account and Partition once, through Identify.
+func (q *Quarantiner) identify(ctx context.Context) error {
+	q.idMu.Lock()
+	defer q.idMu.Unlock()
+	if q.Identify == nil || q.Self.ARN != "" {
+		return nil
+	}
+	self, err := q.Identify(ctx)
+	if err != nil {
+		return err
+	}
+	q.Self, q.Account, q.Partition = self, self.Account, self.Partition
+	if q.Partition == "" {
+		q.Partition = "aws"
+	}
+	return nil
+}
+
 // Guard returns why p must never be quarantined, or "".
 func (q *Quarantiner) Guard(p rules.Principal) string {
 	switch {
@@ -112,6 +136,9 @@ func (q *Quarantiner) BucketARN(bucket string) string {
 // do. It changes nothing for a guarded principal, one already quarantined,
 // when the circuit breaker has tripped, or when the policy is full.
 func (q *Quarantiner) Apply(ctx context.Context, bucket string, p rules.Principal, reason, eventID string, dryRun bool) (Outcome, error) {
+	if err := q.identify(ctx); err != nil {
+		return Outcome{}, err
+	}
 	if why := q.Guard(p); why != "" {
 		return Outcome{Action: Refused, Detail: why}, nil
 	}

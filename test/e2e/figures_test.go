@@ -138,7 +138,7 @@ func figuresColdStartAndMemory(t *testing.T, out *strings.Builder, fn, hello str
 	a, b := median(cold[0]), median(cold[1])
 	fmt.Fprintf(out, "\ncold start, RIE process start to the first event handled, median of %d (goal: at most 1.3x hello-world):\n", runs)
 	fmt.Fprintf(out, "  s3xguard %.1f ms   hello-world %.1f ms   ratio %.2fx\n", a, b, a/b)
-	fmt.Fprintf(out, "  (s3xguard's includes config validation, allowlist compile and one sts:GetCallerIdentity to moto)\n")
+	fmt.Fprintf(out, "  (s3xguard's includes config validation and allowlist compile; sts:GetCallerIdentity waits for the first quarantine)\n")
 	fmt.Fprintf(out, "\npeak RSS (VmHWM) after %d events, 1 in 4 alerting (goal: under 40 MB):\n", events)
 	fmt.Fprintf(out, "  s3xguard %.1f MB   hello-world %.1f MB\n", float64(rss[0])/1024, float64(rss[1])/1024)
 }

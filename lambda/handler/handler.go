@@ -131,7 +131,10 @@ func (h *Handler) event(ctx context.Context, data []byte, m *tally) error {
 	}
 	ticket, err := h.Store.Dedup(ctx, dedupKey(a), h.Config.DedupWindow, msg.Subject, msg.Attributes)
 	if err != nil {
-		return err
+		// Without the state table, duplicates beat silence: alert anyway.
+		m.Errors++
+		log.ErrorContext(ctx, "dedup unavailable; alerting without it", "error", err)
+		ticket = state.Ticket{First: true}
 	}
 	if !ticket.First {
 		m.Suppressed++

@@ -106,7 +106,7 @@ func (s *Store) Dedup(ctx context.Context, k string, window time.Duration, subje
 // Undo takes back the window a first alert opened (and restores the one it
 // replaced), unless other repeats have been counted in it since.
 func (s *Store) Undo(ctx context.Context, t Ticket) error {
-	if !t.First {
+	if !t.First || t.key == "" { // nothing recorded
 		return nil
 	}
 	cond := &dynamodb.DeleteItemInput{

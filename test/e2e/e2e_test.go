@@ -383,6 +383,16 @@ func TestAlertFailureFailsTheInvocation(t *testing.T) {
 	if got := w.alerts(2 * time.Second); len(got) != 1 {
 		t.Fatalf("retry produced %d alerts; want 1", len(got))
 	}
+	// Without the state table, the alert still goes out.
+	w.proxy.Fail("dynamodb", 500)
+	if r := fn.MustInvoke(t, ev{principal: session("writer"), ip: "198.51.100.5"}.json()); r.Err != "" {
+		t.Fatalf("DynamoDB failing: %s", r.Err)
+	}
+	if got := w.alerts(2 * time.Second); len(got) != 1 {
+		t.Fatalf("DynamoDB failing: %d alerts; want 1", len(got))
+	}
+	w.proxy.Fail("dynamodb", 0)
+
 	// AWS unreachable altogether.
 	w.moto.Stop()
 	if r := fn.MustInvoke(t, ev{principal: session("writer"), ip: "198.51.100.4"}.json()); r.Err == "" {

@@ -399,3 +399,57 @@ func TestAlertFailureFailsTheInvocation(t *testing.T) {
 		t.Fatal("moto stopped: invocation succeeded")
 	}
 }
+
+func TestQuarantineExpires(t *testing.T) {
+	w := newWorld(t, map[string]string{"RESPONSE_MODE": "enforce", "IAM_RESPONSE": "on", "QUARANTINE_TTL": "2s"})
+	fn := w.function()
+	if r := fn.MustInvoke(t, ev{principal: session("writer")}.json()); r.Err != "" {
+		t.Fatal(r.Err)
+	}
+	if got := w.denied(); len(got) != 1 {
+		t.Fatalf("denied = %q; want the writer", got)
+	}
+	sweep := []byte(`{"source":"aws.events","detail-type":"Scheduled Event","detail":{}}`)
+	fn.MustInvoke(t, sweep)
+	if got := w.denied(); len(got) != 1 {
+		t.Fatalf("released before its time: denied = %q", got)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if r := fn.MustInvoke(t, sweep); r.Err != "" {
+		t.Fatalf("sweep: %s\n%s", r.Err, fn.Log())
+	}
+	if p := w.policy(); p != "" {
+		t.Fatalf("expired quarantine still in the policy: %s", p)
+	}
+	roleP := must(iam.NewFromConfig(w.cfg).ListRolePolicies(context.Background(), &iam.ListRolePoliciesInput{RoleName: aws.String("writer")})).PolicyNames
+	if !slices.Equal(roleP, []string{"AWSRevokeOlderSessions"}) {
+		t.Errorf("after expiry, role inline policies = %v; want only AWSRevokeOlderSessions", roleP)
+	}
+	if out, err := w.cli("quarantine", "list", "--bucket", bucket); err != nil || strings.Contains(out, "writer") {
+		t.Errorf("list after expiry: %v\n%s", err, out)
+	}
+}
+
+func TestFullPolicyIsLeftAlone(t *testing.T) {
+	w := newWorld(t, map[string]string{"RESPONSE_MODE": "enforce"})
+	// Just under 20 KB: the quarantine statement (about 230 bytes) cannot fit.
+	var arns []string
+	full := ""
+	for i := 0; len(full) < 20*1024-150; i++ {
+		arns = append(arns, fmt.Sprintf(`"arn:aws:iam::123456789012:role/partner-role-%03d"`, i))
+		full = `{"Version":"2012-10-17","Statement":[{"Sid":"Partners","Effect":"Allow","Principal":{"AWS":[` + strings.Join(arns, ",") +
+			`]},"Action":"s3express:CreateSession","Resource":"*"}]}`
+	}
+	must(w.s3().PutBucketPolicy(context.Background(), &s3.PutBucketPolicyInput{Bucket: aws.String(bucket), Policy: aws.String(full)}))
+	fn := w.function()
+	if r := fn.MustInvoke(t, ev{principal: session("writer")}.json()); r.Err != "" {
+		t.Fatal(r.Err)
+	}
+	got := w.alerts(2 * time.Second)
+	if len(got) != 1 || got[0].Attributes["action"] != "not quarantined" || !strings.Contains(fmt.Sprint(field(got[0].Doc, "response", "detail")), "20 KB") {
+		t.Fatalf("alerts = %+v; want one saying the policy is full", got)
+	}
+	if w.policy() != full {
+		t.Fatal("a full policy was changed")
+	}
+}

@@ -11,7 +11,7 @@ mkdir -p "$tools/bin"
 # pseudo-version of the commit we tested with.
 rie_version=v0.0.0-20261030222936-bef5c4ba774d
 
-log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+log() { printf 'test/%s: %s\n' "${0##*/}" "$*" >&2; }
 
 # Python tools: rebuild the venv only when requirements.txt changes.
 req=test/requirements.txt

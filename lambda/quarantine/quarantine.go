@@ -194,7 +194,7 @@ func (q *Quarantiner) dryRun(ctx context.Context, bucket string, p rules.Princip
 }
 
 func (q *Quarantiner) apply(ctx context.Context, bucket string, p rules.Principal, arn, reason, eventID string) (_ Outcome, err error) {
-	unlock, err := q.Store.Lock(ctx, "bucket#"+bucket)
+	unlock, err := q.lockBucket(ctx, bucket)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -264,6 +264,17 @@ func (q *Quarantiner) apply(ctx context.Context, bucket string, p rules.Principa
 		}
 	}
 	return out, nil
+}
+
+// LockWait bounds the wait for a bucket's lock, so that the alert still
+// goes out well within the function's timeout.
+const LockWait = 20 * time.Second
+
+// lockBucket serializes read-modify-writes of the bucket's policy.
+func (q *Quarantiner) lockBucket(ctx context.Context, bucket string) (unlock func(context.Context) error, err error) {
+	wctx, cancel := context.WithTimeout(ctx, LockWait)
+	defer cancel()
+	return q.Store.Lock(wctx, "bucket#"+bucket)
 }
 
 // verify re-reads the policy: a bucket policy has no ETag, so a writer

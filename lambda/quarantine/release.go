@@ -66,7 +66,7 @@ func (q *Quarantiner) Expire(ctx context.Context, bucket string) ([]string, erro
 }
 
 func (q *Quarantiner) release(ctx context.Context, bucket string, pick func(string, *state.Quarantine) bool, pickARN func(string) bool) (released []string, err error) {
-	unlock, err := q.Store.Lock(ctx, "bucket#"+bucket)
+	unlock, err := q.lockBucket(ctx, bucket)
 	if err != nil {
 		return nil, err
 	}

@@ -390,23 +390,15 @@ func (l *Lambda) Stop() { l.p.stop() }
 // BootstrapPID returns the PID of the running bootstrap (a child of the
 // RIE), or 0 if it has not started.
 func (l *Lambda) BootstrapPID() int {
-	pid := l.p.cmd.Process.Pid
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	if err != nil {
-		return 0
-	}
-	// The RIE's threads may each own children; scan them all.
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	// Any of the RIE's threads may have started it.
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", l.p.cmd.Process.Pid))
 	for _, task := range tasks {
-		if c, err := os.ReadFile(task); err == nil {
-			b = append(b, ' ')
-			b = append(b, c...)
-		}
-	}
-	for _, f := range strings.Fields(string(b)) {
-		var child int
-		if _, err := fmt.Sscan(f, &child); err == nil {
-			return child
+		b, _ := os.ReadFile(task)
+		for _, f := range strings.Fields(string(b)) {
+			var child int
+			if _, err := fmt.Sscan(f, &child); err == nil {
+				return child
+			}
 		}
 	}
 	return 0

@@ -16,10 +16,18 @@ commands:
   check       check CloudTrail records against an allowlist
               s3xguard check --allowlist FILE [--format text|json] [--show findings|all] [PATH ...]
 
+  quarantine  list or release the principals s3xguard denied on a bucket
+              s3xguard quarantine list --bucket BUCKET
+              s3xguard quarantine release --bucket BUCKET (--principal ARN | --all)
+
 Run 's3xguard <command> -h' for a command's flags.
 `
 
 func main() {
+	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
+		serve()
+		return
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -38,6 +46,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "check":
 		return runCheck(args[1:], stdin, stdout, stderr)
+	case "quarantine":
+		return runQuarantine(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

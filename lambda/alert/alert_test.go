@@ -1,0 +1,129 @@
+package alert
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
+	"github.com/s3xguard/s3xguard/lambda/config"
+	"github.com/s3xguard/s3xguard/rules"
+)
+
+func sample() *Alert {
+	r := &cloudtrail.Record{
+		EventName: "PutObject", EventTime: "2026-11-25T01:02:03Z", EventID: "e-1", AWSRegion: "us-east-1",
+		SourceIPAddress: "203.0.113.9", UserAgent: "aws-cli/2", VPCEndpointID: "vpce-0a1b2c3d4e5f60718",
+		Bucket: "data--use1-az4--x-s3", Key: strings.Repeat("k", 100), AvailabilityZone: "use1-az4",
+		UserIdentity: cloudtrail.Identity{Type: "AssumedRole", ARN: "arn:aws:sts::123456789012:assumed-role/writer/s1", AccountID: "123456789012", AccessKeyID: "ASIAEXAMPLE"},
+	}
+	return &Alert{
+		Kind: KindUnauthorized, Severity: SeverityOf(r), Record: r,
+		Decision: rules.Decision{Verdict: rules.Unauthorized, Reasons: []string{"etl: source 203.0.113.9 not in 10.0.0.0/8"},
+			Principal: rules.PrincipalOf(r.UserIdentity)},
+		Response: Response{Action: ActionQuarantined, Mode: "enforce", Statement: `{"Sid":"S3xguardQuarantine"}`, Note: SessionNote},
+		Keys:     config.KeysTruncate,
+	}
+}
+
+func TestBuild(t *testing.T) {
+	m, err := sample().Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "[s3xguard HIGH] unauthorized PutObject on data--use1-az4--x-s3 by role/writer"; m.Subject != want {
+		t.Errorf("Subject = %q; want %q", m.Subject, want)
+	}
+	for k, want := range map[string]string{
+		"severity": "high", "bucket": "data--use1-az4--x-s3", "principal": "arn:aws:iam::123456789012:role/writer",
+		"account": "123456789012", "eventName": "PutObject", "action": "quarantined", "kind": "unauthorized",
+	} {
+		if m.Attributes[k] != want {
+			t.Errorf("attribute %s = %q; want %q", k, m.Attributes[k], want)
+		}
+	}
+	var body map[string]string
+	if err := json.Unmarshal([]byte(m.Body), &body); err != nil {
+		t.Fatalf("body is not JSON: %v", err)
+	}
+	var doc document
+	if err := json.Unmarshal([]byte(body["default"]), &doc); err != nil {
+		t.Fatalf("default is not JSON: %v", err)
+	}
+	if doc.Principal["accessKeyId"] != "ASIAEXAMPLE" || doc.Event["vpcEndpoint"] != "vpce-0a1b2c3d4e5f60718" ||
+		doc.Response.Statement == "" || doc.Decision["verdict"] != "unauthorized" {
+		t.Errorf("default document misses who/where/response: %s", body["default"])
+	}
+	if k := doc.Event["key"].(string); !strings.HasSuffix(k, "…[100 bytes]") || strings.Count(k, "k") != 64 {
+		t.Errorf("truncated key = %q", k)
+	}
+	for _, want := range []string{"principal:", "ASIAEXAMPLE", "203.0.113.9", "use1-az4", "etl: source", "quarantined", "up to 5 minutes"} {
+		if !strings.Contains(body["email"], want) {
+			t.Errorf("email lacks %q:\n%s", want, body["email"])
+		}
+	}
+	if n := utf8.RuneCountInString(body["sms"]); n > 140 || !strings.Contains(body["sms"], "quarantined") {
+		t.Errorf("sms (%d chars) = %q", n, body["sms"])
+	}
+}
+
+func TestSubjectIsShortASCII(t *testing.T) {
+	a := sample()
+	a.Record.Bucket = strings.Repeat("é", 80) + "--use1-az4--x-s3"
+	m, _ := a.Build()
+	if len(m.Subject) >= 100 {
+		t.Errorf("subject of %d bytes", len(m.Subject))
+	}
+	for _, r := range m.Subject {
+		if r < 0x20 || r > 0x7e {
+			t.Fatalf("subject has %q", r)
+		}
+	}
+}
+
+func TestKeyDisplay(t *testing.T) {
+	for _, tc := range []struct {
+		mode config.KeyDisplay
+		key  string
+		want string
+	}{
+		{config.KeysShow, "a/b.txt", "a/b.txt"},
+		{config.KeysTruncate, "a/b.txt", "a/b.txt"},
+		{config.KeysRedact, "a/b.txt", "[redacted: 7 bytes, sha256 "},
+	} {
+		a := &Alert{Keys: tc.mode}
+		if got := a.key(tc.key); !strings.HasPrefix(got, tc.want) || (tc.mode == config.KeysRedact && strings.Contains(got, "b.txt")) {
+			t.Errorf("%s %q: got %q; want %q", tc.mode, tc.key, got, tc.want)
+		}
+	}
+}
+
+func TestInvalidWithoutRecord(t *testing.T) {
+	a := &Alert{Kind: KindInvalid, Severity: Medium, Raw: `{"detail":`, Decision: rules.Decision{Verdict: rules.Invalid, Reasons: []string{"unexpected end of JSON"}},
+		Response: Response{Action: ActionAlertOnly, Mode: "enforce"}}
+	m, err := a.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Attributes["kind"] != "invalid" || !strings.Contains(m.Subject, "invalid event on - by -") {
+		t.Errorf("got %q %v", m.Subject, m.Attributes)
+	}
+}
+
+func TestSummary(t *testing.T) {
+	from := time.Date(2026, 11, 25, 1, 0, 0, 0, time.UTC)
+	m, err := Summary("[s3xguard HIGH] unauthorized PutObject", map[string]string{"bucket": "b--use1-az4--x-s3"}, Repeats{Count: 7, From: from, To: from.Add(5 * time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Attributes["kind"] != "summary" || m.Attributes["bucket"] != "b--use1-az4--x-s3" || !strings.HasPrefix(m.Subject, "[s3xguard] 7 repeats: ") {
+		t.Errorf("got %q %v", m.Subject, m.Attributes)
+	}
+	var body map[string]string
+	json.Unmarshal([]byte(m.Body), &body)
+	if !strings.Contains(body["email"], "7 more alerts") || !strings.Contains(body["default"], `"count":7`) {
+		t.Errorf("body = %v", body)
+	}
+}

@@ -1,0 +1,270 @@
+// Package handler is the function: an S3 Express CloudTrail event in, the
+// allowlist's decision, then the response (dedup, quarantine, alert). It
+// takes one EventBridge event, an SQS batch of them (with partial batch
+// failure), or the scheduled sweep that sends due summaries and expires
+// quarantines.
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/s3xguard/s3xguard/lambda/alert"
+	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
+	"github.com/s3xguard/s3xguard/lambda/config"
+	"github.com/s3xguard/s3xguard/lambda/quarantine"
+	"github.com/s3xguard/s3xguard/lambda/state"
+	"github.com/s3xguard/s3xguard/rules"
+)
+
+// Publisher sends one alert.
+type Publisher interface {
+	Publish(context.Context, alert.Message) error
+}
+
+// Handler holds what the function builds once at cold start.
+type Handler struct {
+	Config     *config.Config
+	Allowlist  *rules.Allowlist
+	Store      *state.Store
+	Alerts     Publisher
+	Quarantine *quarantine.Quarantiner
+	Log        *slog.Logger
+	Metrics    *Metrics
+}
+
+// input is enough of any payload to tell which kind it is.
+type input struct {
+	Records []struct {
+		EventSource string `json:"eventSource"`
+	} `json:"Records"`
+	Source     string `json:"source"`
+	DetailType string `json:"detail-type"`
+}
+
+// Handle is the Lambda handler.
+func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (any, error) {
+	var m tally
+	defer func() { h.Metrics.Emit(&m) }()
+	var in input
+	_ = json.Unmarshal(payload, &in) // an unreadable payload is one invalid event
+	switch {
+	case len(in.Records) > 0 && in.Records[0].EventSource == "aws:sqs":
+		return h.batch(ctx, payload, &m)
+	case in.Source == "aws.events" && in.DetailType == "Scheduled Event":
+		return nil, h.sweep(ctx, &m)
+	}
+	if err := h.event(ctx, payload, &m); err != nil {
+		m.Errors++
+		return nil, err
+	}
+	return nil, nil
+}
+
+// batch handles an SQS batch: each message is one EventBridge event, and a
+// message that fails is reported alone, so it alone is retried.
+func (h *Handler) batch(ctx context.Context, payload []byte, m *tally) (events.SQSEventResponse, error) {
+	var b events.SQSEvent
+	// An empty list, not null: every message succeeded.
+	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
+	if err := json.Unmarshal(payload, &b); err != nil {
+		m.Errors++
+		return resp, fmt.Errorf("sqs batch: %w", err)
+	}
+	for _, msg := range b.Records {
+		if err := h.event(ctx, []byte(msg.Body), m); err != nil {
+			m.Errors++
+			h.Log.ErrorContext(ctx, "message failed; reported for retry", "messageId", msg.MessageId, "error", err)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
+		}
+	}
+	return resp, nil
+}
+
+// maxRaw bounds how much of an undecodable event an alert quotes.
+const maxRaw = 512
+
+// event handles one event. An error means its alert was not sent: the
+// caller fails the invocation (or the SQS message) so that it is retried.
+func (h *Handler) event(ctx context.Context, data []byte, m *tally) error {
+	m.Events++
+	t0 := time.Now()
+	a := &alert.Alert{Keys: h.Config.ObjectKeys}
+	rec, err := cloudtrail.DecodeEvent(data)
+	if err != nil {
+		raw := string(data[:min(len(data), maxRaw)])
+		a.Record, a.Raw = &cloudtrail.Record{}, raw
+		a.Decision = rules.Decision{Verdict: rules.Invalid, Reasons: []string{"cannot decode event: " + err.Error()}}
+	} else {
+		a.Record = rec
+		a.Decision = h.Allowlist.Decide(rec)
+	}
+	decide := time.Since(t0)
+	log := h.Log.With("verdict", a.Decision.Verdict.String(), "eventID", a.Record.EventID, "eventName", a.Record.EventName,
+		"bucket", a.Record.Bucket, "principal", a.Decision.Principal.Normalized)
+	switch a.Decision.Verdict {
+	case rules.Allowed:
+		m.Allowed++
+		log.DebugContext(ctx, "allowed", "rule", a.Decision.Rule)
+		return nil
+	case rules.Ignored:
+		m.Ignored++
+		return nil
+	case rules.Unauthorized:
+		m.Unauthorized++
+		a.Kind, a.Severity = alert.KindUnauthorized, alert.SeverityOf(a.Record)
+	default:
+		m.Invalid++
+		a.Kind, a.Severity = alert.KindInvalid, alert.Medium
+	}
+
+	t1 := time.Now()
+	msg, err := a.Build()
+	if err != nil {
+		return fmt.Errorf("build alert: %w", err)
+	}
+	ticket, err := h.Store.Dedup(ctx, dedupKey(a), h.Config.DedupWindow, msg.Subject, msg.Attributes)
+	if err != nil {
+		// Without the state table, duplicates beat silence: alert anyway.
+		m.Errors++
+		log.ErrorContext(ctx, "dedup unavailable; alerting without it", "error", err)
+		ticket = state.Ticket{First: true}
+	}
+	if !ticket.First {
+		m.Suppressed++
+		log.InfoContext(ctx, "repeat counted, not re-sent")
+		return nil
+	}
+
+	a.Response = h.respond(ctx, a, m, log)
+	respond := time.Since(t1)
+	if p := ticket.Prev; p != nil {
+		a.Previous = &alert.Repeats{Count: p.Repeats, From: p.Start, To: p.End}
+	}
+	t2 := time.Now()
+	if msg, err = a.Build(); err == nil {
+		err = h.Alerts.Publish(ctx, msg)
+	}
+	if err != nil {
+		// Unsent: forget the window so the retry sends it, not counts it.
+		return errors.Join(err, h.Store.Undo(ctx, ticket))
+	}
+	m.Alerts++
+	if p := ticket.Prev; p != nil {
+		if err := h.Store.DonePending(ctx, p); err != nil {
+			log.WarnContext(ctx, "summary sent with the alert; pending entry stays", "error", err)
+		}
+	}
+	log.InfoContext(ctx, "alert sent", "severity", a.Severity.String(), "action", a.Response.Action, "subject", msg.Subject,
+		"decideMs", ms(decide), "respondMs", ms(respond), "alertMs", ms(time.Since(t2)))
+	return nil
+}
+
+// respond quarantines as configured, and says what it did. A quarantine
+// that fails is reported in the alert: the alert must go out regardless.
+func (h *Handler) respond(ctx context.Context, a *alert.Alert, m *tally, log *slog.Logger) alert.Response {
+	mode := h.Config.Mode
+	r := alert.Response{Action: alert.ActionAlertOnly, Mode: string(mode)}
+	switch {
+	case a.Kind != alert.KindUnauthorized:
+		r.Detail = "invalid events are never quarantined"
+		return r
+	case mode == config.ModeAlert:
+		return r
+	case a.Record.Bucket == "":
+		r.Detail = "the event names no bucket"
+		return r
+	case !h.Config.Guards(a.Record.Bucket):
+		r.Detail = "the bucket is not in GUARDED_BUCKETS"
+		return r
+	}
+	reason := fmt.Sprintf("%s %s: %s", a.Kind, a.Record.EventName, joinReasons(a.Decision.Reasons))
+	out, err := h.Quarantine.Apply(ctx, a.Record.Bucket, a.Decision.Principal, reason, a.Record.EventID, mode == config.ModeDryRun)
+	if err != nil {
+		m.Errors++
+		log.ErrorContext(ctx, "quarantine failed", "error", err)
+		r.Action, r.Detail = alert.ActionNotQuarantined, "quarantine failed: "+err.Error()
+		return r
+	}
+	r.Action, r.Detail, r.Statement, r.IAM = out.Action, out.Detail, out.Statement, out.IAM
+	if !out.Until.IsZero() {
+		r.Until = out.Until.UTC().Format(time.RFC3339)
+	}
+	switch out.Action {
+	case quarantine.Applied:
+		m.Quarantines++
+		r.Note = alert.SessionNote
+	case quarantine.DryRun:
+		m.DryRuns++
+		r.Note = alert.SessionNote
+	}
+	return r
+}
+
+// sweep sends the summaries of dedup windows that ended with repeats, and
+// releases expired quarantines.
+func (h *Handler) sweep(ctx context.Context, m *tally) error {
+	due, err := h.Store.DueSummaries(ctx)
+	if err != nil {
+		m.Errors++
+		return err
+	}
+	var errs []error
+	for _, w := range due {
+		got, ok, err := h.Store.ClaimSummary(ctx, w)
+		if err != nil || !ok {
+			errs = append(errs, err)
+			continue
+		}
+		msg, err := alert.Summary(got.Subject, got.Attrs, alert.Repeats{Count: got.Repeats, From: got.Start, To: got.LastSeen})
+		if err == nil {
+			err = h.Alerts.Publish(ctx, msg)
+		}
+		if err != nil {
+			errs = append(errs, err, h.Store.UnclaimSummary(ctx, got))
+			continue
+		}
+		m.Summaries++
+		errs = append(errs, h.Store.DonePending(ctx, w))
+	}
+	released, err := h.Quarantine.ExpireAll(ctx)
+	errs = append(errs, err)
+	for b, arns := range released {
+		h.Log.InfoContext(ctx, "quarantine expired and released", "bucket", b, "principals", arns)
+	}
+	if err := errors.Join(errs...); err != nil {
+		m.Errors++
+		return err
+	}
+	return nil
+}
+
+// dedupKey is (kind, principal, bucket, source): one alert per caller per
+// bucket per network origin per window.
+func dedupKey(a *alert.Alert) string {
+	src := a.Record.VPCEndpointID
+	if src == "" {
+		src = a.Record.SourceIPAddress
+	}
+	who := a.Decision.Principal.Normalized
+	if who == "" {
+		who = a.Record.UserIdentity.PrincipalID
+	}
+	return fmt.Sprintf("%s|%s|%s|%s", a.Kind, who, a.Record.Bucket, src)
+}
+
+func joinReasons(r []string) string {
+	if len(r) == 0 {
+		return "no allow entry matched"
+	}
+	b, _ := json.Marshal(r)
+	return string(b)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,0 +1,55 @@
+package handler
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/s3xguard/s3xguard/lambda/alert"
+	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
+	"github.com/s3xguard/s3xguard/lambda/config"
+	"github.com/s3xguard/s3xguard/rules"
+)
+
+// Cases decided before any AWS call: the Quarantiner is nil and must not
+// be reached.
+func TestRespondWithoutQuarantine(t *testing.T) {
+	guarded := map[string]bool{"a--use1-az4--x-s3": true}
+	for _, tc := range []struct {
+		name   string
+		mode   config.Mode
+		kind   alert.Kind
+		bucket string
+		detail string
+	}{
+		{"alert mode", config.ModeAlert, alert.KindUnauthorized, "a--use1-az4--x-s3", ""},
+		{"invalid event", config.ModeEnforce, alert.KindInvalid, "a--use1-az4--x-s3", "invalid events are never quarantined"},
+		{"no bucket", config.ModeEnforce, alert.KindUnauthorized, "", "the event names no bucket"},
+		{"bucket not guarded", config.ModeDryRun, alert.KindUnauthorized, "b--use1-az4--x-s3", "the bucket is not in GUARDED_BUCKETS"},
+	} {
+		h := &Handler{Config: &config.Config{Mode: tc.mode, GuardedBuckets: guarded}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		a := &alert.Alert{Kind: tc.kind, Record: &cloudtrail.Record{Bucket: tc.bucket}, Decision: rules.Decision{Verdict: rules.Unauthorized}}
+		r := h.respond(context.Background(), a, &tally{}, h.Log)
+		if r.Action != alert.ActionAlertOnly || r.Detail != tc.detail || r.Mode != string(tc.mode) {
+			t.Errorf("%s: got %+v; want alert only, %q", tc.name, r, tc.detail)
+		}
+	}
+}
+
+func TestDedupKey(t *testing.T) {
+	rec := func(ip, vpce, session string) *alert.Alert {
+		id := cloudtrail.Identity{Type: "AssumedRole", ARN: "arn:aws:sts::1:assumed-role/r/" + session, AccountID: "1"}
+		return &alert.Alert{Kind: alert.KindUnauthorized, Record: &cloudtrail.Record{Bucket: "b", SourceIPAddress: ip, VPCEndpointID: vpce, UserIdentity: id},
+			Decision: rules.Decision{Principal: rules.PrincipalOf(id)}}
+	}
+	if dedupKey(rec("10.0.0.1", "", "s1")) != dedupKey(rec("10.0.0.1", "", "s2")) {
+		t.Error("two sessions of one role are different keys")
+	}
+	if dedupKey(rec("10.0.0.1", "", "s1")) == dedupKey(rec("10.0.0.2", "", "s1")) {
+		t.Error("two source IPs are one key")
+	}
+	if dedupKey(rec("10.0.0.1", "vpce-1", "s1")) != dedupKey(rec("10.0.0.2", "vpce-1", "s1")) {
+		t.Error("one VPC endpoint, two IPs: want one key")
+	}
+}

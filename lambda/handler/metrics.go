@@ -1,0 +1,51 @@
+package handler
+
+import (
+	"encoding/json"
+	"io"
+	"sync"
+	"time"
+)
+
+// tally counts what one invocation did.
+type tally struct {
+	Events, Allowed, Ignored, Unauthorized, Invalid int
+	Alerts, Suppressed, Summaries, Quarantines      int
+	DryRuns, Errors                                 int
+}
+
+// Metrics writes one CloudWatch Embedded Metric Format line per invocation
+// to the function's log: CloudWatch turns it into metrics, without an API
+// call on the event path.
+type Metrics struct {
+	mu        sync.Mutex
+	W         io.Writer
+	Namespace string
+	Mode      string
+}
+
+var metricNames = []string{"Events", "Allowed", "Ignored", "Unauthorized", "Invalid", "Alerts", "Suppressed", "Summaries", "Quarantines", "DryRuns", "Errors"}
+
+// Emit writes the line.
+func (mt *Metrics) Emit(t *tally) {
+	values := []int{t.Events, t.Allowed, t.Ignored, t.Unauthorized, t.Invalid, t.Alerts, t.Suppressed, t.Summaries, t.Quarantines, t.DryRuns, t.Errors}
+	defs := make([]map[string]string, len(metricNames))
+	line := map[string]any{"Mode": mt.Mode}
+	for i, n := range metricNames {
+		defs[i] = map[string]string{"Name": n, "Unit": "Count"}
+		line[n] = values[i]
+	}
+	line["_aws"] = map[string]any{
+		"Timestamp": time.Now().UnixMilli(),
+		"CloudWatchMetrics": []map[string]any{{
+			"Namespace": mt.Namespace, "Dimensions": [][]string{{"Mode"}}, "Metrics": defs,
+		}},
+	}
+	b, err := json.Marshal(line)
+	if err != nil {
+		return
+	}
+	mt.mu.Lock()
+	defer mt.mu.Unlock()
+	mt.W.Write(append(b, '\n'))
+}

@@ -1,0 +1,109 @@
+package handler
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/s3xguard/s3xguard/lambda/alert"
+	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
+	"github.com/s3xguard/s3xguard/lambda/config"
+	"github.com/s3xguard/s3xguard/lambda/quarantine"
+	"github.com/s3xguard/s3xguard/lambda/state"
+	"github.com/s3xguard/s3xguard/rules"
+)
+
+// LoadAWS loads the SDK configuration from the environment (region,
+// credentials, AWS_ENDPOINT_URL*, AWS_S3_DISABLE_EXPRESS_SESSION_AUTH).
+// Throttling, 5xx and connection errors are retried up to 5 attempts with
+// jittered exponential backoff capped at 2 s, so that a failing call still
+// fails well inside the function's timeout.
+func LoadAWS(ctx context.Context) (aws.Config, error) {
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRetryer(func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = 5
+			o.MaxBackoff = 2 * time.Second
+		})
+	}))
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("aws configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return aws.Config{}, fmt.Errorf("aws configuration: AWS_REGION is not set")
+	}
+	return cfg, nil
+}
+
+// NewQuarantiner returns a Quarantiner for the region of awsCfg and the
+// account its credentials belong to (looked up with sts:GetCallerIdentity
+// on first need), with default limits; callers set the rest.
+func NewQuarantiner(awsCfg aws.Config, store *state.Store) *quarantine.Quarantiner {
+	stsc := sts.NewFromConfig(awsCfg)
+	return &quarantine.Quarantiner{
+		S3:     s3.NewFromConfig(awsCfg),
+		IAM:    iam.NewFromConfig(awsCfg),
+		Store:  store,
+		Region: awsCfg.Region,
+		Identify: func(ctx context.Context) (rules.Principal, error) {
+			id, err := stsc.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+			if err != nil {
+				return rules.Principal{}, fmt.Errorf("who am i (sts:GetCallerIdentity): %w", err)
+			}
+			return rules.PrincipalOf(cloudtrail.Identity{ARN: aws.ToString(id.Arn), AccountID: aws.ToString(id.Account)}), nil
+		},
+	}
+}
+
+// New builds the handler at cold start: configuration validated, allowlist
+// compiled, clients made, and the function's own identity looked up once.
+func New(cfg *config.Config, awsCfg aws.Config, stdout io.Writer) (*Handler, error) {
+	allow, err := rules.Load(cfg.AllowlistPath)
+	if err != nil {
+		return nil, fmt.Errorf("allowlist (ALLOWLIST=%q): %w", cfg.AllowlistPath, err)
+	}
+	store := &state.Store{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.StateTable}
+	q := NewQuarantiner(awsCfg, store)
+	q.Protected = allow.IsProtected
+	q.TTL, q.MaxPerHour, q.IAMResponse = cfg.QuarantineTTL, cfg.MaxQuarantinesHour, cfg.IAMResponse
+	log := slog.New(requestIDHandler{slog.NewJSONHandler(stdout, &slog.HandlerOptions{ReplaceAttr: lambdacontext.ReplaceAttr})})
+	log.Info("cold start", "mode", cfg.Mode, "allowlist", cfg.AllowlistPath, "allowEntries", len(allow.Entries), "region", q.Region)
+	return &Handler{
+		Config:     cfg,
+		Allowlist:  allow,
+		Store:      store,
+		Alerts:     &alert.Publisher{SNS: sns.NewFromConfig(awsCfg), Topic: cfg.AlertTopicARN},
+		Quarantine: q,
+		Log:        log,
+		Metrics:    &Metrics{W: stdout, Namespace: "s3xguard", Mode: string(cfg.Mode)},
+	}, nil
+}
+
+// requestIDHandler adds the invocation's request ID to every log line.
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		r.AddAttrs(slog.String("requestId", lc.AwsRequestID))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(a []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(a)}
+}
+
+func (h requestIDHandler) WithGroup(n string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(n)}
+}

@@ -1,0 +1,38 @@
+package harness
+
+import (
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+)
+
+// Region is the region every test uses.
+const Region = "us-east-1"
+
+// Account is moto's default account ID.
+const Account = "123456789012"
+
+// AWSConfig returns an SDK configuration that sends every client to
+// endpoint (moto) with static test credentials.
+func AWSConfig(endpoint string) aws.Config {
+	return aws.Config{
+		Region:       Region,
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider("testing", "testing", ""),
+		// Tests count calls and inject failures themselves.
+		RetryMaxAttempts: 1,
+	}
+}
+
+// FunctionEnv returns the environment that points the function's SDK
+// clients at endpoint (moto): the variables the SDK reads itself, plus the
+// S3 Express switch that a custom endpoint needs (FACTS section 2).
+func FunctionEnv(endpoint string) map[string]string {
+	return map[string]string{
+		"AWS_REGION":                          Region,
+		"AWS_DEFAULT_REGION":                  Region,
+		"AWS_ACCESS_KEY_ID":                   "testing",
+		"AWS_SECRET_ACCESS_KEY":               "testing",
+		"AWS_ENDPOINT_URL":                    endpoint,
+		"AWS_S3_DISABLE_EXPRESS_SESSION_AUTH": "true",
+	}
+}

@@ -1,0 +1,53 @@
+# Sourced by test/run and test/figures: installs the test tools from the
+# project's own files into .tools/ (idempotent, cached) and exports where
+# they are. Expects set -euo pipefail.
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+tools=$root/.tools
+mkdir -p "$tools/bin"
+
+# The Runtime Interface Emulator has no tagged Go module versions: pin the
+# pseudo-version of the commit we tested with.
+rie_version=v0.0.0-20261030222936-bef5c4ba774d
+
+log() { printf 'test/%s: %s\n' "${0##*/}" "$*" >&2; }
+
+# Python tools: rebuild the venv only when requirements.txt changes.
+req=test/requirements.txt
+stamp=$tools/venv/.requirements.sha256
+want=$(sha256sum "$req" | cut -d' ' -f1)
+if [[ ! -x $tools/venv/bin/python || ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
+	log "installing $req into .tools/venv"
+	rm -rf "$tools/venv"
+	python3 -m venv "$tools/venv"
+	"$tools/venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+	echo "$want" >"$stamp"
+fi
+
+# Lambda Runtime Interface Emulator.
+rie_stamp=$tools/bin/.aws-lambda-rie.version
+if [[ ! -x $tools/bin/aws-lambda-rie || ! -f $rie_stamp || $(cat "$rie_stamp") != "$rie_version" ]]; then
+	log "installing aws-lambda-rie@$rie_version into .tools/bin"
+	GOBIN=$tools/bin go install "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$rie_version"
+	echo "$rie_version" >"$rie_stamp"
+fi
+
+# CDK app dependencies, when the app has a lockfile.
+if [[ -f infra/package-lock.json ]]; then
+	lock_stamp=$tools/infra-package-lock.sha256
+	want=$(sha256sum infra/package-lock.json | cut -d' ' -f1)
+	if [[ ! -d infra/node_modules || ! -f $lock_stamp || $(cat "$lock_stamp") != "$want" ]]; then
+		log "npm ci in infra/"
+		(cd infra && npm ci --no-audit --no-fund)
+		echo "$want" >"$lock_stamp"
+	fi
+	export PATH=$root/infra/node_modules/.bin:$PATH
+fi
+
+export S3XGUARD_REQUIRE_TOOLS=1
+export MOTO_SERVER=$tools/venv/bin/moto_server
+export AWS_LAMBDA_RIE=$tools/bin/aws-lambda-rie
+export CFN_LINT=$tools/venv/bin/cfn-lint
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
+

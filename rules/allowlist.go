@@ -391,6 +391,15 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return p, nil
 }
 
+// Protected returns the `protected` patterns as written.
+func (a *Allowlist) Protected() []string {
+	out := make([]string, len(a.protected))
+	for i, pp := range a.protected {
+		out[i] = pp.src
+	}
+	return out
+}
+
 // IsProtected reports whether p is on the `protected` list.
 func (a *Allowlist) IsProtected(p Principal) bool {
 	for i := range a.protected {

@@ -1,0 +1,55 @@
+package stack
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/s3xguard/s3xguard/rules"
+)
+
+// BuildFunction builds the function from lambda/ into a new directory under
+// dir: bootstrap for linux/arm64 (provided.al2023 on Graviton) and the
+// allowlist beside it as allowlist.yaml, validated first so a bad allowlist
+// fails the synth instead of the cold start. repoRoot is the module root.
+func BuildFunction(repoRoot, allowlist, dir string) (string, error) {
+	if _, err := rules.Load(allowlist); err != nil {
+		return "", fmt.Errorf("allowlist: %w", err)
+	}
+	out, err := os.MkdirTemp(dir, "s3xguard-function-")
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(out, "bootstrap"), "./lambda")
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./lambda: %v\n%s", err, strings.TrimSpace(string(msg)))
+	}
+	data, err := os.ReadFile(allowlist)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(out, "allowlist.yaml"), data, 0o644); err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+// RepoRoot finds the module root (the directory holding go.mod) from dir up.
+func RepoRoot(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no go.mod above %s", dir)
+		}
+	}
+}

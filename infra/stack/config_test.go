@@ -1,0 +1,79 @@
+package stack
+
+import (
+	"strings"
+	"testing"
+)
+
+func validConfig() *Config {
+	five := 5
+	return &Config{
+		Targets:              []Target{{Account: "111122223333", Region: "us-east-1"}},
+		Buckets:              []string{"analytics--use1-az4--x-s3"},
+		Allowlist:            "../../rules/allowlist.example.yaml",
+		ResponseMode:         "enforce",
+		QuarantineMaxPerHour: &five,
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c := validConfig()
+	c.ResponseMode, c.QuarantineMaxPerHour = "", nil
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.ResponseMode != "alert" || c.DedupWindow != "5m" || c.QuarantineTTL != "24h" || *c.QuarantineMaxPerHour != 5 ||
+		c.ObjectKeys != "truncate" || c.SilenceAlarmHours != 6 || c.TrailLogDays != 365 {
+		t.Fatalf("defaults not filled: %+v", c)
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	neg := -1
+	for _, tt := range []struct {
+		name string
+		mod  func(*Config)
+		want string
+	}{
+		{"no targets", func(c *Config) { c.Targets = nil }, "targets: []: want at least one"},
+		{"short account", func(c *Config) { c.Targets[0].Account = "1111" }, `targets[0].account: "1111": want a 12-digit account ID`},
+		{"bad region", func(c *Config) { c.Targets[0].Region = "useast1" }, `targets[0].region: "useast1": want a region`},
+		{"duplicate target", func(c *Config) { c.Targets = append(c.Targets, c.Targets[0]) }, "targets[1]: 111122223333/us-east-1: duplicate target"},
+		{"general purpose bucket", func(c *Config) { c.Buckets = []string{"my-bucket"} }, `buckets[0]: "my-bucket": want a directory bucket name`},
+		{"bad allowlist", func(c *Config) { c.Allowlist = "testdata/bad-allowlist.yaml" }, `allowlist: "testdata/bad-allowlist.yaml": testdata/bad-allowlist.yaml:4: allow[0].sources[0]: "10.0.0.1/8": host bits set`},
+		{"bad email", func(c *Config) { c.Subscriptions.Email = []string{"secops"} }, `subscriptions.email[0]: "secops": want an email address`},
+		{"bad phone", func(c *Config) { c.Subscriptions.SMS = []string{"5555550100"} }, `subscriptions.sms[0]: "5555550100": want an E.164 phone number`},
+		{"http not https", func(c *Config) { c.Subscriptions.HTTPS = []string{"http://hooks.example.com"} }, `subscriptions.https[0]: "http://hooks.example.com": want an https:// URL`},
+		{"bad mode", func(c *Config) { c.ResponseMode = "block" }, `responseMode: "block": want alert, dry-run or enforce`},
+		{"bad window", func(c *Config) { c.DedupWindow = "5" }, `dedupWindow: "5": want a duration`},
+		{"negative breaker", func(c *Config) { c.QuarantineMaxPerHour = &neg }, "quarantineMaxPerHour: -1: want 0 or more"},
+		{"bad keys", func(c *Config) { c.ObjectKeys = "hide" }, `objectKeys: "hide": want show, truncate or redact`},
+		{"silence too long", func(c *Config) { c.SilenceAlarmHours = 48 }, "silenceAlarmHours: 48: want 1 to 24"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			tt.mod(c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v; want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadRejectsUnknownField(t *testing.T) {
+	_, err := Load("testdata/unknown-field.json")
+	if err == nil || !strings.Contains(err.Error(), `unknown field "responsemode"`) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestLoadExample(t *testing.T) {
+	c, err := Load("../s3xguard.example.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AllowlistPath() != "../../rules/allowlist.example.yaml" {
+		t.Fatalf("allowlist path %q", c.AllowlistPath())
+	}
+}

@@ -63,7 +63,7 @@ func TestConfigValidation(t *testing.T) {
 
 func TestLoadRejectsUnknownField(t *testing.T) {
 	_, err := Load("testdata/unknown-field.json")
-	if err == nil || !strings.Contains(err.Error(), `unknown field "responsemode"`) {
+	if err == nil || !strings.Contains(err.Error(), `unknown field "respnseMode"`) {
 		t.Fatalf("got %v", err)
 	}
 }

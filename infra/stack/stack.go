@@ -63,6 +63,9 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 		return nil, err
 	}
 	stack := awscdk.NewStack(scope, jsii.String(id), props)
+	// Server access logs are granted by bucket policy, not by the legacy
+	// LogDeliveryWrite ACL.
+	stack.Node().SetContext(jsii.String("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"), true)
 	g := &Guard{Stack: stack}
 
 	// Alerts: a topic under a customer managed key whose policy admits the
@@ -341,7 +344,7 @@ func trail(stack awscdk.Stack, cfg *Config) {
 		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
 		EnforceSSL:        jsii.Bool(true),
 		Versioned:         jsii.Bool(true),
-		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_PREFERRED,
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
 		LifecycleRules:    &[]*awss3.LifecycleRule{{Expiration: awscdk.Duration_Days(jsii.Number(cfg.TrailLogDays)), NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(30))}},
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
 	})

@@ -88,6 +88,15 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 		EnforceSSL:  jsii.Bool(true),
 	})
 	g.Topic = topic
+	// A topic policy replaces the default one, so the alarms' publisher is
+	// named explicitly (the function publishes through its role).
+	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarmsPublish"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  jsii.Strings(*topic.TopicArn()),
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()}},
+	}))
 	for _, e := range cfg.Subscriptions.Email {
 		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))
 	}
@@ -151,9 +160,7 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 	})
 	g.Function = fn
 	topic.GrantPublish(role)
-	for _, a := range []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} {
-		table.Grant(role, jsii.String(a))
-	}
+	table.Grant(role, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:PutItem"), jsii.String("dynamodb:UpdateItem"), jsii.String("dynamodb:DeleteItem"))
 	permissions(stack, role, cfg, al)
 
 	// The rule's pattern is rules.EventPattern, the function's own code.

@@ -267,6 +267,9 @@ func TestTopic(t *testing.T) {
 	if !strings.Contains(policy, `"Condition":{"Bool":{"aws:SecureTransport":"false"}}`) || !strings.Contains(policy, `"Effect":"Deny"`) {
 		t.Errorf("topic policy does not deny publishing without TLS: %s", policy)
 	}
+	if !strings.Contains(policy, `"Principal":{"Service":"cloudwatch.amazonaws.com"}`) {
+		t.Errorf("topic policy does not admit CloudWatch alarms: %s", policy)
+	}
 	protocols := map[string]bool{}
 	for _, sub := range s.resources("AWS::SNS::Subscription") {
 		protocols[sub["Protocol"].(string)] = true
@@ -350,6 +353,9 @@ func TestPermissions(t *testing.T) {
 	}
 	if st := find(minimal.statements(t), "s3express:PutBucketPolicy"); !strings.Contains(st, ":bucket/*") {
 		t.Errorf("all buckets guarded, yet no bucket/*: %s", st)
+	}
+	if st := find(fs, "kms:GenerateDataKey*"); !strings.Contains(st, "AlertKey") {
+		t.Errorf("the function cannot use the alert key: %s", st)
 	}
 	if st := find(fs, "dynamodb:PutItem"); st == "" || strings.Contains(st, "dynamodb:Scan") || strings.Contains(st, "dynamodb:*") {
 		t.Errorf("dynamodb statement: %s", st)

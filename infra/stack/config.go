@@ -35,6 +35,10 @@ type Config struct {
 	QuarantineTTL        string `json:"quarantineTTL"`
 	IAMResponse          bool   `json:"iamResponse"`
 	ObjectKeys           string `json:"objectKeys"`
+	// QueueEvents routes events through an SQS queue that the function
+	// reads in batches, for buckets whose request rate would otherwise mean
+	// one invocation per request.
+	QueueEvents bool `json:"queueEvents"`
 	// CreateTrail makes a trail for S3 Express data events. Leave it off
 	// when an organization trail already logs them: a second trail doubles
 	// the data event bill.

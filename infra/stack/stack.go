@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
@@ -168,11 +169,16 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 		Description:  jsii.String("S3 Express One Zone CloudTrail events to s3xguard"),
 		EventPattern: pattern,
 	})
-	rule.AddTarget(awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{
-		DeadLetterQueue: dlq,
-		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(maxEventAgeHour)),
-		RetryAttempts:   jsii.Number(retryAttempts),
-	}))
+	var backlog awssqs.Queue
+	if cfg.QueueEvents {
+		backlog = queueEvents(stack, rule, fn, dlq)
+	} else {
+		rule.AddTarget(awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{
+			DeadLetterQueue: dlq,
+			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(maxEventAgeHour)),
+			RetryAttempts:   jsii.Number(retryAttempts),
+		}))
+	}
 	g.Rule = rule
 	// The sweep sends due dedup summaries and expires quarantines.
 	sweep := awsevents.NewRule(stack, jsii.String("Sweep"), &awsevents.RuleProps{
@@ -185,7 +191,7 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 		RetryAttempts:   jsii.Number(2),
 	}))
 
-	alarms(stack, cfg, fn, dlq, rule, topic)
+	alarms(stack, cfg, fn, dlq, backlog, rule, topic)
 	if cfg.CreateTrail {
 		trail(stack, cfg)
 	}
@@ -283,6 +289,33 @@ func permissions(stack awscdk.Stack, role awsiam.Role, cfg *Config, al *rules.Al
 	}}, jsii.Bool(true))
 }
 
+// queueEvents puts an SQS queue between the rule and the function, read in
+// batches: one invocation per up to 100 events instead of one per event.
+// The function reports failed messages alone (ReportBatchItemFailures), so
+// one bad message is retried without replaying the batch; after 5 receives
+// a message goes to the DLQ.
+func queueEvents(stack awscdk.Stack, rule awsevents.Rule, fn awslambda.Function, dlq awssqs.Queue) awssqs.Queue {
+	q := awssqs.NewQueue(stack, jsii.String("Events"), &awssqs.QueueProps{
+		Encryption: awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL: jsii.Bool(true),
+		// AWS advises at least six times the function's timeout.
+		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(6 * timeoutSeconds)),
+		RetentionPeriod:   awscdk.Duration_Days(jsii.Number(4)),
+		DeadLetterQueue:   &awssqs.DeadLetterQueue{MaxReceiveCount: jsii.Number(5), Queue: dlq},
+	})
+	rule.AddTarget(awseventstargets.NewSqsQueue(q, &awseventstargets.SqsQueueProps{
+		DeadLetterQueue: dlq,
+		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(maxEventAgeHour)),
+		RetryAttempts:   jsii.Number(retryAttempts),
+	}))
+	fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(q, &awslambdaeventsources.SqsEventSourceProps{
+		BatchSize:               jsii.Number(100),
+		MaxBatchingWindow:       awscdk.Duration_Seconds(jsii.Number(1)),
+		ReportBatchItemFailures: jsii.Bool(true),
+	}))
+	return q
+}
+
 // protectedRoleARNs turns the allowlist's protected role patterns into IAM
 // resource ARNs. Role paths are ignored when matching principals, so each
 // role is denied with and without a path.
@@ -308,7 +341,7 @@ func protectedRoleARNs(patterns []string, partition, account string) []string {
 // alarms page through the alert topic on function errors and throttles,
 // events parked in the DLQ, and silence: no S3 Express event for hours
 // means a broken trail or rule, the failure that pages nobody otherwise.
-func alarms(stack awscdk.Stack, cfg *Config, fn awslambda.Function, dlq awssqs.Queue, rule awsevents.Rule, topic awssns.Topic) {
+func alarms(stack awscdk.Stack, cfg *Config, fn awslambda.Function, dlq, backlog awssqs.Queue, rule awsevents.Rule, topic awssns.Topic) {
 	action := awscloudwatchactions.NewSnsAction(topic)
 	five := awscdk.Duration_Minutes(jsii.Number(5))
 	sum := jsii.String("Sum")
@@ -331,6 +364,10 @@ func alarms(stack awscdk.Stack, cfg *Config, fn awslambda.Function, dlq awssqs.Q
 		awscloudwatch.TreatMissingData_NOT_BREACHING, "s3xguard function throttled: events are delayed")
 	add("DeadLettersAlarm", dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Maximum")}), gt, 0, 1,
 		awscloudwatch.TreatMissingData_NOT_BREACHING, "S3 Express events in the s3xguard dead-letter queue: they were never checked")
+	if backlog != nil {
+		add("BacklogAlarm", backlog.MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Maximum")}), gt, 900, 1,
+			awscloudwatch.TreatMissingData_NOT_BREACHING, "s3xguard is more than 15 minutes behind on S3 Express events")
+	}
 	matched := awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 		Namespace:     jsii.String("AWS/Events"),
 		MetricName:    jsii.String("MatchedEvents"),

@@ -58,7 +58,7 @@ func configFor(name string) *Config {
 	c := validConfig()
 	switch name {
 	case "full":
-		c.IAMResponse, c.CreateTrail = true, true
+		c.IAMResponse, c.CreateTrail, c.QueueEvents = true, true, true
 		c.Buckets = []string{"analytics--use1-az4--x-s3", "logs-app--use1-az4--x-s3"}
 		c.Subscriptions = Subscriptions{Email: []string{"secops@example.com"}, SMS: []string{"+15555550100"}, HTTPS: []string{"https://hooks.example.com/s3xguard"}}
 	case "minimal":
@@ -229,6 +229,40 @@ func TestRulePattern(t *testing.T) {
 	}
 }
 
+// TestQueueEvents: with queueEvents the rule feeds a queue the function
+// reads in batches, reporting failed messages alone; without, no queue.
+func TestQueueEvents(t *testing.T) {
+	s := synth(t, "full")
+	esm := s.one(t, "AWS::Lambda::EventSourceMapping")
+	if js(esm["FunctionResponseTypes"]) != `["ReportBatchItemFailures"]` || esm["BatchSize"] != 100.0 ||
+		!strings.Contains(js(esm["EventSourceArn"]), "Events") {
+		t.Errorf("event source mapping %s", js(esm))
+	}
+	var events map[string]any
+	for id, q := range s.resources("AWS::SQS::Queue") {
+		if strings.HasPrefix(id, "Events") {
+			events = q
+		}
+	}
+	if events == nil || !strings.Contains(js(events["RedrivePolicy"]), "DeadLetters") || events["VisibilityTimeout"] != 360.0 {
+		t.Fatalf("events queue %s", js(events))
+	}
+	for _, r := range s.resources("AWS::Events::Rule") {
+		if r["EventPattern"] != nil && !strings.Contains(js(r["Targets"]), "Events") {
+			t.Errorf("the rule does not target the events queue: %s", js(r["Targets"]))
+		}
+	}
+	m := synth(t, "minimal")
+	if n := len(m.resources("AWS::Lambda::EventSourceMapping")); n != 0 {
+		t.Errorf("queueEvents off, yet %d event source mappings", n)
+	}
+	for _, r := range m.resources("AWS::Events::Rule") {
+		if r["EventPattern"] != nil && !strings.Contains(js(r["Targets"]), "Function") {
+			t.Errorf("the rule does not target the function: %s", js(r["Targets"]))
+		}
+	}
+}
+
 func TestStateTable(t *testing.T) {
 	s := synth(t, "full")
 	tbl := s.one(t, "AWS::DynamoDB::Table")
@@ -284,12 +318,22 @@ func TestTopic(t *testing.T) {
 
 func TestDeadLetterQueue(t *testing.T) {
 	s := synth(t, "full")
-	q := s.one(t, "AWS::SQS::Queue")
-	if q["SqsManagedSseEnabled"] != true || q["MessageRetentionPeriod"] != 1209600.0 {
-		t.Errorf("queue %s", js(q))
+	for id, q := range s.resources("AWS::SQS::Queue") {
+		if q["SqsManagedSseEnabled"] != true {
+			t.Errorf("queue %s not encrypted: %s", id, js(q))
+		}
+		if strings.HasPrefix(id, "DeadLetters") && q["MessageRetentionPeriod"] != 1209600.0 {
+			t.Errorf("DLQ keeps messages %v s; want 14 days", q["MessageRetentionPeriod"])
+		}
 	}
-	if p := js(s.one(t, "AWS::SQS::QueuePolicy")); !strings.Contains(p, `"aws:SecureTransport":"false"`) {
-		t.Errorf("queue policy does not deny non-TLS: %s", p)
+	policies := s.resources("AWS::SQS::QueuePolicy")
+	if len(policies) != 2 {
+		t.Errorf("%d queue policies; want 2", len(policies))
+	}
+	for id, p := range policies {
+		if !strings.Contains(js(p), `"aws:SecureTransport":"false"`) {
+			t.Errorf("queue policy %s does not deny non-TLS: %s", id, js(p))
+		}
 	}
 }
 
@@ -303,7 +347,7 @@ func TestAlarms(t *testing.T) {
 			t.Errorf("alarm %s does not notify the topic", a["MetricName"])
 		}
 	}
-	for _, m := range []string{"Errors", "Throttles", "ApproximateNumberOfMessagesVisible", "MatchedEvents"} {
+	for _, m := range []string{"Errors", "Throttles", "ApproximateNumberOfMessagesVisible", "MatchedEvents", "ApproximateAgeOfOldestMessage"} {
 		if byMetric[m] == nil {
 			t.Errorf("no alarm on %s", m)
 		}

@@ -157,6 +157,7 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 			"IAM_RESPONSE":            jsii.String(onOff(cfg.IAMResponse)),
 			"OBJECT_KEYS":             jsii.String(cfg.ObjectKeys),
 			"GUARDED_BUCKETS":         jsii.String(guarded(cfg.Buckets)),
+			"ACCOUNT_ID":              awscdk.Aws_ACCOUNT_ID(),
 		},
 	})
 	g.Function = fn

@@ -160,6 +160,9 @@ func TestFunction(t *testing.T) {
 	if !strings.Contains(js(env["ALERT_TOPIC_ARN"]), "Alerts") || !strings.Contains(js(env["STATE_TABLE"]), "State") {
 		t.Errorf("ALERT_TOPIC_ARN %s, STATE_TABLE %s: want references to the topic and table", js(env["ALERT_TOPIC_ARN"]), js(env["STATE_TABLE"]))
 	}
+	if !strings.Contains(js(env["ACCOUNT_ID"]), "AWS::AccountId") {
+		t.Errorf("ACCOUNT_ID = %s; want the stack's account", js(env["ACCOUNT_ID"]))
+	}
 	lg := s.one(t, "AWS::Logs::LogGroup")
 	if lg["RetentionInDays"] != 365.0 {
 		t.Errorf("log retention %v", lg["RetentionInDays"])

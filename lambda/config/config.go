@@ -45,6 +45,48 @@ type Config struct {
 	ObjectKeys         KeyDisplay
 	// GuardedBuckets is nil when every bucket is guarded (`*`).
 	GuardedBuckets map[string]bool
+
+	// AccountID and Region are where the function runs and what it guards:
+	// an event from elsewhere is never acted on (it could be forged).
+	AccountID string
+	Region    string
+	// FunctionRoleARN is the function's own execution role: its own bucket
+	// policy writes come back as events and must not page.
+	FunctionRoleARN string
+	// HealthTopicARN receives pages about the guard itself (breaker tripped,
+	// expiry, drift); empty means the alert topic.
+	HealthTopicARN string
+	// IAMDenyPolicyARN is the one managed deny policy the IAM response may
+	// attach (created by the stack).
+	IAMDenyPolicyARN string
+	// RevokeSessions also revokes a quarantined role's live sessions.
+	RevokeSessions bool
+	// Target is what the bucket deny names: the role, or only the session.
+	Target Target
+	// MaxQuarantinesBucketHour is the per-bucket breaker ceiling;
+	// MaxQuarantinesHour stays the global one.
+	MaxQuarantinesBucketHour int
+	// QuarantineFailedCalls quarantines callers whose call failed
+	// (errorCode set); off, they are only alerted.
+	QuarantineFailedCalls bool
+}
+
+// Target is what a quarantine denies.
+type Target string
+
+const (
+	// TargetRole denies the role (every session of it): the default.
+	TargetRole Target = "role"
+	// TargetSession denies one role session, for roles shared by many.
+	TargetSession Target = "session"
+)
+
+// HealthTopic is where pages about the guard itself go.
+func (c *Config) HealthTopic() string {
+	if c.HealthTopicARN != "" {
+		return c.HealthTopicARN
+	}
+	return c.AlertTopicARN
 }
 
 // Guards reports whether bucket is one the function may quarantine on.
@@ -68,7 +110,7 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	c := &Config{}
 
 	c.AlertTopicARN = get("ALERT_TOPIC_ARN", "")
-	if !strings.HasPrefix(c.AlertTopicARN, "arn:") || strings.Count(c.AlertTopicARN, ":") != 5 || !strings.Contains(c.AlertTopicARN, ":sns:") {
+	if !isTopic(c.AlertTopicARN) {
 		bad("ALERT_TOPIC_ARN", c.AlertTopicARN, "want an SNS topic ARN (arn:PARTITION:sns:REGION:ACCOUNT:NAME)")
 	}
 	c.StateTable = get("STATE_TABLE", "")
@@ -92,23 +134,66 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 		return d
 	}
 	c.DedupWindow = duration("DEDUP_WINDOW", "5m", time.Second)
-	c.QuarantineTTL = duration("QUARANTINE_TTL", "24h", time.Second)
-
-	{
-		v := get("QUARANTINE_MAX_PER_HOUR", "5")
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			bad("QUARANTINE_MAX_PER_HOUR", v, "want an integer >= 0")
-		}
-		c.MaxQuarantinesHour = n
+	// 0 means never: a quarantine stays until released by hand.
+	if v := get("QUARANTINE_TTL", "24h"); v != "0" {
+		c.QuarantineTTL = duration("QUARANTINE_TTL", "24h", time.Second)
 	}
 
-	switch v := get("IAM_RESPONSE", "off"); v {
-	case "on":
-		c.IAMResponse = true
-	case "off":
+	count := func(name, def string) int {
+		v := get(name, def)
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			bad(name, v, "want an integer >= 0")
+		}
+		return n
+	}
+	c.MaxQuarantinesHour = count("QUARANTINE_MAX_PER_HOUR", "5")
+	c.MaxQuarantinesBucketHour = count("QUARANTINE_MAX_PER_BUCKET_HOUR", "3")
+
+	onOff := func(name string) bool {
+		switch v := get(name, "off"); v {
+		case "on":
+			return true
+		case "off":
+			return false
+		default:
+			bad(name, v, "want on or off")
+			return false
+		}
+	}
+	c.IAMResponse = onOff("IAM_RESPONSE")
+	c.RevokeSessions = onOff("REVOKE_SESSIONS")
+	c.QuarantineFailedCalls = onOff("QUARANTINE_FAILED_CALLS")
+
+	switch t := Target(get("QUARANTINE_TARGET", string(TargetRole))); t {
+	case TargetRole, TargetSession:
+		c.Target = t
 	default:
-		bad("IAM_RESPONSE", v, "want on or off")
+		bad("QUARANTINE_TARGET", string(t), "want role or session")
+	}
+
+	c.AccountID = get("ACCOUNT_ID", "")
+	if !isAccount(c.AccountID) {
+		bad("ACCOUNT_ID", c.AccountID, "want the 12-digit account the function runs in")
+	}
+	c.Region = get("AWS_REGION", "")
+	if c.Region == "" {
+		bad("AWS_REGION", c.Region, "want the function's region (Lambda sets it)")
+	}
+	c.FunctionRoleARN = get("FUNCTION_ROLE_ARN", "")
+	if c.FunctionRoleARN != "" && !(strings.HasPrefix(c.FunctionRoleARN, "arn:") && strings.Contains(c.FunctionRoleARN, ":iam::"+c.AccountID+":role/")) {
+		bad("FUNCTION_ROLE_ARN", c.FunctionRoleARN, "want the function's execution role ARN (arn:PARTITION:iam::ACCOUNT_ID:role/NAME)")
+	}
+	c.HealthTopicARN = get("HEALTH_TOPIC_ARN", "")
+	if c.HealthTopicARN != "" && !isTopic(c.HealthTopicARN) {
+		bad("HEALTH_TOPIC_ARN", c.HealthTopicARN, "want an SNS topic ARN (arn:PARTITION:sns:REGION:ACCOUNT:NAME), or unset for the alert topic")
+	}
+	c.IAMDenyPolicyARN = get("IAM_DENY_POLICY_ARN", "")
+	if c.IAMDenyPolicyARN != "" && !strings.Contains(c.IAMDenyPolicyARN, ":iam::"+c.AccountID+":policy/") {
+		bad("IAM_DENY_POLICY_ARN", c.IAMDenyPolicyARN, "want the stack's managed deny policy ARN (arn:PARTITION:iam::ACCOUNT_ID:policy/NAME)")
+	}
+	if c.RevokeSessions && !c.IAMResponse {
+		bad("REVOKE_SESSIONS", "on", "needs IAM_RESPONSE=on")
 	}
 
 	c.AllowlistPath = get("ALLOWLIST", "")
@@ -143,4 +228,20 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
 	return c, nil
+}
+
+func isTopic(arn string) bool {
+	return strings.HasPrefix(arn, "arn:") && strings.Count(arn, ":") == 5 && strings.Contains(arn, ":sns:")
+}
+
+func isAccount(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

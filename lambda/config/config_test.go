@@ -15,6 +15,8 @@ func base() map[string]string {
 		"ALERT_TOPIC_ARN":  "arn:aws:sns:us-east-1:123456789012:alerts",
 		"STATE_TABLE":      "state",
 		"LAMBDA_TASK_ROOT": "/var/task",
+		"ACCOUNT_ID":       "123456789012",
+		"AWS_REGION":       "us-east-1",
 	}
 }
 
@@ -53,6 +55,36 @@ func TestValues(t *testing.T) {
 	}
 }
 
+func TestGuardEnvironment(t *testing.T) {
+	e := base()
+	e["FUNCTION_ROLE_ARN"] = "arn:aws:iam::123456789012:role/service/guard-fn"
+	e["HEALTH_TOPIC_ARN"] = "arn:aws:sns:us-east-1:123456789012:health"
+	e["IAM_RESPONSE"] = "on"
+	e["IAM_DENY_POLICY_ARN"] = "arn:aws:iam::123456789012:policy/s3xguard-deny"
+	e["REVOKE_SESSIONS"] = "on"
+	e["QUARANTINE_TARGET"] = "session"
+	e["QUARANTINE_TTL"] = "0"
+	e["QUARANTINE_MAX_PER_BUCKET_HOUR"] = "2"
+	e["QUARANTINE_FAILED_CALLS"] = "on"
+	c, err := FromEnv(env(e))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AccountID != "123456789012" || c.Region != "us-east-1" || c.FunctionRoleARN != e["FUNCTION_ROLE_ARN"] ||
+		c.HealthTopic() != e["HEALTH_TOPIC_ARN"] || c.IAMDenyPolicyARN != e["IAM_DENY_POLICY_ARN"] || !c.RevokeSessions ||
+		c.Target != TargetSession || c.QuarantineTTL != 0 || c.MaxQuarantinesBucketHour != 2 || !c.QuarantineFailedCalls {
+		t.Fatalf("got %+v", c)
+	}
+	d, err := FromEnv(env(base()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.HealthTopic() != d.AlertTopicARN || d.Target != TargetRole || d.RevokeSessions || d.QuarantineFailedCalls ||
+		d.MaxQuarantinesBucketHour != 3 {
+		t.Fatalf("defaults: got %+v", d)
+	}
+}
+
 func TestErrorsNameVariableAndValue(t *testing.T) {
 	for _, tc := range []struct{ name, value, want string }{
 		{"ALERT_TOPIC_ARN", "alerts", `ALERT_TOPIC_ARN="alerts"`},
@@ -65,6 +97,16 @@ func TestErrorsNameVariableAndValue(t *testing.T) {
 		{"IAM_RESPONSE", "yes", `IAM_RESPONSE="yes": want on or off`},
 		{"OBJECT_KEYS", "hide", `OBJECT_KEYS="hide"`},
 		{"GUARDED_BUCKETS", "plain-bucket", `GUARDED_BUCKETS="plain-bucket": "plain-bucket" is not a directory bucket name`},
+		{"ACCOUNT_ID", "12345", `ACCOUNT_ID="12345": want the 12-digit account`},
+		{"AWS_REGION", "", `AWS_REGION="": want the function's region`},
+		{"FUNCTION_ROLE_ARN", "arn:aws:iam::999999999999:role/fn", `FUNCTION_ROLE_ARN="arn:aws:iam::999999999999:role/fn"`},
+		{"HEALTH_TOPIC_ARN", "health", `HEALTH_TOPIC_ARN="health"`},
+		{"IAM_DENY_POLICY_ARN", "arn:aws:iam::999999999999:policy/deny", `IAM_DENY_POLICY_ARN="arn:aws:iam::999999999999:policy/deny"`},
+		{"REVOKE_SESSIONS", "true", `REVOKE_SESSIONS="true": want on or off`},
+		{"REVOKE_SESSIONS", "on", `REVOKE_SESSIONS="on": needs IAM_RESPONSE=on`},
+		{"QUARANTINE_TARGET", "user", `QUARANTINE_TARGET="user": want role or session`},
+		{"QUARANTINE_MAX_PER_BUCKET_HOUR", "x", `QUARANTINE_MAX_PER_BUCKET_HOUR="x": want an integer >= 0`},
+		{"QUARANTINE_FAILED_CALLS", "1", `QUARANTINE_FAILED_CALLS="1": want on or off`},
 	} {
 		e := base()
 		e[tc.name] = tc.value

@@ -29,6 +29,7 @@ func AWSConfig(endpoint string) aws.Config {
 func FunctionEnv(endpoint string) map[string]string {
 	return map[string]string{
 		"AWS_REGION":                          Region,
+		"ACCOUNT_ID":                          Account,
 		"AWS_DEFAULT_REGION":                  Region,
 		"AWS_ACCESS_KEY_ID":                   "testing",
 		"AWS_SECRET_ACCESS_KEY":               "testing",

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"regexp"
@@ -16,14 +17,39 @@ import (
 )
 
 // Proxy sits between the function and moto on a loopback port. It counts
-// the AWS API calls that pass (service:Action), and can fail a service's
-// calls with an HTTP status, as AWS does when throttling or broken.
+// the AWS API calls that pass (service:Action), and injects faults: an HTTP
+// error, the service's throttling error, a hang until the caller gives up,
+// or a lost response (the call reaches moto and takes effect, then the
+// connection is reset before the answer).
 type Proxy struct {
 	URL string
 
 	mu     sync.Mutex
 	calls  map[string]int
-	faults map[string]int // service -> status to answer with
+	faults []*Fault
+	hung   chan struct{} // closed by Clear: releases hanging requests
+}
+
+// Fault is one injected failure. Service is the signing name (sns,
+// s3express, dynamodb, iam, sts); Action, when set, narrows it to one action
+// as the proxy names it (Publish, PutItem, "PUT?policy", "GET?policy").
+// Exactly one of Status, Throttle, Hang, Lost says what happens.
+type Fault struct {
+	Service, Action string
+	Status          int  // answer this HTTP status, without forwarding
+	Throttle        bool // answer the service's own throttling error
+	Hang            bool // hold the request until the caller gives up
+	Lost            bool // forward, then reset the connection: the answer is lost
+	// Times is how many matching calls it hits; 0 means until cleared.
+	Times int
+	hits  int
+}
+
+// Hits is how many calls the fault has hit so far.
+func (f *Fault) Hits(p *Proxy) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return f.hits
 }
 
 // StartProxy starts a proxy to target (moto's URL), stopped when the test ends.
@@ -37,32 +63,116 @@ func StartProxy(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{URL: "http://" + l.Addr().String(), calls: map[string]int{}, faults: map[string]int{}}
+	p := &Proxy{URL: "http://" + l.Addr().String(), calls: map[string]int{}, hung: make(chan struct{})}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		service, action := identify(r)
 		p.mu.Lock()
 		p.calls[service+":"+action]++
-		status := p.faults[service]
-		p.mu.Unlock()
-		if status != 0 {
-			w.WriteHeader(status)
-			fmt.Fprintf(w, "<ErrorResponse><Error><Code>InjectedFault</Code><Message>injected by the test proxy</Message></Error></ErrorResponse>")
-			return
+		f := p.match(service, action)
+		var fault Fault
+		if f != nil {
+			f.hits++
+			fault = *f
 		}
-		rp.ServeHTTP(w, r)
+		hung := p.hung
+		p.mu.Unlock()
+		switch {
+		case fault.Status != 0:
+			w.WriteHeader(fault.Status)
+			fmt.Fprintf(w, "<ErrorResponse><Error><Code>InjectedFault</Code><Message>injected by the test proxy</Message></Error></ErrorResponse>")
+		case fault.Throttle:
+			throttle(w, r)
+		case fault.Hang:
+			select {
+			case <-r.Context().Done():
+			case <-hung:
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}
+		case fault.Lost:
+			rec := httptest.NewRecorder()
+			rp.ServeHTTP(rec, r)
+			if hj, ok := w.(http.Hijacker); ok {
+				if conn, _, err := hj.Hijack(); err == nil {
+					if tc, ok := conn.(*net.TCPConn); ok {
+						tc.SetLinger(0) // RST, not FIN
+					}
+					conn.Close()
+				}
+			}
+		default:
+			rp.ServeHTTP(w, r)
+		}
 	})}
 	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() {
+		p.Clear()
+		srv.Close()
+	})
 	return p
 }
 
+// match is the first live fault for a call; p.mu is held.
+func (p *Proxy) match(service, action string) *Fault {
+	for _, f := range p.faults {
+		if f.Service == service && (f.Action == "" || f.Action == action) && (f.Times == 0 || f.hits < f.Times) {
+			return f
+		}
+	}
+	return nil
+}
+
+// throttle answers as the service does when it throttles, so the SDK sees
+// a throttling error (and its retryer treats it as one).
+func throttle(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.Header.Get("X-Amz-Target") != "": // JSON protocols (DynamoDB)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate of requests exceeds the allowed throughput."}`)
+	case strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded"): // query protocols (SNS, IAM, STS)
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>injected</RequestId></ErrorResponse>`)
+	default: // REST XML (S3)
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, `<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
+	}
+}
+
+// Inject adds a fault; earlier faults win when several match a call.
+func (p *Proxy) Inject(f *Fault) *Fault {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.faults = append(p.faults, f)
+	return f
+}
+
+// Clear removes every fault and releases hanging requests.
+func (p *Proxy) Clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.faults = nil
+	close(p.hung)
+	p.hung = make(chan struct{})
+}
+
 // Fail makes every call to service (the signing name: sns, s3express,
-// dynamodb, iam, sts) answer status; 0 stops failing.
+// dynamodb, iam, sts) answer status; 0 stops failing that service.
 func (p *Proxy) Fail(service string, status int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.faults[service] = status
+	kept := p.faults[:0]
+	for _, f := range p.faults {
+		if f.Service != service {
+			kept = append(kept, f)
+		}
+	}
+	p.faults = kept
+	if status != 0 {
+		p.faults = append(p.faults, &Fault{Service: service, Status: status})
+	}
 }
 
 // Calls returns the calls counted since the last Reset, by service:Action.

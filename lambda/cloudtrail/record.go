@@ -37,6 +37,9 @@ type Record struct {
 	Key string
 	// SessionMode is requestParameters.x-amz-create-session-mode (CreateSession).
 	SessionMode string
+	// SessionModeApplied is additionalEventData.sessionModeApplied
+	// (CreateSession): the mode the session was given.
+	SessionModeApplied string
 	// AvailabilityZone is additionalEventData.availabilityZone, e.g. usw2-az1.
 	AvailabilityZone string
 

@@ -104,16 +104,8 @@ func appendJSONString(b []byte, s string) []byte {
 				continue
 			}
 			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
+			var ok bool
+			if b, ok = appendShortEscape(b, c); !ok {
 				b = appendU4(b, rune(c))
 			}
 			i++
@@ -143,6 +135,22 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// appendShortEscape appends the two-character escape of a quote,
+// backslash, newline, return or tab; ok is false for any other byte.
+func appendShortEscape(b []byte, c byte) (_ []byte, ok bool) {
+	switch c {
+	case '"', '\\':
+		return append(b, '\\', c), true
+	case '\n':
+		return append(b, '\\', 'n'), true
+	case '\r':
+		return append(b, '\\', 'r'), true
+	case '\t':
+		return append(b, '\\', 't'), true
+	}
+	return b, false
 }
 
 func appendU4(b []byte, r rune) []byte {
@@ -212,16 +220,8 @@ func appendEscaped(b []byte, s string) []byte {
 			continue
 		}
 		if c < utf8.RuneSelf {
-			switch c {
-			case '\\':
-				b = append(b, '\\', '\\')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			default:
+			var ok bool
+			if b, ok = appendShortEscape(b, c); !ok {
 				b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&0xF])
 			}
 			i++

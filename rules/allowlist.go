@@ -118,6 +118,12 @@ func Parse(name string, data []byte) (*Allowlist, error) {
 					l.errorf(item, fmt.Sprintf("protected[%d]", i), "%v", err)
 					continue
 				}
+				// protected exempts from quarantine: a pattern for every
+				// role would switch enforcement off for roles.
+				if kind := pp.everyName(); kind != "" {
+					l.errorf(item, fmt.Sprintf("protected[%d]", i), "%q: protects every %s of the account from quarantine; name the principals", item.Value, kind)
+					continue
+				}
 				a.protected = append(a.protected, pp)
 			}
 		default:

@@ -72,6 +72,9 @@ func TestValidation(t *testing.T) {
 		{"sources ipv6 halves mapped", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    sources: [\"::/1\", \"8000::/1\"]\n", `allow[0].sources: ::/1, 8000::/1 together match every IPv6 address`},
 		{"principal account wildcard", "version: 1\nallow:\n  - name: a\n    principals: [\"arn:aws:iam::*:role/x\"]\n", `t.yaml:4: allow[0].principals[0]: "arn:aws:iam::*:role/x": wildcard in the account: it matches role/x in every AWS account, an attacker's included; name the account, or use accounts: to allow every principal of an account`},
 		{"principal account partial wildcard", "version: 1\nallow:\n  - name: a\n    principals: [\"arn:aws:sts::1111222233??:assumed-role/x/y\"]\n", `allow[0].principals[0]: "arn:aws:sts::1111222233??:assumed-role/x/y": wildcard in the account`},
+		{"protected every role", "version: 1\nallow: []\nprotected: [\"arn:aws:iam::111122223333:role/*\"]\n", `t.yaml:3: protected[0]: "arn:aws:iam::111122223333:role/*": protects every role of the account from quarantine; name the principals`},
+		{"protected every session", "version: 1\nallow: []\nprotected:\n  - arn:aws:iam::111122223333:role/BreakGlass\n  - arn:aws:sts::111122223333:assumed-role/*/oncall\n", `t.yaml:5: protected[1]: "arn:aws:sts::111122223333:assumed-role/*/oncall": protects every role`},
+		{"protected every user", "version: 1\nallow: []\nprotected: [\"arn:aws:iam::111122223333:user/?*\"]\n", `protects every user of the account`},
 		{"protected account wildcard", "version: 1\nallow: []\nprotected: [\"arn:aws:iam::*:role/BreakGlass\"]\n", `t.yaml:3: protected[0]: "arn:aws:iam::*:role/BreakGlass": wildcard in the account`},
 
 		// YAML features that let one line stand for another, or change what

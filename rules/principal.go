@@ -205,3 +205,27 @@ func (pp *principalPattern) match(p *Principal) bool {
 	}
 	return pp.partition.match(p.Partition) && pp.account.match(p.Account) && pp.name.match(p.Name)
 }
+
+// everyName returns the kind of principal ("role", "user", "federated
+// user") whose every name the pattern matches (role/*, assumed-role/*/s),
+// or "".
+func (pp *principalPattern) everyName() string {
+	if pp.kind != "" {
+		if onlyWildcards(pp.name.src) {
+			return pp.kind
+		}
+		return ""
+	}
+	a, _ := splitARN(pp.src)
+	if rest, ok := strings.CutPrefix(a.resource, "assumed-role/"); ok {
+		if role, _, _ := strings.Cut(rest, "/"); onlyWildcards(role) {
+			return KindRole
+		}
+	}
+	if rest, ok := strings.CutPrefix(a.resource, "federated-user/"); ok && onlyWildcards(rest) {
+		return "federated user"
+	}
+	return ""
+}
+
+func onlyWildcards(s string) bool { return s != "" && strings.Trim(s, "*?") == "" }

@@ -37,11 +37,11 @@ type Record struct {
 	Key string
 	// SessionMode is requestParameters.x-amz-create-session-mode (CreateSession).
 	SessionMode string
-	// SessionModeApplied is additionalEventData.sessionModeApplied
-	// (CreateSession): the mode the session was given.
-	SessionModeApplied string
 	// AvailabilityZone is additionalEventData.availabilityZone, e.g. usw2-az1.
 	AvailabilityZone string
+	// SessionModeApplied is additionalEventData.sessionModeApplied
+	// (CreateSession and the zonal calls made with its credentials).
+	SessionModeApplied string
 
 	// HasUserIdentity reports whether the record carried a userIdentity object.
 	HasUserIdentity bool

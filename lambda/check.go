@@ -145,7 +145,7 @@ func collectInputs(paths []string, stdin io.Reader, allowEmpty bool, warn func(s
 	if len(paths) == 0 {
 		paths = []string{"-"}
 	}
-	w := &walker{warn: warn, seen: map[fileKey][]os.FileInfo{}}
+	w := &walker{warn: warn, seen: fileSet{}}
 	sawStdin := false
 	for _, p := range paths {
 		if p == "-" {
@@ -165,6 +165,9 @@ func collectInputs(paths []string, stdin io.Reader, allowEmpty bool, warn func(s
 			w.file(p, info)
 			continue
 		}
+		if w.seen.has(info) {
+			continue // walked already, as or under an earlier argument
+		}
 		found, err := w.dir(p, info, nil)
 		if err != nil {
 			return nil, err
@@ -180,11 +183,13 @@ func collectInputs(paths []string, stdin io.Reader, allowEmpty bool, warn func(s
 type walker struct {
 	inputs []input
 	warn   func(string)
-	// seen holds the files and directories already taken, by size and
-	// modification time, then compared with os.SameFile: portable, and
-	// cheap since few files share both.
-	seen map[fileKey][]os.FileInfo
+	seen   fileSet // files and directories already taken
 }
+
+// fileSet is a set of files by identity. Files are grouped by size and
+// modification time, then compared with os.SameFile: portable, and cheap
+// since few files share both.
+type fileSet map[fileKey][]os.FileInfo
 
 type fileKey struct {
 	size  int64
@@ -192,14 +197,23 @@ type fileKey struct {
 	dir   bool
 }
 
-// taken reports whether fi was seen before, and marks it seen.
-func (w *walker) taken(fi os.FileInfo) bool {
-	k := fileKey{fi.Size(), fi.ModTime().UnixNano(), fi.IsDir()}
-	for _, o := range w.seen[k] {
+func keyOf(fi os.FileInfo) fileKey { return fileKey{fi.Size(), fi.ModTime().UnixNano(), fi.IsDir()} }
+
+func (s fileSet) has(fi os.FileInfo) bool {
+	for _, o := range s[keyOf(fi)] {
 		if os.SameFile(o, fi) {
 			return true
 		}
 	}
+	return false
+}
+
+// taken reports whether fi was seen before, and marks it seen.
+func (w *walker) taken(fi os.FileInfo) bool {
+	if w.seen.has(fi) {
+		return true
+	}
+	k := keyOf(fi)
 	w.seen[k] = append(w.seen[k], fi)
 	return false
 }

@@ -225,10 +225,10 @@ func (w *walker) file(path string, fi os.FileInfo) {
 }
 
 // dir walks the directory at path (fi) in name order, below the
-// directories in stack, and returns how many log files it holds, digests
-// and files already taken under another path excluded and included
-// respectively. A directory reached again through another link is not
-// walked twice; one that is its own ancestor is a loop.
+// directories in stack, and returns how many log files it holds (digests
+// not counted, files already taken under another path counted). A
+// directory reached again through another link is not walked twice; one
+// that is its own ancestor is a loop.
 func (w *walker) dir(path string, fi os.FileInfo, stack []os.FileInfo) (int, error) {
 	for _, a := range stack {
 		if os.SameFile(a, fi) {

@@ -76,10 +76,10 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		var le *rules.LoadError
 		if errors.As(err, &le) {
 			for _, p := range le.Problems {
-				errorf(stderr, "%s", p)
+				errorf(stderr, "%s", escapeText(p))
 			}
 		} else {
-			errorf(stderr, "%v", err)
+			errorf(stderr, "%s", escapeText(err.Error()))
 		}
 		return exitUsage
 	}

@@ -115,9 +115,11 @@ func (e *Entry) check(f string, c *candidate) bool {
 	case "accounts":
 		return e.accounts == nil || inSet(e.accounts, c.r.UserIdentity.AccountID)
 	case "services":
-		// Only a service calling as itself. A role acting through a service
-		// (Athena, Glue, ...) carries invokedBy too, but the role calls: it
-		// must be allowed by principals.
+		// Only a service calling as itself. invokedBy names the service
+		// that made a request also when it used a role's or user's
+		// credentials (CloudTrail user guide, "CloudTrail userIdentity
+		// element"): that principal is the caller, to be allowed by
+		// principals.
 		return e.services == nil || (c.p.Kind == KindService && inSet(e.services, c.r.UserIdentity.InvokedBy))
 	case "sources":
 		if e.sources == nil {

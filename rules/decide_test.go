@@ -146,8 +146,8 @@ func TestFieldSemantics(t *testing.T) {
 				r.UserIdentity = cloudtrail.Identity{Type: "AWSService", InvokedBy: "lifecycle.s3.amazonaws.com"}
 			}), true},
 		{"service missing", `services: ["lifecycle.s3.amazonaws.com"]`, rec(nil), false},
-		// A role acting through a service carries invokedBy too; it is the
-		// role that calls, so principals must allow it, not services.
+		// A request a service makes with a role's credentials carries
+		// invokedBy too; the role calls, so principals must allow it.
 		{"role invoked by a service is not the service", `services: ["lifecycle.s3.amazonaws.com"]`,
 			rec(func(r *cloudtrail.Record) { r.UserIdentity.InvokedBy = "lifecycle.s3.amazonaws.com" }), false},
 		{"role invoked by a service is allowed by principals", `principals: ["arn:aws:iam::111122223333:role/app"]`,

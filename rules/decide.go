@@ -228,7 +228,7 @@ func (c *candidate) value(f string) string {
 		return c.r.UserIdentity.AccountID
 	case "services":
 		if c.p.Kind != KindService && c.r.UserIdentity.InvokedBy != "" {
-			return c.r.UserIdentity.InvokedBy + " (invoking " + quoteOrNone(c.r.UserIdentity.Type) + ", not AWSService)"
+			return c.r.UserIdentity.InvokedBy + " (userIdentity.type " + quoteOrNone(c.r.UserIdentity.Type) + ", not AWSService)"
 		}
 		return c.r.UserIdentity.InvokedBy
 	case "sources":

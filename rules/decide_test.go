@@ -265,7 +265,7 @@ func TestServiceReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := a.Decide(rec(func(r *cloudtrail.Record) { r.UserIdentity.InvokedBy = "lifecycle.s3.amazonaws.com" }))
-	want := "lc: services lifecycle.s3.amazonaws.com (invoking AssumedRole, not AWSService) not in lifecycle.s3.amazonaws.com"
+	want := "lc: services lifecycle.s3.amazonaws.com (userIdentity.type AssumedRole, not AWSService) not in lifecycle.s3.amazonaws.com"
 	if d.Verdict != Unauthorized || len(d.Reasons) != 1 || d.Reasons[0] != want {
 		t.Fatalf("got %s %q; want unauthorized [%q]", d.Verdict, d.Reasons, want)
 	}

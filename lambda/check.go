@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,10 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
 	"github.com/s3xguard/s3xguard/rules"
@@ -23,6 +28,9 @@ type input struct {
 	name  string // as shown in locations
 	path  string // "" for stdin
 	stdin io.Reader
+	// digest: the path or name is a CloudTrail digest file's; it is
+	// counted, not checked, once its content confirms it.
+	digest bool
 }
 
 // logSuffixes are the names a directory walk picks up. Files named on the
@@ -36,9 +44,10 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	format := fs.String("format", "text", "output `format`: text or json")
 	show := fs.String("show", "findings", "text format: list `which` records: findings (unauthorized, invalid) or all")
 	jobs := fs.Int("jobs", runtime.GOMAXPROCS(0), "files checked at once")
+	allowEmpty := fs.Bool("allow-empty", false, "a directory without log files is not an error")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: s3xguard check --allowlist FILE [--format text|json] [--show findings|all] [PATH ...]\n\n"+
-			"PATH is a file, a directory (walked for %s) or - for standard input (the default).\n\n", strings.Join(logSuffixes, ", "))
+		fmt.Fprintf(stderr, "usage: s3xguard check --allowlist FILE [--format text|json] [--show findings|all] [--allow-empty] [PATH ...]\n\n"+
+			"PATH is a file, a directory (walked for %s, following symlinks) or - for standard input (the default).\n\n", strings.Join(logSuffixes, ", "))
 		fs.PrintDefaults()
 	}
 	paths, err := parseInterleaved(fs, args)
@@ -67,16 +76,18 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		var le *rules.LoadError
 		if errors.As(err, &le) {
 			for _, p := range le.Problems {
-				errorf(stderr, "%s", p)
+				errorf(stderr, "%s", escapeText(p))
 			}
 		} else {
-			errorf(stderr, "%v", err)
+			errorf(stderr, "%s", escapeText(err.Error()))
 		}
 		return exitUsage
 	}
-	inputs, err := collectInputs(paths, stdin)
+	inputs, err := collectInputs(paths, stdin, *allowEmpty, func(msg string) {
+		fmt.Fprintf(stderr, "s3xguard: warning: %s\n", escapeText(msg))
+	})
 	if err != nil {
-		errorf(stderr, "%v", err)
+		errorf(stderr, "%s", escapeText(err.Error()))
 		return exitUsage
 	}
 	c := &checker{
@@ -89,14 +100,14 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c.checkAll(inputs, *jobs)
 	elapsed := time.Since(start)
 
-	sum := c.summary(len(inputs), elapsed)
+	sum := c.summary(elapsed)
 	if c.json {
 		fmt.Fprintln(stderr, sum)
 	} else {
 		fmt.Fprintln(stdout, sum)
 	}
 	for _, e := range c.readErrors {
-		errorf(stderr, "%v", e)
+		errorf(stderr, "%s", escapeText(e.Error()))
 	}
 	switch {
 	case len(c.readErrors) > 0:
@@ -126,15 +137,24 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // collectInputs expands directories and checks that every path exists
 // before any work starts: a typo in a path is a usage error, not an empty
-// clean report.
-func collectInputs(paths []string, stdin io.Reader) ([]input, error) {
+// clean report. Symlinks are followed; a file reached by several paths is
+// checked once (under the first), a directory link back to an ancestor is
+// reported through warn and not followed (its files are checked anyway). A
+// directory argument that yields no log file is an error unless allowEmpty.
+func collectInputs(paths []string, stdin io.Reader, allowEmpty bool, warn func(string)) ([]input, error) {
 	if len(paths) == 0 {
 		paths = []string{"-"}
 	}
-	var out []input
+	w := &walker{warn: warn, seen: fileSet{}}
+	sawStdin := false
 	for _, p := range paths {
 		if p == "-" {
-			out = append(out, input{name: "-", stdin: stdin})
+			// Two workers reading one stream would splice records together.
+			if sawStdin {
+				return nil, errors.New("check: - (standard input) named more than once")
+			}
+			sawStdin = true
+			w.inputs = append(w.inputs, input{name: "-", stdin: stdin})
 			continue
 		}
 		info, err := os.Stat(p)
@@ -142,23 +162,143 @@ func collectInputs(paths []string, stdin io.Reader) ([]input, error) {
 			return nil, err
 		}
 		if !info.IsDir() {
-			out = append(out, input{name: p, path: p})
+			w.file(p, info)
 			continue
 		}
-		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.Type().IsRegular() && hasLogSuffix(d.Name()) {
-				out = append(out, input{name: path, path: path})
-			}
-			return nil
-		})
+		if w.seen.has(info) {
+			continue // walked already, as or under an earlier argument
+		}
+		found, err := w.dir(p, info, nil)
 		if err != nil {
 			return nil, err
 		}
+		if found == 0 && !allowEmpty {
+			return nil, fmt.Errorf("check: %s: no log files (*%s); use --allow-empty if that is expected", p, strings.Join(logSuffixes, ", *"))
+		}
 	}
-	return out, nil
+	return w.inputs, nil
+}
+
+// walker collects the inputs of directory trees, following symlinks.
+type walker struct {
+	inputs []input
+	warn   func(string)
+	seen   fileSet // files and directories already taken
+}
+
+// fileSet is a set of files by identity. Files are grouped by size and
+// modification time, then compared with os.SameFile: portable, and cheap
+// since few files share both.
+type fileSet map[fileKey][]os.FileInfo
+
+type fileKey struct {
+	size  int64
+	mtime int64
+	dir   bool
+}
+
+func keyOf(fi os.FileInfo) fileKey { return fileKey{fi.Size(), fi.ModTime().UnixNano(), fi.IsDir()} }
+
+func (s fileSet) has(fi os.FileInfo) bool {
+	for _, o := range s[keyOf(fi)] {
+		if os.SameFile(o, fi) {
+			return true
+		}
+	}
+	return false
+}
+
+// taken reports whether fi was seen before, and marks it seen.
+func (w *walker) taken(fi os.FileInfo) bool {
+	if w.seen.has(fi) {
+		return true
+	}
+	k := keyOf(fi)
+	w.seen[k] = append(w.seen[k], fi)
+	return false
+}
+
+func (w *walker) file(path string, fi os.FileInfo) {
+	if !w.taken(fi) {
+		w.inputs = append(w.inputs, input{name: path, path: path, digest: isDigestPath(path)})
+	}
+}
+
+// dir walks the directory at path (fi) in name order, below the
+// directories in stack, and returns how many log files it holds (digests
+// not counted, files already taken under another path counted). A
+// directory reached again through another link is not walked twice; one
+// that is its own ancestor is a loop.
+func (w *walker) dir(path string, fi os.FileInfo, stack []os.FileInfo) (int, error) {
+	for _, a := range stack {
+		if os.SameFile(a, fi) {
+			w.warn(fmt.Sprintf("%s: symlink loop back to %s, not followed", path, ancestorPath(path, stack, a)))
+			return 0, nil
+		}
+	}
+	if w.taken(fi) {
+		return 0, nil
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return 0, err
+	}
+	stack = append(stack, fi)
+	found := 0
+	for _, e := range entries {
+		p := filepath.Join(path, e.Name())
+		var info os.FileInfo
+		if e.Type()&fs.ModeSymlink != 0 {
+			// A link that resolves to nothing could be a log file we
+			// cannot read: an error, not a skip.
+			info, err = os.Stat(p)
+		} else {
+			info, err = e.Info()
+		}
+		if err != nil {
+			return 0, err
+		}
+		switch {
+		case info.IsDir():
+			n, err := w.dir(p, info, stack)
+			if err != nil {
+				return 0, err
+			}
+			found += n
+		case info.Mode().IsRegular() && hasLogSuffix(e.Name()):
+			if !isDigestPath(p) {
+				found++
+			}
+			w.file(p, info)
+		}
+	}
+	return found, nil
+}
+
+// ancestorPath names the directory of stack that a loop at path returns
+// to, by the path it was walked under.
+func ancestorPath(path string, stack []os.FileInfo, a os.FileInfo) string {
+	up := 0
+	for i := len(stack) - 1; i >= 0 && stack[i] != a; i-- {
+		up++
+	}
+	// path is stack[len-1]/name: its parent is the last element.
+	p := filepath.Dir(path)
+	for range up {
+		p = filepath.Dir(p)
+	}
+	return p
+}
+
+// isDigestPath reports whether path names a CloudTrail digest file: under a
+// CloudTrail-Digest directory, or named ACCT_CloudTrail-Digest_…json.gz
+// (CloudTrail user guide, "CloudTrail digest file structure").
+func isDigestPath(path string) bool {
+	base := filepath.Base(path)
+	if strings.Contains(base, "_CloudTrail-Digest_") && strings.HasSuffix(base, ".json.gz") {
+		return true
+	}
+	return slices.Contains(strings.Split(filepath.ToSlash(filepath.Dir(path)), "/"), "CloudTrail-Digest")
 }
 
 func hasLogSuffix(name string) bool {
@@ -186,6 +326,8 @@ type checker struct {
 	counts  [4]atomic.Int64 // by rules.Verdict
 	records atomic.Int64
 	bytes   atomic.Int64
+	files   atomic.Int64 // log files read
+	digests atomic.Int64 // digest files recognised
 }
 
 // flushAt is the size at which a worker writes its buffered output.
@@ -221,8 +363,20 @@ func (c *checker) checkInput(in input, rec *cloudtrail.Record, buf []byte) []byt
 			return buf
 		}
 		defer f.Close()
+		if in.digest {
+			if isDigest(f) {
+				c.digests.Add(1)
+				return buf
+			}
+			// Named like a digest, but not one: its records get verdicts.
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				c.readError(err)
+				return buf
+			}
+		}
 		r = f
 	}
+	c.files.Add(1)
 	s, err := cloudtrail.NewStream(r)
 	if err != nil {
 		// The gzip header itself is broken: report it as an unreadable record.
@@ -282,12 +436,85 @@ func (c *checker) readError(err error) {
 	c.mu.Unlock()
 }
 
-func (c *checker) summary(files int, elapsed time.Duration) string {
+func (c *checker) summary(elapsed time.Duration) string {
 	n := c.records.Load()
-	rate := float64(n) / elapsed.Seconds()
-	return fmt.Sprintf("%d records in %d files: %d allowed, %d unauthorized, %d invalid, %d ignored; %.1f MB in %s (%.0f records/s)",
-		n, files,
+	rate := 0.0
+	if elapsed > 0 {
+		rate = float64(n) / elapsed.Seconds()
+	}
+	return fmt.Sprintf("%d records in %d files: %d allowed, %d unauthorized, %d invalid, %d ignored; %d digests; %.1f MB in %s (%.0f records/s)",
+		n, c.files.Load(),
 		c.counts[rules.Allowed].Load(), c.counts[rules.Unauthorized].Load(),
 		c.counts[rules.Invalid].Load(), c.counts[rules.Ignored].Load(),
+		c.digests.Load(),
 		float64(c.bytes.Load())/1e6, elapsed.Round(time.Millisecond), rate)
+}
+
+// maxDigest bounds the JSON read to confirm a digest file. A digest lists
+// the log files of one hour (a few hundred bytes each); past this it is
+// checked as a log file.
+const maxDigest = 64 << 20
+
+// isDigest reports whether r holds exactly one CloudTrail digest: a JSON
+// object with digestStartTime, digestEndTime and logFiles and no Records
+// (CloudTrail user guide, "CloudTrail digest file structure"). It reads the
+// tokens without keeping them, so memory stays small.
+func isDigest(r io.Reader) bool {
+	br := bufio.NewReader(r)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return false
+		}
+		defer gz.Close()
+		r = gz
+	} else {
+		r = br
+	}
+	dec := json.NewDecoder(io.LimitReader(r, maxDigest))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return false
+	}
+	keys := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		k, _ := t.(string)
+		if keys[k] {
+			return false // a duplicate name: not what CloudTrail writes
+		}
+		keys[k] = true
+		if err := skipValue(dec); err != nil {
+			return false
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return false
+	}
+	return keys["digestStartTime"] && keys["digestEndTime"] && keys["logFiles"] && !keys["Records"]
+}
+
+// skipValue reads one JSON value token by token.
+func skipValue(dec *json.Decoder) error {
+	depth := 0
+	for {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch t {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+		if depth == 0 {
+			return nil
+		}
+	}
 }

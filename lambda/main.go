@@ -14,7 +14,7 @@ const usage = `usage: s3xguard <command> [flags]
 
 commands:
   check       check CloudTrail records against an allowlist
-              s3xguard check --allowlist FILE [--format text|json] [--show findings|all] [PATH ...]
+              s3xguard check --allowlist FILE [--format text|json] [--show findings|all] [--allow-empty] [PATH ...]
 
   quarantine  list or release the principals s3xguard denied on a bucket
               s3xguard quarantine list --bucket BUCKET

@@ -2,7 +2,8 @@ package main
 
 import (
 	"strconv"
-	"strings"
+	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
@@ -98,43 +99,67 @@ func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
 				i++
 				continue
 			}
 			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			var ok bool
+			if b, ok = appendShortEscape(b, c); !ok {
+				b = appendU4(b, rune(c))
 			}
 			i++
 			start = i
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
+		switch {
+		case r == utf8.RuneError && size == 1:
 			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)
+		case !unicode.IsPrint(r):
+			// C1 controls, bidi overrides, separators, invisible format
+			// characters: the same value, but safe to print on a terminal.
+			b = append(b, s[start:i]...)
+			if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+				b = appendU4(appendU4(b, r1), r2)
+			} else {
+				b = appendU4(b, r)
+			}
+		default:
 			i += size
-			start = i
 			continue
 		}
 		i += size
+		start = i
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
 
+// appendShortEscape appends the two-character escape of a quote,
+// backslash, newline, return or tab; ok is false for any other byte.
+func appendShortEscape(b []byte, c byte) (_ []byte, ok bool) {
+	switch c {
+	case '"', '\\':
+		return append(b, '\\', c), true
+	case '\n':
+		return append(b, '\\', 'n'), true
+	case '\r':
+		return append(b, '\\', 'r'), true
+	case '\t':
+		return append(b, '\\', 't'), true
+	}
+	return b, false
+}
+
+func appendU4(b []byte, r rune) []byte {
+	return append(b, '\\', 'u', hexDigits[r>>12&0xF], hexDigits[r>>8&0xF], hexDigits[r>>4&0xF], hexDigits[r&0xF])
+}
+
 // appendText writes a finding as one line a person scans, then its reasons
-// indented below it.
+// indented below it. Every value is escaped (see appendEscaped): records,
+// file names and reasons quoting them are attacker-chosen text.
 func appendText(b []byte, name string, it cloudtrail.Item, r *cloudtrail.Record, d rules.Decision) []byte {
 	if r == nil {
 		r = &cloudtrail.Record{}
@@ -150,22 +175,23 @@ func appendText(b []byte, name string, it cloudtrail.Item, r *cloudtrail.Record,
 		{orDash(r.SourceIPAddress), 16},
 	}
 	for _, c := range cols {
-		b = append(b, sanitize(c.v)...)
-		for n := utf8.RuneCountInString(c.v); n < c.width; n++ {
+		start := len(b)
+		b = appendEscaped(b, c.v)
+		for n := utf8.RuneCount(b[start:]); n < c.width; n++ {
 			b = append(b, ' ')
 		}
 		b = append(b, ' ')
 	}
-	b = appendLocation(b, sanitize(name), it)
+	b = appendLocation(b, escapeText(name), it)
 	b = append(b, '\n')
 	if d.Rule != "" {
 		b = append(b, "    rule: "...)
-		b = append(b, d.Rule...)
+		b = appendEscaped(b, d.Rule)
 		b = append(b, '\n')
 	}
 	for _, s := range reasons(it, d) {
 		b = append(b, "    why: "...)
-		b = append(b, sanitize(s)...)
+		b = appendEscaped(b, s)
 		b = append(b, '\n')
 	}
 	return b
@@ -178,15 +204,47 @@ func orDash(s string) string {
 	return s
 }
 
-// sanitize keeps control characters from a record out of a terminal.
-func sanitize(s string) string {
-	if !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
+// appendEscaped appends s for a terminal: printable characters as they are,
+// everything else visibly escaped, so a value can neither drive the
+// terminal (ESC, CSI: C0 and C1 controls) nor hide or reorder what is shown
+// (bidi overrides and isolates, U+200E/U+200F, U+061C, line and paragraph
+// separators, zero-width and other format characters, invalid UTF-8).
+// Control bytes become \x1b, other code points \u202e or \U000e0041,
+// invalid bytes \xff; a backslash is doubled, so the escaping is unambiguous.
+func appendEscaped(b []byte, s string) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f && c != '\\' {
+			b = append(b, c)
+			i++
+			continue
 		}
-		return r
-	}, s)
+		if c < utf8.RuneSelf {
+			var ok bool
+			if b, ok = appendShortEscape(b, c); !ok {
+				b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&0xF])
+		case unicode.IsPrint(r):
+			b = append(b, s[i:i+size]...)
+		case r > 0xFFFF:
+			b = append(b, '\\', 'U')
+			for shift := 28; shift >= 0; shift -= 4 {
+				b = append(b, hexDigits[r>>shift&0xF])
+			}
+		default:
+			b = appendU4(b, r)
+		}
+		i += size
+	}
+	return b
 }
+
+// escapeText is appendEscaped for a string.
+func escapeText(s string) string { return string(appendEscaped(nil, s)) }

@@ -3,11 +3,14 @@
 package rules
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -38,6 +41,9 @@ type Entry struct {
 	raw map[string][]string
 }
 
+// Top-level keys of the allowlist.
+var topFields = []string{"version", "allow", "protected"}
+
 // Field names as written in the YAML, in the order reasons list them.
 var entryFields = []string{"principals", "accounts", "services", "sources", "vpc_endpoints", "buckets", "operations"}
 
@@ -63,9 +69,26 @@ func Load(path string) (*Allowlist, error) {
 // are errors, because a typo must never widen access.
 func Parse(name string, data []byte) (*Allowlist, error) {
 	l := &loader{name: name}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	if err := dec.Decode(&doc); err != nil && err != io.EOF {
 		return nil, &LoadError{Problems: []string{syntaxProblem(name, err)}}
+	}
+	// yaml.Unmarshal reads the first document and ignores the rest: a second
+	// document would be silently dropped, so a stream of two is an error.
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == io.EOF:
+	case err != nil:
+		return nil, &LoadError{Problems: []string{syntaxProblem(name, err)}}
+	default:
+		l.errorf(&extra, "", "more than one YAML document; an allowlist is one document")
+	}
+	// Anchors, aliases, merge keys and tags make a line mean something other
+	// than what it says; none is needed to write an allowlist.
+	l.plain(&doc, "")
+	if err := l.err(); err != nil {
+		return nil, err
 	}
 	a := &Allowlist{Source: name}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
@@ -95,10 +118,16 @@ func Parse(name string, data []byte) (*Allowlist, error) {
 					l.errorf(item, fmt.Sprintf("protected[%d]", i), "%v", err)
 					continue
 				}
+				// protected exempts from quarantine: a pattern for every
+				// role would switch enforcement off for roles.
+				if kind := pp.everyName(); kind != "" {
+					l.errorf(item, fmt.Sprintf("protected[%d]", i), "%q: protects every %s of the account from quarantine; name the principals", item.Value, kind)
+					continue
+				}
 				a.protected = append(a.protected, pp)
 			}
 		default:
-			l.errorf(k, key, "unknown key (want version, allow or protected)")
+			l.errorf(k, key, "unknown key (%s)", keyHint(key, topFields))
 		}
 	})
 	if !sawVersion {
@@ -265,7 +294,7 @@ func (l *loader) entry(n *yaml.Node, field string) *Entry {
 			return
 		}
 		if !isEntryField(key) {
-			l.errorf(k, f, "unknown key (want name, description, %s)", strings.Join(entryFields, ", "))
+			l.errorf(k, f, "unknown key (%s)", keyHint(key, append([]string{"name", "description"}, entryFields...)))
 			return
 		}
 		items := l.strings(v, f)
@@ -280,6 +309,11 @@ func (l *loader) entry(n *yaml.Node, field string) *Entry {
 				continue
 			}
 			vals = append(vals, item.Value)
+		}
+		if key == "sources" && len(vals) == len(items) {
+			if msg := coversFamily(e.sources); msg != "" {
+				l.errorf(k, f, "%s", msg)
+			}
 		}
 		e.raw[key] = vals
 	})
@@ -337,6 +371,9 @@ func (e *Entry) add(field, v string) string {
 		if err != nil {
 			return err.Error()
 		}
+		if p.Bits() == 0 {
+			return fmt.Sprintf("matches every %s address; %s", family(p.Addr()), removeSources)
+		}
 		e.sources = append(e.sources, p)
 	case "vpc_endpoints":
 		if !vpceRE.MatchString(v) {
@@ -347,9 +384,15 @@ func (e *Entry) add(field, v string) string {
 		if !bucketGlobRE.MatchString(v) || len(v) > 63 {
 			return "not a directory bucket name or glob (lowercase letters, digits, '.', '-', '*', '?')"
 		}
+		if matchesAll(v, bucketProbes) {
+			return "matches every directory bucket; remove the field to match any bucket"
+		}
 	case "operations":
 		if !operationRE.MatchString(v) {
 			return "not an event name or glob (such as GetObject or Put*)"
+		}
+		if matchesAll(v, s3ExpressOperations) {
+			return "matches every operation; remove the field to match any operation"
 		}
 	}
 	return ""
@@ -408,4 +451,176 @@ func (a *Allowlist) IsProtected(p Principal) bool {
 		}
 	}
 	return false
+}
+
+// plain reports every YAML feature that lets one line stand for another or
+// changes what a value means: anchors, aliases, merge keys and explicit tags
+// (!!binary decodes base64, a custom tag means whatever a reader decides).
+// field is the path of n, as problems name it.
+func (l *loader) plain(n *yaml.Node, field string) {
+	switch {
+	case n.Kind == yaml.AliasNode:
+		l.errorf(n, field, "YAML alias *%s is not allowed; write each value out", n.Value)
+		return
+	case n.Anchor != "":
+		l.errorf(n, field, "YAML anchor &%s is not allowed; write each value out", n.Anchor)
+	case n.Style&yaml.TaggedStyle != 0:
+		l.errorf(n, field, "YAML tag %s is not allowed; write the value as plain text", n.Tag)
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			l.plain(c, field)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			l.plain(c, fmt.Sprintf("%s[%d]", field, i))
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+				l.errorf(k, join(field, k.Value), "YAML merge key is not allowed; write each value out")
+				continue
+			}
+			f := join(field, k.Value)
+			l.plain(k, f)
+			l.plain(v, f)
+		}
+	}
+}
+
+// keyHint says which keys are known, or which one a differently cased key
+// was meant to be.
+func keyHint(key string, known []string) string {
+	for _, k := range known {
+		if strings.EqualFold(k, key) {
+			return "keys are lowercase: did you mean " + k + "?"
+		}
+	}
+	return "want " + strings.Join(known, ", ")
+}
+
+// s3ExpressOperations are the event names S3 Express One Zone logs to
+// CloudTrail, management and data events (S3 user guide, "Logging with AWS
+// CloudTrail for directory buckets"). A glob that matches all of them
+// allows every operation.
+var s3ExpressOperations = []string{
+	"AbortMultipartUpload", "CompleteMultipartUpload", "CopyObject", "CreateBucket",
+	"CreateMultipartUpload", "CreateSession", "DeleteBucket", "DeleteBucketEncryption",
+	"DeleteBucketLifecycle", "DeleteBucketPolicy", "DeleteObject", "DeleteObjects",
+	"GetBucketEncryption", "GetBucketLifecycleConfiguration", "GetBucketPolicy", "GetObject",
+	"GetObjectAttributes", "HeadBucket", "HeadObject", "ListDirectoryBuckets",
+	"ListMultipartUploads", "ListObjectsV2", "ListParts", "PutBucketEncryption",
+	"PutBucketLifecycleConfiguration", "PutBucketPolicy", "PutObject", "RenameObject",
+	"UploadPart", "UploadPartCopy",
+}
+
+// bucketProbes are directory bucket names (BASE--ZONEID--x-s3) that share
+// only what every such name has: "--", a zone ID with "-az" and a digit,
+// and the "--x-s3" suffix. A glob that matches all of them matches every
+// directory bucket ("*", "*--x-s3", "*-az*").
+var bucketProbes = []string{
+	"a--use1-az4--x-s3",
+	"logs.2026--apne1-az1--x-s3",
+	"q-b--euw3-az2--x-s3",
+	"9z9--usw2-lax1-az3--x-s3",
+	"bk--cnn1-az5--x-s3",
+	"m0--sae1-az6--x-s3",
+}
+
+// matchesAll reports whether the glob pattern matches every one of names.
+func matchesAll(pattern string, names []string) bool {
+	g := compileGlob(pattern)
+	for _, n := range names {
+		if !g.match(n) {
+			return false
+		}
+	}
+	return true
+}
+
+const removeSources = "remove the field to match any source, or list your ranges"
+
+func family(a netip.Addr) string {
+	if a.Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
+}
+
+// coversFamily returns a problem when the prefixes together cover every
+// address of IPv4 or of IPv6 (0.0.0.0/1 and 128.0.0.0/1), else "".
+func coversFamily(ps []netip.Prefix) string {
+	for _, is4 := range []bool{true, false} {
+		var fam []netip.Prefix
+		for _, p := range ps {
+			if p.Addr().Is4() == is4 {
+				fam = append(fam, p)
+			}
+		}
+		if !covers(fam) {
+			continue
+		}
+		// Name the widest prefixes: those no other listed prefix contains.
+		var names []string
+		for i, p := range fam {
+			inside := false
+			for j, q := range fam {
+				if i != j && q.Bits() < p.Bits() && q.Contains(p.Addr()) {
+					inside = true
+					break
+				}
+			}
+			if !inside {
+				names = append(names, p.String())
+			}
+		}
+		return fmt.Sprintf("%s together match every %s address; %s", strings.Join(names, ", "), family(fam[0].Addr()), removeSources)
+	}
+	return ""
+}
+
+// covers reports whether prefixes of one family cover all its addresses.
+func covers(ps []netip.Prefix) bool {
+	if len(ps) == 0 {
+		return false
+	}
+	sorted := slices.Clone(ps)
+	slices.SortFunc(sorted, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+	next := sorted[0].Addr()
+	if next != netip.IPv4Unspecified() && next != netip.IPv6Unspecified() {
+		return false
+	}
+	for _, p := range sorted {
+		if p.Addr().Compare(next) > 0 {
+			return false
+		}
+		last := lastAddr(p)
+		if last.Compare(next) < 0 {
+			continue
+		}
+		next = last.Next()
+		if !next.IsValid() {
+			return true // last was the family's highest address
+		}
+	}
+	return false
+}
+
+// lastAddr is the highest address of a masked prefix.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().As16()
+	off := 0
+	if p.Addr().Is4() {
+		off = 96
+	}
+	for i := p.Bits() + off; i < 128; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a := netip.AddrFrom16(b)
+	if p.Addr().Is4() {
+		a = a.Unmap()
+	}
+	return a
 }

@@ -55,6 +55,42 @@ func TestValidation(t *testing.T) {
 		{"yaml syntax", "version: 1\nallow: [\n", "t.yaml:2: YAML syntax: did not find expected node content"},
 		{"entry not mapping", "version: 1\nallow:\n  - etl\n", `t.yaml:3: allow[0]: want an entry (a mapping), got "etl"`},
 		{"bad name", "version: 1\nallow:\n  - name: \"has space\"\n    operations: [GetObject]\n", `allow[0].name: "has space" is not a valid name`},
+
+		// Conditions that match every value: the field says nothing, and a
+		// reader believes it narrows the entry.
+		{"operations star", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    operations: [\"*\"]\n", `t.yaml:5: allow[0].operations[0]: "*": matches every operation; remove the field to match any operation`},
+		{"operations stars", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    operations: [GetObject, \"**\"]\n", `t.yaml:5: allow[0].operations[1]: "**": matches every operation`},
+		{"operations wildcards only", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    operations: [\"?*\"]\n", `allow[0].operations[0]: "?*": matches every operation`},
+		{"operations letter every op has", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    operations: [\"*t*\"]\n", `allow[0].operations[0]: "*t*": matches every operation`},
+		{"buckets star", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    buckets: [\"*\"]\n", `t.yaml:5: allow[0].buckets[0]: "*": matches every directory bucket; remove the field to match any bucket`},
+		{"buckets suffix every directory bucket has", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    buckets: [\"*--x-s3\"]\n", `allow[0].buckets[0]: "*--x-s3": matches every directory bucket`},
+		{"buckets zone part", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    buckets: [\"*-az*\"]\n", `allow[0].buckets[0]: "*-az*": matches every directory bucket`},
+		{"sources ipv4 all", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    sources: [\"0.0.0.0/0\"]\n", `t.yaml:5: allow[0].sources[0]: "0.0.0.0/0": matches every IPv4 address; remove the field to match any source, or list your ranges`},
+		{"sources ipv6 all", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    sources: [\"10.0.0.0/8\", \"::/0\"]\n", `allow[0].sources[1]: "::/0": matches every IPv6 address`},
+		{"sources mapped all", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    sources: [\"::ffff:0.0.0.0/96\"]\n", `allow[0].sources[0]: "::ffff:0.0.0.0/96": matches every IPv4 address`},
+		{"sources two halves", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    sources:\n      - 0.0.0.0/1\n      - 10.0.0.0/8\n      - 128.0.0.0/1\n", `t.yaml:5: allow[0].sources: 0.0.0.0/1, 128.0.0.0/1 together match every IPv4 address; remove the field to match any source, or list your ranges`},
+		{"sources ipv6 halves mapped", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    sources: [\"::/1\", \"8000::/1\"]\n", `allow[0].sources: ::/1, 8000::/1 together match every IPv6 address`},
+		{"principal account wildcard", "version: 1\nallow:\n  - name: a\n    principals: [\"arn:aws:iam::*:role/x\"]\n", `t.yaml:4: allow[0].principals[0]: "arn:aws:iam::*:role/x": wildcard in the account: it matches role/x in every AWS account, an attacker's included; name the account, or use accounts: to allow every principal of an account`},
+		{"principal account partial wildcard", "version: 1\nallow:\n  - name: a\n    principals: [\"arn:aws:sts::1111222233??:assumed-role/x/y\"]\n", `allow[0].principals[0]: "arn:aws:sts::1111222233??:assumed-role/x/y": wildcard in the account`},
+		{"protected every role", "version: 1\nallow: []\nprotected: [\"arn:aws:iam::111122223333:role/*\"]\n", `t.yaml:3: protected[0]: "arn:aws:iam::111122223333:role/*": protects every role of the account from quarantine; name the principals`},
+		{"protected every session", "version: 1\nallow: []\nprotected:\n  - arn:aws:iam::111122223333:role/BreakGlass\n  - arn:aws:sts::111122223333:assumed-role/*/oncall\n", `t.yaml:5: protected[1]: "arn:aws:sts::111122223333:assumed-role/*/oncall": protects every role`},
+		{"protected every user", "version: 1\nallow: []\nprotected: [\"arn:aws:iam::111122223333:user/?*\"]\n", `protects every user of the account`},
+		{"protected account wildcard", "version: 1\nallow: []\nprotected: [\"arn:aws:iam::*:role/BreakGlass\"]\n", `t.yaml:3: protected[0]: "arn:aws:iam::*:role/BreakGlass": wildcard in the account`},
+
+		// YAML features that let one line stand for another, or change what
+		// a value means.
+		{"two documents", "version: 1\nallow: []\n---\nversion: 1\nallow:\n  - name: all\n    operations: [GetObject]\n", `t.yaml:3: more than one YAML document; an allowlist is one document`},
+		{"binary tag", "version: 1\nallow:\n  - name: a\n    accounts: [!!binary MTExMTIyMjIzMzMz]\n", `t.yaml:4: allow[0].accounts[0]: YAML tag !!binary is not allowed; write the value as plain text`},
+		{"custom tag", "version: 1\nallow:\n  - name: a\n    operations: !foo [GetObject]\n", `t.yaml:4: allow[0].operations: YAML tag !foo is not allowed`},
+		{"anchor and alias", "version: 1\nallow:\n  - name: a\n    accounts: &acct [\"111122223333\"]\n  - name: b\n    accounts: *acct\n", `t.yaml:4: allow[0].accounts: YAML anchor &acct is not allowed; write each value out`},
+		{"alias", "version: 1\nallow:\n  - name: a\n    accounts: &acct [\"111122223333\"]\n  - name: b\n    accounts: *acct\n", `t.yaml:6: allow[1].accounts: YAML alias *acct is not allowed; write each value out`},
+		{"merge key", "version: 1\nallow:\n  - name: a\n    <<: {operations: [GetObject]}\n    accounts: [\"111122223333\"]\n", `t.yaml:4: allow[0].<<: YAML merge key is not allowed; write each value out`},
+		{"duplicate field in entry", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    operations: [GetObject]\n    accounts: [\"444455556666\"]\n", "t.yaml:6: allow[0].accounts: duplicate key"},
+		{"duplicate name key", "version: 1\nallow:\n  - name: a\n    name: b\n    operations: [GetObject]\n", "t.yaml:4: allow[0].name: duplicate key"},
+		{"key case variant", "version: 1\nallow:\n  - name: a\n    Operations: [GetObject]\n", `t.yaml:4: allow[0].Operations: unknown key (keys are lowercase: did you mean operations?)`},
+		{"top key case variant", "Version: 1\nallow: []\n", `t.yaml:1: Version: unknown key (keys are lowercase: did you mean version?)`},
+		{"quoted key with space", "version: 1\nallow:\n  - name: a\n    \"operations \": [GetObject]\n", `allow[0].operations : unknown key`},
+		{"flow list as one string", "version: 1\nallow:\n  - name: a\n    operations: GetObject, PutObject\n", `allow[0].operations: want a list, got "GetObject, PutObject"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,6 +133,8 @@ func FuzzParse(f *testing.F) {
 	f.Add(example)
 	f.Add([]byte("version: 1\nallow:\n  - name: a\n    sources: [10.0.0.0/8]\n"))
 	f.Add([]byte("version: 1\nallow: []\nprotected: [\"arn:aws:iam::111122223333:root\"]\n"))
+	f.Add([]byte("version: 1\nallow:\n  - name: a\n    sources: [0.0.0.0/1, 128.0.0.0/1]\n    buckets: [\"*-az*\"]\n"))
+	f.Add([]byte("version: 1\nallow:\n  - name: a\n    accounts: &x [\"111122223333\"]\n---\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		a, err := Parse("f.yaml", src)
 		if err != nil {
@@ -109,6 +147,24 @@ func FuzzParse(f *testing.F) {
 		for _, e := range a.Entries {
 			if len(e.raw) == 0 {
 				t.Fatalf("entry %q has no condition", e.Name)
+			}
+			for _, op := range e.raw["operations"] {
+				if matchesAll(op, s3ExpressOperations) {
+					t.Fatalf("entry %q: operation %q matches every operation", e.Name, op)
+				}
+			}
+			for _, b := range e.raw["buckets"] {
+				if matchesAll(b, bucketProbes) {
+					t.Fatalf("entry %q: bucket %q matches every bucket", e.Name, b)
+				}
+			}
+			if covers(e.sources) {
+				t.Fatalf("entry %q: sources cover a whole family", e.Name)
+			}
+			for _, pp := range e.principals {
+				if hasWildcard(pp.account.src) {
+					t.Fatalf("entry %q: principal %q has a wildcard account", e.Name, pp.src)
+				}
 			}
 		}
 	})

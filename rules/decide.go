@@ -115,7 +115,12 @@ func (e *Entry) check(f string, c *candidate) bool {
 	case "accounts":
 		return e.accounts == nil || inSet(e.accounts, c.r.UserIdentity.AccountID)
 	case "services":
-		return e.services == nil || inSet(e.services, c.r.UserIdentity.InvokedBy)
+		// Only a service calling as itself. invokedBy names the service
+		// that made a request also when it used a role's or user's
+		// credentials (CloudTrail user guide, "CloudTrail userIdentity
+		// element"): that principal is the caller, to be allowed by
+		// principals.
+		return e.services == nil || (c.p.Kind == KindService && inSet(e.services, c.r.UserIdentity.InvokedBy))
 	case "sources":
 		if e.sources == nil {
 			return true
@@ -222,6 +227,9 @@ func (c *candidate) value(f string) string {
 	case "accounts":
 		return c.r.UserIdentity.AccountID
 	case "services":
+		if c.p.Kind != KindService && c.r.UserIdentity.InvokedBy != "" {
+			return c.r.UserIdentity.InvokedBy + " (userIdentity.type " + quoteOrNone(c.r.UserIdentity.Type) + ", not AWSService)"
+		}
 		return c.r.UserIdentity.InvokedBy
 	case "sources":
 		return c.r.SourceIPAddress

@@ -146,6 +146,16 @@ func TestFieldSemantics(t *testing.T) {
 				r.UserIdentity = cloudtrail.Identity{Type: "AWSService", InvokedBy: "lifecycle.s3.amazonaws.com"}
 			}), true},
 		{"service missing", `services: ["lifecycle.s3.amazonaws.com"]`, rec(nil), false},
+		// A request a service makes with a role's credentials carries
+		// invokedBy too; the role calls, so principals must allow it.
+		{"role invoked by a service is not the service", `services: ["lifecycle.s3.amazonaws.com"]`,
+			rec(func(r *cloudtrail.Record) { r.UserIdentity.InvokedBy = "lifecycle.s3.amazonaws.com" }), false},
+		{"role invoked by a service is allowed by principals", `principals: ["arn:aws:iam::111122223333:role/app"]`,
+			rec(func(r *cloudtrail.Record) { r.UserIdentity.InvokedBy = "lifecycle.s3.amazonaws.com" }), true},
+		{"invokedBy without a type is not a service", `services: ["lifecycle.s3.amazonaws.com"]`,
+			rec(func(r *cloudtrail.Record) {
+				r.UserIdentity = cloudtrail.Identity{InvokedBy: "lifecycle.s3.amazonaws.com", AccountID: "111122223333"}
+			}), false},
 		{"ipv4 in range", `sources: ["10.0.0.0/8"]`, rec(nil), true},
 		{"ipv4 out of range", `sources: ["192.168.0.0/16"]`, rec(nil), false},
 		{"ipv4-mapped address counts as ipv4", `sources: ["10.0.0.0/8"]`,
@@ -156,18 +166,18 @@ func TestFieldSemantics(t *testing.T) {
 		{"ipv6 out", `sources: ["2600:1f18:abcd::/48"]`,
 			rec(func(r *cloudtrail.Record) { r.SourceIPAddress = "2600:1f18:abce::1" }), false},
 		{"bare address", `sources: ["10.0.0.1"]`, rec(nil), true},
-		{"service name as source never matches", `sources: ["0.0.0.0/0"]`,
+		{"service name as source never matches", `sources: ["0.0.0.0/1", "128.0.0.0/2"]`,
 			rec(func(r *cloudtrail.Record) { r.SourceIPAddress = "lifecycle.s3.amazonaws.com" }), false},
-		{"AWS Internal never matches", `sources: ["0.0.0.0/0", "::/0"]`,
+		{"AWS Internal never matches", `sources: ["0.0.0.0/1", "128.0.0.0/2", "::/1"]`,
 			rec(func(r *cloudtrail.Record) { r.SourceIPAddress = "AWS Internal" }), false},
-		{"zoned address never matches", `sources: ["::/0"]`,
+		{"zoned address never matches", `sources: ["::/1", "8000::/2"]`,
 			rec(func(r *cloudtrail.Record) { r.SourceIPAddress = "fe80::1%eth0" }), false},
 		{"vpce", `vpc_endpoints: ["vpce-0a1b2c3d"]`,
 			rec(func(r *cloudtrail.Record) { r.VPCEndpointID = "vpce-0a1b2c3d" }), true},
 		{"vpce missing", `vpc_endpoints: ["vpce-0a1b2c3d"]`, rec(nil), false},
 		{"bucket glob", `buckets: ["b*--x-s3"]`, rec(nil), true},
 		{"bucket exact other", `buckets: ["b2--use1-az4--x-s3"]`, rec(nil), false},
-		{"no bucket never matches buckets", `buckets: ["*"]`, rec(func(r *cloudtrail.Record) { r.Bucket = "" }), false},
+		{"no bucket never matches buckets", `buckets: ["b*"]`, rec(func(r *cloudtrail.Record) { r.Bucket = "" }), false},
 		{"operation glob", `operations: ["Get*"]`, rec(nil), true},
 		{"operation other", `operations: ["Put*"]`, rec(nil), false},
 		{"AND across fields", "accounts: [\"111122223333\"]\n    operations: [\"Put*\"]", rec(nil), false},
@@ -244,5 +254,19 @@ func TestPrincipalOf(t *testing.T) {
 		if got := PrincipalOf(tt.id); got != tt.want {
 			t.Errorf("PrincipalOf(%+v)\n got %+v\nwant %+v", tt.id, got, tt.want)
 		}
+	}
+}
+
+// TestServiceReason: a role acting through a service is told apart from
+// the service in the reasons.
+func TestServiceReason(t *testing.T) {
+	a, err := Parse("t.yaml", []byte("version: 1\nallow:\n  - name: lc\n    services: [\"lifecycle.s3.amazonaws.com\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := a.Decide(rec(func(r *cloudtrail.Record) { r.UserIdentity.InvokedBy = "lifecycle.s3.amazonaws.com" }))
+	want := "lc: services lifecycle.s3.amazonaws.com (userIdentity.type AssumedRole, not AWSService) not in lifecycle.s3.amazonaws.com"
+	if d.Verdict != Unauthorized || len(d.Reasons) != 1 || d.Reasons[0] != want {
+		t.Fatalf("got %s %q; want unauthorized [%q]", d.Verdict, d.Reasons, want)
 	}
 }

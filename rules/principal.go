@@ -58,7 +58,9 @@ func splitARN(s string) (arnParts, bool) {
 // PrincipalOf normalizes a CloudTrail userIdentity.
 func PrincipalOf(id cloudtrail.Identity) Principal {
 	p := Principal{ARN: id.ARN, Account: id.AccountID, Kind: KindUnknown}
-	if id.Type == "AWSService" || (id.ARN == "" && id.InvokedBy != "") {
+	// Only userIdentity.type says a service called as itself: invokedBy is
+	// also set when a role or user acts through a service.
+	if id.Type == "AWSService" {
 		p.Kind, p.Normalized = KindService, id.InvokedBy
 		return p
 	}
@@ -126,7 +128,11 @@ func compilePrincipal(s string) (principalPattern, error) {
 	if a.region != "" {
 		return principalPattern{}, fmt.Errorf("%q: IAM and STS ARNs have no region, found %q", s, a.region)
 	}
-	if !validAccountGlob(a.account) {
+	if hasWildcard(a.account) {
+		// role/admin in any account includes one an attacker creates.
+		return principalPattern{}, fmt.Errorf("%q: wildcard in the account: it matches %s in every AWS account, an attacker's included; name the account, or use accounts: to allow every principal of an account", s, a.resource)
+	}
+	if !accountRE.MatchString(a.account) {
 		return principalPattern{}, fmt.Errorf("%q: account %q is not a 12-digit account ID", s, a.account)
 	}
 	pp := principalPattern{src: s, partition: compileGlob(a.partition), account: compileGlob(a.account), whole: compileGlob(s)}
@@ -173,21 +179,6 @@ func compilePrincipal(s string) (principalPattern, error) {
 	return pp, nil
 }
 
-func validAccountGlob(s string) bool {
-	if s == "*" {
-		return true
-	}
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if (s[i] < '0' || s[i] > '9') && s[i] != '?' {
-			return false
-		}
-	}
-	return true
-}
-
 // validName accepts IAM name characters plus the glob wildcards.
 func validName(s string) bool {
 	if s == "" || len(s) > 128 {
@@ -214,3 +205,27 @@ func (pp *principalPattern) match(p *Principal) bool {
 	}
 	return pp.partition.match(p.Partition) && pp.account.match(p.Account) && pp.name.match(p.Name)
 }
+
+// everyName returns the kind of principal ("role", "user", "federated
+// user") whose every name the pattern matches (role/*, assumed-role/*/s),
+// or "".
+func (pp *principalPattern) everyName() string {
+	if pp.kind != "" {
+		if onlyWildcards(pp.name.src) {
+			return pp.kind
+		}
+		return ""
+	}
+	a, _ := splitARN(pp.src)
+	if rest, ok := strings.CutPrefix(a.resource, "assumed-role/"); ok {
+		if role, _, _ := strings.Cut(rest, "/"); onlyWildcards(role) {
+			return KindRole
+		}
+	}
+	if rest, ok := strings.CutPrefix(a.resource, "federated-user/"); ok && onlyWildcards(rest) {
+		return "federated user"
+	}
+	return ""
+}
+
+func onlyWildcards(s string) bool { return s != "" && strings.Trim(s, "*?") == "" }

@@ -42,7 +42,7 @@ func SeverityOf(r *cloudtrail.Record) Severity {
 	switch {
 	case bucketChanges[r.EventName]:
 		s = Critical
-	case !r.ReadOnly:
+	case writes(r):
 		s = High
 	default:
 		s = Medium
@@ -51,4 +51,26 @@ func SeverityOf(r *cloudtrail.Record) Severity {
 		s--
 	}
 	return s
+}
+
+// writes reports whether the call can change data. CloudTrail logs every
+// CreateSession with readOnly true, even for a ReadWrite session (S3 user
+// guide, "CloudTrail log file examples for directory buckets"), so a
+// session is rated by its mode: requested (x-amz-create-session-mode) and
+// applied (sessionModeApplied). It is a read only when every mode logged
+// is ReadOnly; a missing mode means ReadWrite, the API's default
+// (CreateSession API reference, x-amz-create-session-mode).
+func writes(r *cloudtrail.Record) bool {
+	if r.EventName != "CreateSession" {
+		return !r.ReadOnly
+	}
+	if r.SessionMode == "" && r.SessionModeApplied == "" {
+		return true
+	}
+	for _, m := range [...]string{r.SessionMode, r.SessionModeApplied} {
+		if m != "" && m != "ReadOnly" {
+			return true
+		}
+	}
+	return false
 }

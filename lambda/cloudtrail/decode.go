@@ -125,6 +125,9 @@ func (d *Decoder) record(v *fastjson.Value, r *Record) error {
 				if az := ad.Get("availabilityZone"); az != nil {
 					d.str("additionalEventData.", []byte("availabilityZone"), az, &r.AvailabilityZone)
 				}
+				if m := ad.Get("sessionModeApplied"); m != nil {
+					d.str("additionalEventData.", []byte("sessionModeApplied"), m, &r.SessionModeApplied)
+				}
 			}
 		case "resources":
 			resources, _ = f.Array()

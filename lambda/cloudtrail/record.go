@@ -39,6 +39,9 @@ type Record struct {
 	SessionMode string
 	// AvailabilityZone is additionalEventData.availabilityZone, e.g. usw2-az1.
 	AvailabilityZone string
+	// SessionModeApplied is additionalEventData.sessionModeApplied
+	// (CreateSession and the zonal calls made with its credentials).
+	SessionModeApplied string
 
 	// HasUserIdentity reports whether the record carried a userIdentity object.
 	HasUserIdentity bool

@@ -163,7 +163,7 @@ func TestDecodeFields(t *testing.T) {
 			ARN: "arn:aws:sts::111122223333:assumed-role/etl-loader/job-42", AccountID: "111122223333",
 			AccessKeyID: "ASIAEXAMPLEIAM00001", SessionIssuerARN: "arn:aws:iam::111122223333:role/pipelines/etl-loader",
 		},
-		Bucket: "analytics--use1-az4--x-s3", SessionMode: "ReadWrite", AvailabilityZone: "use1-az4",
+		Bucket: "analytics--use1-az4--x-s3", SessionMode: "ReadWrite", AvailabilityZone: "use1-az4", SessionModeApplied: "ReadWrite",
 		HasUserIdentity: true,
 	}
 	if *r != want {

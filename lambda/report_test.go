@@ -1,0 +1,122 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
+	"github.com/s3xguard/s3xguard/rules"
+)
+
+// hostile are values an attacker chooses (session names, user agents, object
+// keys, file names in a synced log tree), with how text output must show
+// them: every code point a terminal acts on, or that hides or reorders
+// text, escaped visibly.
+var hostile = []struct {
+	name, in, want string
+}{
+	{"plain", "arn:aws:sts::111122223333:assumed-role/app/s1", "arn:aws:sts::111122223333:assumed-role/app/s1"},
+	{"escape sequence", "a\x1b[2Jb", `a\x1b[2Jb`},
+	{"C0 and DEL", "\x00\x07\x08\x7f", `\x00\x07\x08\x7f`},
+	{"tab newline return", "a\tb\nc\rd", `a\tb\nc\rd`},
+	{"backslash stays unambiguous", `a\x1b`, `a\\x1b`},
+	{"C1 CSI", "a\u009b2Jb", `a\u009b2Jb`},
+	{"C1 NEL and first", "\u0080\u0085\u009f", `\u0080\u0085\u009f`},
+	{"bidi override", "evil\u202egpj.exe", `evil\u202egpj.exe`},
+	{"bidi embeddings", "\u202a\u202b\u202c\u202d", `\u202a\u202b\u202c\u202d`},
+	{"bidi isolates", "\u2066\u2067\u2068\u2069", `\u2066\u2067\u2068\u2069`},
+	{"marks", "\u200e\u200f\u061c", `\u200e\u200f\u061c`},
+	{"line and paragraph separators", "a\u2028b\u2029c", `a\u2028b\u2029c`},
+	{"zero width and BOM", "a\u200bb\ufeffc", `a\u200bb\ufeffc`},
+	{"tag characters", "x\U000E0041y", `x\U000e0041y`},
+	{"invalid UTF-8", "a\xffb\xc3", `a\xffb\xc3`},
+	{"surrogate encoded in UTF-8", "\xed\xa0\x80", `\xed\xa0\x80`},
+	{"printable non-ASCII kept", "café 東京 ü", "café 東京 ü"},
+	{"no-break space", "a\u00a0b", `a\u00a0b`},
+}
+
+func TestEscapeText(t *testing.T) {
+	for _, tt := range hostile {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(appendEscaped(nil, tt.in)); got != tt.want {
+				t.Fatalf("got %q; want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestTextFieldsEscaped: every field the text format prints goes through
+// the escaping, and the columns still line up.
+func TestTextFieldsEscaped(t *testing.T) {
+	for _, tt := range hostile {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &cloudtrail.Record{
+				EventName:       "Get" + tt.in,
+				Bucket:          "b" + tt.in,
+				SourceIPAddress: tt.in,
+				UserIdentity:    cloudtrail.Identity{ARN: "arn:aws:sts::111122223333:assumed-role/r/" + tt.in},
+			}
+			d := rules.Decision{
+				Verdict:   rules.Unauthorized,
+				Rule:      "rule" + tt.in,
+				Reasons:   []string{"why " + tt.in},
+				Principal: rules.Principal{Normalized: "p" + tt.in},
+			}
+			out := string(appendText(nil, "logs/"+tt.in+".json", cloudtrail.Item{Line: 3, Index: -1}, r, d))
+			checkTerminalSafe(t, out)
+			for _, want := range []string{"Get" + tt.want, "b" + tt.want, "p" + tt.want, "logs/" + tt.want + ".json:3", "rule: rule" + tt.want, "why: why " + tt.want} {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+			// A read error quotes the input: escaped too.
+			out = string(appendText(nil, "f.json", cloudtrail.Item{Line: 1, Index: -1, Err: &cloudtrail.FieldError{Field: "eventName", Msg: tt.in}}, nil, rules.Decision{Verdict: rules.Invalid}))
+			checkTerminalSafe(t, out)
+		})
+	}
+}
+
+// checkTerminalSafe fails if out has anything but printable runes, spaces
+// and the newlines that end lines.
+func checkTerminalSafe(t *testing.T, out string) {
+	t.Helper()
+	if !utf8.ValidString(out) {
+		t.Fatalf("output is not valid UTF-8: %q", out)
+	}
+	for _, r := range out {
+		if r != '\n' && !unicode.IsPrint(r) {
+			t.Fatalf("output has %U: %q", r, out)
+		}
+	}
+}
+
+func TestTextColumnsAlign(t *testing.T) {
+	r := &cloudtrail.Record{EventName: "Get\x1b[2J", Bucket: "b"}
+	out := string(appendText(nil, "f", cloudtrail.Item{Line: 1, Index: -1}, r, rules.Decision{Verdict: rules.Unauthorized}))
+	// verdict 13 + 1, event name padded to 24 + 1: the bucket starts at 39.
+	if !strings.HasPrefix(out[39:], "b ") {
+		t.Fatalf("bucket column misplaced:\n%q", out)
+	}
+}
+
+// TestJSONEscapesInvisible: JSON output stays valid JSON with the same
+// values, and carries C1, bidi and other invisible code points as \u
+// escapes, so a JSON line printed on a terminal is safe too.
+func TestJSONEscapesInvisible(t *testing.T) {
+	for _, tt := range hostile {
+		t.Run(tt.name, func(t *testing.T) {
+			b := appendJSONString(nil, tt.in)
+			checkTerminalSafe(t, string(b))
+			var got string
+			if err := json.Unmarshal(b, &got); err != nil {
+				t.Fatalf("invalid JSON %s: %v", b, err)
+			}
+			if want := strings.ToValidUTF8(tt.in, "\ufffd"); utf8.ValidString(tt.in) && got != want {
+				t.Fatalf("round trip: got %q; want %q", got, want)
+			}
+		})
+	}
+}

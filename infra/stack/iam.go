@@ -138,7 +138,11 @@ func permissions(stack awscdk.Stack, role awsiam.Role, cfg *Config, al *rules.Al
 // the function may never change. Paths are ignored when principals are
 // matched, so each role or user is denied with and without a path; a
 // protected role session protects its role (the IAM response acts on the
-// role). Patterns of other accounts protect nothing here.
+// role). Patterns of other accounts protect nothing here. IAM compares a
+// Resource's user or role name case-sensitively (IAM user guide, "IAM JSON
+// policy elements: Resource") though names are unique regardless of case:
+// the deny names each principal as the allowlist spells it, and the
+// function's own check, which ignores case, covers other spellings.
 func neverQuarantined(patterns []string, breakGlass, partition, account string) []string {
 	var out []string
 	seen := map[string]bool{}

@@ -249,6 +249,23 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 	g.Sweep = sweep
 
 	alarms(stack, cfg, g, dlq, failed, backlog)
+	// What on-call and a security team's SCP need by name.
+	outputs := map[string]*string{
+		"StateTableName":       table.TableName(),
+		"StateTableArn":        table.TableArn(),
+		"FunctionArn":          fn.FunctionArn(),
+		"FunctionRoleArn":      role.RoleArn(),
+		"AlertTopicArn":        topic.TopicArn(),
+		"HealthTopicArn":       health.TopicArn(),
+		"FailedInvocationsUrl": failed.QueueUrl(),
+		"DeadLettersUrl":       dlq.QueueUrl(),
+	}
+	if denyPolicy != nil {
+		outputs["QuarantineDenyPolicyArn"] = denyPolicy.ManagedPolicyArn()
+	}
+	for name, v := range outputs {
+		awscdk.NewCfnOutput(stack, jsii.String(name), &awscdk.CfnOutputProps{Value: v})
+	}
 	if cfg.CreateTrail {
 		trail(stack, cfg)
 	}

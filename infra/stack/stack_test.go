@@ -775,6 +775,24 @@ func TestResourcePolicies(t *testing.T) {
 	}
 }
 
+// TestOutputs: what on-call and an SCP need by name.
+func TestOutputs(t *testing.T) {
+	for name, want := range map[string][]string{
+		"full":    {"AlertTopicArn", "DeadLettersUrl", "FailedInvocationsUrl", "FunctionArn", "FunctionRoleArn", "HealthTopicArn", "QuarantineDenyPolicyArn", "StateTableArn", "StateTableName"},
+		"minimal": {"AlertTopicArn", "DeadLettersUrl", "FailedInvocationsUrl", "FunctionArn", "FunctionRoleArn", "HealthTopicArn", "StateTableArn", "StateTableName"},
+	} {
+		outs, _ := synth(t, name).template["Outputs"].(map[string]any)
+		var got []string
+		for k := range outs {
+			got = append(got, k)
+		}
+		sort.Strings(got)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: outputs %v; want %v", name, got, want)
+		}
+	}
+}
+
 // TestConcurrency: reserved concurrency, and the event queue's pollers one
 // below it (the sweep keeps an instance).
 func TestConcurrency(t *testing.T) {

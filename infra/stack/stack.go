@@ -82,6 +82,12 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 	for _, w := range protectedWarnings(al.Protected(), partitionOf(*stack.Region()), *stack.Account()) {
 		awscdk.Annotations_Of(stack).AddWarningV2(jsii.String("s3xguard:protected"), jsii.String(w))
 	}
+	for field, subs := range map[string]Subscriptions{"subscriptions": cfg.Subscriptions, "healthSubscriptions": *cfg.HealthSubscriptions} {
+		if len(subs.Email)+len(subs.SMS)+len(subs.HTTPS) == 0 {
+			awscdk.Annotations_Of(stack).AddWarningV2(jsii.String("s3xguard:subscriptions"),
+				jsii.String(fmt.Sprintf("%s is empty: its topic pages nobody until someone subscribes (as the break-glass role or through this config)", field)))
+		}
+	}
 
 	role := awsiam.NewRole(stack, jsii.String("FunctionRole"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),

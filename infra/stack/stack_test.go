@@ -828,6 +828,16 @@ func TestProtectedWarnings(t *testing.T) {
 	if w := messages(full.FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("protected .*")))); len(w) != 0 {
 		t.Errorf("the example allowlist gave warnings: %v", w)
 	}
+	empty := func(name string) []string {
+		a := assertions.Annotations_FromStack(synth(t, name).guard.Stack)
+		return messages(a.FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String(".*is empty: its topic pages nobody.*"))))
+	}
+	if w := empty("minimal"); len(w) != 2 {
+		t.Errorf("minimal has no subscribers, yet warnings %v", w)
+	}
+	if w := empty("full"); len(w) != 0 {
+		t.Errorf("full has subscribers, yet warnings %v", w)
+	}
 	if w := protectedWarnings([]string{"arn:aws:iam::111122223333:role/bad name"}, "aws", "111122223333"); len(w) != 1 || !strings.Contains(w[0], `characters IAM never allows`) {
 		t.Errorf("bad name: %v", w)
 	}

@@ -28,13 +28,39 @@ type Config struct {
 	// config file.
 	Allowlist     string        `json:"allowlist"`
 	Subscriptions Subscriptions `json:"subscriptions"`
+	// HealthSubscriptions are the health topic's subscribers (pages about
+	// the guard itself); nil means the alert topic's subscribers.
+	HealthSubscriptions *Subscriptions `json:"healthSubscriptions"`
 	// ResponseMode: alert (default), dry-run or enforce.
 	ResponseMode         string `json:"responseMode"`
 	DedupWindow          string `json:"dedupWindow"`
 	QuarantineMaxPerHour *int   `json:"quarantineMaxPerHour"`
-	QuarantineTTL        string `json:"quarantineTTL"`
-	IAMResponse          bool   `json:"iamResponse"`
-	ObjectKeys           string `json:"objectKeys"`
+	// QuarantineMaxPerBucketHour is the per-bucket breaker, at most
+	// QuarantineMaxPerHour (the global one).
+	QuarantineMaxPerBucketHour *int `json:"quarantineMaxPerBucketHour"`
+	// QuarantineTTL is a duration, or "0" for never.
+	QuarantineTTL string `json:"quarantineTTL"`
+	// QuarantineTarget: role (default) denies every session of the role,
+	// session only the offending session (for shared roles).
+	QuarantineTarget string `json:"quarantineTarget"`
+	// QuarantineFailedCalls also quarantines callers whose call failed
+	// (errorCode set); off, they are alerted only.
+	QuarantineFailedCalls bool `json:"quarantineFailedCalls"`
+	// IAMResponse attaches the stack's managed deny policy to the
+	// offending role or user of this account.
+	IAMResponse bool `json:"iamResponse"`
+	// RevokeSessions also revokes a quarantined role's live sessions (an
+	// inline policy, so the function may write inline role policies: off by
+	// default). Needs IAMResponse.
+	RevokeSessions bool   `json:"revokeSessions"`
+	ObjectKeys     string `json:"objectKeys"`
+	// ReservedConcurrency caps (and reserves) the function's concurrency,
+	// so a flood of events cannot exhaust the account's.
+	ReservedConcurrency int `json:"reservedConcurrency"`
+	// BreakGlassRoleArn is the role, besides the function's, that may write
+	// the state table's items (on-call: `s3xguard quarantine release`) and
+	// read the dead-letter and failed-invocation queues.
+	BreakGlassRoleArn string `json:"breakGlassRoleArn"`
 	// QueueEvents routes events through an SQS queue that the function
 	// reads in batches, for buckets whose request rate would otherwise mean
 	// one invocation per request.
@@ -96,6 +122,17 @@ var (
 	regionRE  = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
 	bucketRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*--[a-z0-9-]+--x-s3$`)
 	phoneRE   = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	// An IAM role ARN: names and path segments of IAM's own character set.
+	roleARNRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$`)
+)
+
+// Concurrency bounds: the sweep needs one instance beside the events, and
+// the SQS event source's maximum concurrency is at least 2; 1000 is the
+// default account quota.
+const (
+	minReservedConcurrency     = 3
+	maxReservedConcurrency     = 1000
+	defaultReservedConcurrency = 20
 )
 
 // Validate fills defaults and reports every bad field with its value.
@@ -134,20 +171,12 @@ func (c *Config) Validate() error {
 	if _, err := rules.Load(c.AllowlistPath()); err != nil {
 		bad("allowlist", fmt.Sprintf("%q", c.Allowlist), err.Error())
 	}
-	for i, e := range c.Subscriptions.Email {
-		if a, err := mail.ParseAddress(e); err != nil || a.Address != e {
-			bad(fmt.Sprintf("subscriptions.email[%d]", i), fmt.Sprintf("%q", e), "want an email address")
-		}
-	}
-	for i, p := range c.Subscriptions.SMS {
-		if !phoneRE.MatchString(p) {
-			bad(fmt.Sprintf("subscriptions.sms[%d]", i), fmt.Sprintf("%q", p), "want an E.164 phone number such as +15555550100")
-		}
-	}
-	for i, h := range c.Subscriptions.HTTPS {
-		if u, err := url.Parse(h); err != nil || u.Scheme != "https" || u.Host == "" {
-			bad(fmt.Sprintf("subscriptions.https[%d]", i), fmt.Sprintf("%q", h), "want an https:// URL")
-		}
+	c.Subscriptions.validate("subscriptions", bad)
+	if c.HealthSubscriptions == nil {
+		h := c.Subscriptions
+		c.HealthSubscriptions = &h
+	} else {
+		c.HealthSubscriptions.validate("healthSubscriptions", bad)
 	}
 	switch c.ResponseMode {
 	case "":
@@ -156,13 +185,50 @@ func (c *Config) Validate() error {
 	default:
 		bad("responseMode", fmt.Sprintf("%q", c.ResponseMode), "want alert, dry-run or enforce")
 	}
-	c.DedupWindow = duration(c.DedupWindow, "5m", "dedupWindow", bad)
-	c.QuarantineTTL = duration(c.QuarantineTTL, "24h", "quarantineTTL", bad)
+	c.DedupWindow = duration(c.DedupWindow, "5m", "dedupWindow", bad, "")
+	if c.QuarantineTTL != "0" { // 0: never expires
+		c.QuarantineTTL = duration(c.QuarantineTTL, "24h", "quarantineTTL", bad, ` (or "0" for never)`)
+	}
 	if c.QuarantineMaxPerHour == nil {
 		five := 5
 		c.QuarantineMaxPerHour = &five
 	} else if *c.QuarantineMaxPerHour < 0 {
 		bad("quarantineMaxPerHour", *c.QuarantineMaxPerHour, "want 0 or more")
+	}
+	if c.QuarantineMaxPerBucketHour == nil {
+		n := min(3, max(*c.QuarantineMaxPerHour, 0))
+		c.QuarantineMaxPerBucketHour = &n
+	} else if n := *c.QuarantineMaxPerBucketHour; n < 0 || n > *c.QuarantineMaxPerHour {
+		bad("quarantineMaxPerBucketHour", n, fmt.Sprintf("want 0 to quarantineMaxPerHour (%d): the global ceiling bounds every bucket", *c.QuarantineMaxPerHour))
+	}
+	switch c.QuarantineTarget {
+	case "":
+		c.QuarantineTarget = "role"
+	case "role", "session":
+	default:
+		bad("quarantineTarget", fmt.Sprintf("%q", c.QuarantineTarget), "want role or session")
+	}
+	if c.RevokeSessions && !c.IAMResponse {
+		bad("revokeSessions", true, "needs iamResponse: true (revocation is part of the IAM response)")
+	}
+	if c.ReservedConcurrency == 0 {
+		c.ReservedConcurrency = defaultReservedConcurrency
+	} else if c.ReservedConcurrency < minReservedConcurrency || c.ReservedConcurrency > maxReservedConcurrency {
+		bad("reservedConcurrency", c.ReservedConcurrency, fmt.Sprintf("want %d to %d (one instance is kept for the sweep)", minReservedConcurrency, maxReservedConcurrency))
+	}
+	if c.BreakGlassRoleArn == "" && c.ResponseMode == "enforce" {
+		bad("breakGlassRoleArn", `""`, "required with responseMode enforce: the role on-call uses for `s3xguard quarantine release` (only it and the function may write the state table)")
+	}
+	if c.BreakGlassRoleArn != "" {
+		if m := roleARNRE.FindStringSubmatch(c.BreakGlassRoleArn); m == nil {
+			bad("breakGlassRoleArn", fmt.Sprintf("%q", c.BreakGlassRoleArn), "want a role ARN, arn:aws:iam::ACCOUNT:role/[PATH/]NAME, without wildcards")
+		} else {
+			for i, t := range c.Targets {
+				if accountRE.MatchString(t.Account) && m[2] != t.Account {
+					bad("breakGlassRoleArn", fmt.Sprintf("%q", c.BreakGlassRoleArn), fmt.Sprintf("in account %s, but targets[%d] is account %s: the role must be in the account whose table it repairs (one config per account)", m[2], i, t.Account))
+				}
+			}
+		}
 	}
 	switch c.ObjectKeys {
 	case "":
@@ -184,12 +250,31 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func duration(v, def, field string, bad func(string, any, string)) string {
+// validate reports every bad subscriber of s, named under field.
+func (s *Subscriptions) validate(field string, bad func(string, any, string)) {
+	for i, e := range s.Email {
+		if a, err := mail.ParseAddress(e); err != nil || a.Address != e {
+			bad(fmt.Sprintf("%s.email[%d]", field, i), fmt.Sprintf("%q", e), "want an email address")
+		}
+	}
+	for i, p := range s.SMS {
+		if !phoneRE.MatchString(p) {
+			bad(fmt.Sprintf("%s.sms[%d]", field, i), fmt.Sprintf("%q", p), "want an E.164 phone number such as +15555550100")
+		}
+	}
+	for i, h := range s.HTTPS {
+		if u, err := url.Parse(h); err != nil || u.Scheme != "https" || u.Host == "" {
+			bad(fmt.Sprintf("%s.https[%d]", field, i), fmt.Sprintf("%q", h), "want an https:// URL")
+		}
+	}
+}
+
+func duration(v, def, field string, bad func(string, any, string), or string) string {
 	if v == "" {
 		return def
 	}
 	if d, err := time.ParseDuration(v); err != nil || d < time.Second {
-		bad(field, fmt.Sprintf("%q", v), "want a duration of at least 1s, such as 5m or 24h")
+		bad(field, fmt.Sprintf("%q", v), "want a duration of at least 1s, such as 5m or 24h"+or)
 	}
 	return v
 }

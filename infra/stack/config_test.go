@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -13,6 +14,7 @@ func validConfig() *Config {
 		Allowlist:            "../../rules/allowlist.example.yaml",
 		ResponseMode:         "enforce",
 		QuarantineMaxPerHour: &five,
+		BreakGlassRoleArn:    "arn:aws:iam::111122223333:role/oncall/Responder",
 	}
 }
 
@@ -26,10 +28,29 @@ func TestConfigDefaults(t *testing.T) {
 		c.ObjectKeys != "truncate" || c.SilenceAlarmHours != 6 || c.TrailLogDays != 365 {
 		t.Fatalf("defaults not filled: %+v", c)
 	}
+	if *c.QuarantineMaxPerBucketHour != 3 || c.QuarantineTarget != "role" || c.ReservedConcurrency != 20 ||
+		c.RevokeSessions || c.QuarantineFailedCalls {
+		t.Fatalf("defaults not filled: %+v", c)
+	}
+	if !reflect.DeepEqual(*c.HealthSubscriptions, c.Subscriptions) {
+		t.Fatalf("health subscriptions %+v; want the alert topic's %+v", *c.HealthSubscriptions, c.Subscriptions)
+	}
+	// The per-bucket default never exceeds the global ceiling.
+	c, one := validConfig(), 1
+	c.QuarantineMaxPerHour = &one
+	if err := c.Validate(); err != nil || *c.QuarantineMaxPerBucketHour != 1 {
+		t.Fatalf("per-bucket default with a global ceiling of 1: %v, %v", *c.QuarantineMaxPerBucketHour, err)
+	}
+	// quarantineTTL 0 is never; a break-glass role is optional outside enforce.
+	c = validConfig()
+	c.QuarantineTTL, c.ResponseMode, c.BreakGlassRoleArn = "0", "dry-run", ""
+	if err := c.Validate(); err != nil || c.QuarantineTTL != "0" {
+		t.Fatalf("quarantineTTL 0 in dry-run without a break-glass role: %q, %v", c.QuarantineTTL, err)
+	}
 }
 
 func TestConfigValidation(t *testing.T) {
-	neg := -1
+	neg, two := -1, 2
 	for _, tt := range []struct {
 		name string
 		mod  func(*Config)
@@ -49,6 +70,19 @@ func TestConfigValidation(t *testing.T) {
 		{"negative breaker", func(c *Config) { c.QuarantineMaxPerHour = &neg }, "quarantineMaxPerHour: -1: want 0 or more"},
 		{"bad keys", func(c *Config) { c.ObjectKeys = "hide" }, `objectKeys: "hide": want show, truncate or redact`},
 		{"silence too long", func(c *Config) { c.SilenceAlarmHours = 48 }, "silenceAlarmHours: 48: want 1 to 24"},
+		{"ttl 0s", func(c *Config) { c.QuarantineTTL = "0s" }, `quarantineTTL: "0s": want a duration of at least 1s, such as 5m or 24h (or "0" for never)`},
+		{"per-bucket above global", func(c *Config) { four := 4; c.QuarantineMaxPerHour = &two; c.QuarantineMaxPerBucketHour = &four }, "quarantineMaxPerBucketHour: 4: want 0 to quarantineMaxPerHour (2)"},
+		{"negative per-bucket", func(c *Config) { c.QuarantineMaxPerBucketHour = &neg }, "quarantineMaxPerBucketHour: -1: want 0 to quarantineMaxPerHour (5)"},
+		{"bad target", func(c *Config) { c.QuarantineTarget = "user" }, `quarantineTarget: "user": want role or session`},
+		{"revoke without IAM", func(c *Config) { c.RevokeSessions = true }, "revokeSessions: true: needs iamResponse: true"},
+		{"concurrency too low", func(c *Config) { c.ReservedConcurrency = 2 }, "reservedConcurrency: 2: want 3 to 1000"},
+		{"concurrency too high", func(c *Config) { c.ReservedConcurrency = 5000 }, "reservedConcurrency: 5000: want 3 to 1000"},
+		{"enforce without break-glass", func(c *Config) { c.BreakGlassRoleArn = "" }, `breakGlassRoleArn: "": required with responseMode enforce`},
+		{"break-glass not a role", func(c *Config) { c.BreakGlassRoleArn = "arn:aws:iam::111122223333:user/alice" }, `breakGlassRoleArn: "arn:aws:iam::111122223333:user/alice": want a role ARN`},
+		{"break-glass wildcard", func(c *Config) { c.BreakGlassRoleArn = "arn:aws:iam::111122223333:role/Break*" }, `want a role ARN, arn:aws:iam::ACCOUNT:role/[PATH/]NAME, without wildcards`},
+		{"break-glass other account", func(c *Config) { c.BreakGlassRoleArn = "arn:aws:iam::444455556666:role/BreakGlass" }, "in account 444455556666, but targets[0] is account 111122223333"},
+		{"bad health email", func(c *Config) { c.HealthSubscriptions = &Subscriptions{Email: []string{"ops"}} }, `healthSubscriptions.email[0]: "ops": want an email address`},
+		{"bad health url", func(c *Config) { c.HealthSubscriptions = &Subscriptions{HTTPS: []string{"ftp://x"}} }, `healthSubscriptions.https[0]: "ftp://x": want an https:// URL`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := validConfig()

@@ -8,14 +8,13 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudtrail"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
@@ -38,18 +37,30 @@ import (
 const (
 	memoryMB       = 256
 	timeoutSeconds = 60
-	// EventBridge retries a failed invocation (an alert that could not be
-	// sent) for up to two hours, then parks the event in the DLQ.
+	// EventBridge retries a failed delivery to the function (or the event
+	// queue) for up to two hours, then parks the event in the DLQ.
 	retryAttempts   = 8
 	maxEventAgeHour = 2
+	// Once Lambda has accepted an asynchronous invocation, a function error
+	// is retried twice, and an event throttled by the reserved concurrency
+	// waits up to 6 hours (both the maxima AWS allows, FACTS §8); then the
+	// event goes to the failed-invocation queue instead of being dropped.
+	asyncRetries     = 2
+	asyncMaxAgeHours = 6
 )
 
 // Guard is the deployed stack and the parts tests look at.
 type Guard struct {
-	Stack    awscdk.Stack
-	Function awslambda.Function
-	Topic    awssns.Topic
-	Rule     awsevents.Rule
+	Stack       awscdk.Stack
+	Function    awslambda.Function
+	Role        awsiam.Role
+	Topic       awssns.Topic
+	HealthTopic awssns.Topic
+	Rule        awsevents.Rule
+	Sweep       awsevents.Rule
+	// DenyPolicy is the managed policy the IAM response attaches; nil when
+	// iamResponse is off.
+	DenyPolicy awsiam.ManagedPolicy
 }
 
 // NewGuardStack builds the stack for one account and region. functionDir
@@ -68,49 +79,45 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 	// LogDeliveryWrite ACL.
 	stack.Node().SetContext(jsii.String("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"), true)
 	g := &Guard{Stack: stack}
+	for _, w := range protectedWarnings(al.Protected(), partitionOf(*stack.Region()), *stack.Account()) {
+		awscdk.Annotations_Of(stack).AddWarningV2(jsii.String("s3xguard:protected"), jsii.String(w))
+	}
+	for field, subs := range map[string]Subscriptions{"subscriptions": cfg.Subscriptions, "healthSubscriptions": *cfg.HealthSubscriptions} {
+		if len(subs.Email)+len(subs.SMS)+len(subs.HTTPS) == 0 {
+			awscdk.Annotations_Of(stack).AddWarningV2(jsii.String("s3xguard:subscriptions"),
+				jsii.String(fmt.Sprintf("%s is empty: its topic pages nobody until someone subscribes (as the break-glass role or through this config)", field)))
+		}
+	}
 
-	// Alerts: a topic under a customer managed key whose policy admits the
-	// publishers only (the function, through its role's grant, and
-	// CloudWatch alarms), TLS enforced by the topic policy.
-	key := awskms.NewKey(stack, jsii.String("AlertKey"), &awskms.KeyProps{
-		Description:       jsii.String("s3xguard alert topic encryption"),
-		EnableKeyRotation: jsii.Bool(true),
+	role := awsiam.NewRole(stack, jsii.String("FunctionRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("s3xguard function: alert, dedup state, quarantine"),
 	})
-	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("CloudWatchAlarmsPublish"),
-		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
-		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
-		Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
-		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()}},
-	}), nil)
-	topic := awssns.NewTopic(stack, jsii.String("Alerts"), &awssns.TopicProps{
-		DisplayName: jsii.String("s3xguard"),
-		MasterKey:   key,
-		EnforceSSL:  jsii.Bool(true),
-	})
-	g.Topic = topic
-	// A topic policy replaces the default one, so the alarms' publisher is
-	// named explicitly (the function publishes through its role).
-	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("CloudWatchAlarmsPublish"),
-		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
-		Actions:    jsii.Strings("sns:Publish"),
-		Resources:  jsii.Strings(*topic.TopicArn()),
-		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()}},
-	}))
-	for _, e := range cfg.Subscriptions.Email {
-		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))
+	g.Role = role
+	// Who may act on the stack's resources besides AWS services: the
+	// function, and the break-glass role when one is named.
+	operators := []*string{}
+	if cfg.BreakGlassRoleArn != "" {
+		operators = append(operators, jsii.String(cfg.BreakGlassRoleArn))
 	}
-	for _, p := range cfg.Subscriptions.SMS {
-		topic.AddSubscription(awssnssubscriptions.NewSmsSubscription(jsii.String(p), nil))
-	}
-	for _, u := range cfg.Subscriptions.HTTPS {
-		topic.AddSubscription(awssnssubscriptions.NewUrlSubscription(jsii.String(u), &awssnssubscriptions.UrlSubscriptionProps{Protocol: awssns.SubscriptionProtocol_HTTPS}))
-	}
+	fnOnly := []*string{role.RoleArn()}
+	fnAndOperators := append([]*string{role.RoleArn()}, operators...)
+
+	// Two topics under two customer managed keys: alerts, and health (pages
+	// about the guard itself), so a broken alert topic or key cannot hide
+	// its own failure.
+	topic := newTopic(stack, "Alerts", "AlertKey", "s3xguard", "s3xguard alert topic encryption", cfg.Subscriptions, fnOnly, operators)
+	health := newTopic(stack, "Health", "HealthKey", "s3xguard health", "s3xguard health topic encryption", *cfg.HealthSubscriptions, fnOnly, operators)
+	g.Topic, g.HealthTopic = topic, health
 
 	// State shared by all instances: dedup windows, bucket locks, the
 	// circuit breaker, quarantine records. Retained on delete: the records
-	// are what `s3xguard quarantine release` undoes.
+	// are what `s3xguard quarantine release` undoes. Item writes are denied
+	// to everyone but the function and the break-glass role; the account
+	// root can always delete a DynamoDB resource policy, so this cannot lock
+	// the account out (DynamoDB API reference, DeleteResourcePolicy). The
+	// policy's "*" resource is the table itself: its own ARN cannot be
+	// referenced without a cycle.
 	table := awsdynamodb.NewTable(stack, jsii.String("State"), &awsdynamodb.TableProps{
 		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String("pk"), Type: awsdynamodb.AttributeType_STRING},
 		BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
@@ -118,6 +125,9 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
 		Encryption:                       awsdynamodb.TableEncryption_AWS_MANAGED,
 		RemovalPolicy:                    awscdk.RemovalPolicy_RETAIN,
+		ResourcePolicy: awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
+			denyOthers("OnlyTheGuardWritesItems", tableWrites, jsii.String("*"), fnAndOperators, false),
+		}}),
 	})
 
 	dlq := awssqs.NewQueue(stack, jsii.String("DeadLetters"), &awssqs.QueueProps{
@@ -125,18 +135,69 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 		EnforceSSL:      jsii.Bool(true),
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 	})
-	nag(dlq, "AwsSolutions-SQS3", "This queue is the dead-letter queue of the EventBridge target; a DLQ of its own would only move the same events.")
+	nag(dlq, "AwsSolutions-SQS3", "This queue is the dead-letter queue of the EventBridge targets and of the event queue; a DLQ of its own would only move the same events.")
+	// Only AWS services (EventBridge, the event queue's redrive) put events
+	// here; people may read them back only as the break-glass role.
+	dlq.AddToResourcePolicy(denyOthers("OnlyAWSServicesSend", []string{"sqs:SendMessage"}, dlq.QueueArn(), nil, false))
+	if len(operators) > 0 {
+		dlq.AddToResourcePolicy(denyOthers("OnlyOperatorsReceive", queueReads, dlq.QueueArn(), operators, false))
+	}
+
+	// Invocations Lambda accepted but could not complete (function errors
+	// after two retries, or throttled for six hours) land here instead of
+	// being dropped; `s3xguard check` can audit them. Encrypted with its own
+	// key: the messages hold the full events.
+	failedKey := awskms.NewKey(stack, jsii.String("FailedInvocationsKey"), &awskms.KeyProps{
+		Description:       jsii.String("s3xguard failed-invocation queue encryption"),
+		EnableKeyRotation: jsii.Bool(true),
+	})
+	failedKey.AddToResourcePolicy(denyOthers("OnlyTheGuardUsesKey", keyUse, jsii.String("*"), fnAndOperators, true), nil)
+	failed := awssqs.NewQueue(stack, jsii.String("FailedInvocations"), &awssqs.QueueProps{
+		Encryption:          awssqs.QueueEncryption_KMS,
+		EncryptionMasterKey: failedKey,
+		EnforceSSL:          jsii.Bool(true),
+		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(14)),
+	})
+	nag(failed, "AwsSolutions-SQS3", "This queue is the function's on-failure destination, a dead-letter queue in all but name.")
+	failed.AddToResourcePolicy(denyOthers("OnlyTheFunctionSends", []string{"sqs:SendMessage"}, failed.QueueArn(), fnOnly, false))
+	if len(operators) > 0 {
+		failed.AddToResourcePolicy(denyOthers("OnlyOperatorsReceive", queueReads, failed.QueueArn(), operators, false))
+	}
 
 	logs := awslogs.NewLogGroup(stack, jsii.String("Logs"), &awslogs.LogGroupProps{
 		Retention:     awslogs.RetentionDays_ONE_YEAR,
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
-	role := awsiam.NewRole(stack, jsii.String("FunctionRole"), &awsiam.RoleProps{
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-		Description: jsii.String("s3xguard function: alert, dedup state, quarantine"),
-	})
 	logs.GrantWrite(role)
 
+	var denyPolicy awsiam.ManagedPolicy
+	if cfg.IAMResponse {
+		denyPolicy = quarantineDenyPolicy(stack, cfg)
+		g.DenyPolicy = denyPolicy
+	}
+	env := map[string]*string{
+		"ALERT_TOPIC_ARN":                topic.TopicArn(),
+		"HEALTH_TOPIC_ARN":               health.TopicArn(),
+		"STATE_TABLE":                    table.TableName(),
+		"RESPONSE_MODE":                  jsii.String(cfg.ResponseMode),
+		"DEDUP_WINDOW":                   jsii.String(cfg.DedupWindow),
+		"QUARANTINE_MAX_PER_HOUR":        jsii.String(strconv.Itoa(*cfg.QuarantineMaxPerHour)),
+		"QUARANTINE_MAX_PER_BUCKET_HOUR": jsii.String(strconv.Itoa(*cfg.QuarantineMaxPerBucketHour)),
+		"QUARANTINE_TTL":                 jsii.String(cfg.QuarantineTTL),
+		"QUARANTINE_TARGET":              jsii.String(cfg.QuarantineTarget),
+		"QUARANTINE_FAILED_CALLS":        jsii.String(onOff(cfg.QuarantineFailedCalls)),
+		"IAM_RESPONSE":                   jsii.String(onOff(cfg.IAMResponse)),
+		"REVOKE_SESSIONS":                jsii.String(onOff(cfg.RevokeSessions)),
+		"OBJECT_KEYS":                    jsii.String(cfg.ObjectKeys),
+		"GUARDED_BUCKETS":                jsii.String(guarded(cfg.Buckets)),
+		"ACCOUNT_ID":                     awscdk.Aws_ACCOUNT_ID(),
+		// The role's ARN, not a name: the function compares it with the
+		// session issuer of its own bucket-policy events.
+		"FUNCTION_ROLE_ARN": role.RoleArn(),
+	}
+	if denyPolicy != nil {
+		env["IAM_DENY_POLICY_ARN"] = denyPolicy.ManagedPolicyArn()
+	}
 	fn := awslambda.NewFunction(stack, jsii.String("Function"), &awslambda.FunctionProps{
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture: awslambda.Architecture_ARM_64(),
@@ -144,26 +205,24 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 		Code:         awslambda.Code_FromAsset(jsii.String(functionDir), nil),
 		MemorySize:   jsii.Number(memoryMB),
 		Timeout:      awscdk.Duration_Seconds(jsii.Number(timeoutSeconds)),
-		Role:         role,
-		LogGroup:     logs,
-		Description:  jsii.String("s3xguard: checks S3 Express One Zone events against the allowlist"),
-		Environment: &map[string]*string{
-			"ALERT_TOPIC_ARN":         topic.TopicArn(),
-			"STATE_TABLE":             table.TableName(),
-			"RESPONSE_MODE":           jsii.String(cfg.ResponseMode),
-			"DEDUP_WINDOW":            jsii.String(cfg.DedupWindow),
-			"QUARANTINE_MAX_PER_HOUR": jsii.String(strconv.Itoa(*cfg.QuarantineMaxPerHour)),
-			"QUARANTINE_TTL":          jsii.String(cfg.QuarantineTTL),
-			"IAM_RESPONSE":            jsii.String(onOff(cfg.IAMResponse)),
-			"OBJECT_KEYS":             jsii.String(cfg.ObjectKeys),
-			"GUARDED_BUCKETS":         jsii.String(guarded(cfg.Buckets)),
-			"ACCOUNT_ID":              awscdk.Aws_ACCOUNT_ID(),
-		},
+		// Reserved: a flood of S3 Express events cannot take the account's
+		// whole concurrency, and the guard always has this much for itself.
+		ReservedConcurrentExecutions: jsii.Number(cfg.ReservedConcurrency),
+		Role:                         role,
+		LogGroup:                     logs,
+		Description:                  jsii.String("s3xguard: checks S3 Express One Zone events against the allowlist"),
+		Environment:                  &env,
 	})
 	g.Function = fn
+	fn.ConfigureAsyncInvoke(&awslambda.EventInvokeConfigOptions{
+		RetryAttempts: jsii.Number(asyncRetries),
+		MaxEventAge:   awscdk.Duration_Hours(jsii.Number(asyncMaxAgeHours)),
+		OnFailure:     awslambdadestinations.NewSqsDestination(failed),
+	})
 	topic.GrantPublish(role)
+	health.GrantPublish(role)
 	table.Grant(role, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:PutItem"), jsii.String("dynamodb:UpdateItem"), jsii.String("dynamodb:DeleteItem"))
-	permissions(stack, role, cfg, al)
+	permissions(stack, role, cfg, al, denyPolicy)
 
 	// The rule's pattern is rules.EventPattern, the function's own code.
 	rule := awsevents.NewRule(stack, jsii.String("S3ExpressEvents"), &awsevents.RuleProps{
@@ -172,8 +231,10 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 	})
 	var backlog awssqs.Queue
 	if cfg.QueueEvents {
-		backlog = queueEvents(stack, rule, fn, dlq)
+		backlog = queueEvents(stack, cfg, rule, fn, dlq, fnAndOperators)
 	} else {
+		// The target adds the function's only resource policy statements:
+		// events.amazonaws.com, with this rule's ARN as SourceArn.
 		rule.AddTarget(awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{
 			DeadLetterQueue: dlq,
 			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(maxEventAgeHour)),
@@ -191,12 +252,114 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 		MaxEventAge:     awscdk.Duration_Minutes(jsii.Number(10)),
 		RetryAttempts:   jsii.Number(2),
 	}))
+	g.Sweep = sweep
 
-	alarms(stack, cfg, fn, dlq, backlog, rule, topic)
+	alarms(stack, cfg, g, dlq, failed, backlog)
+	// What on-call and a security team's SCP need by name.
+	outputs := map[string]*string{
+		"StateTableName":       table.TableName(),
+		"StateTableArn":        table.TableArn(),
+		"FunctionArn":          fn.FunctionArn(),
+		"FunctionRoleArn":      role.RoleArn(),
+		"AlertTopicArn":        topic.TopicArn(),
+		"HealthTopicArn":       health.TopicArn(),
+		"FailedInvocationsUrl": failed.QueueUrl(),
+		"DeadLettersUrl":       dlq.QueueUrl(),
+	}
+	if denyPolicy != nil {
+		outputs["QuarantineDenyPolicyArn"] = denyPolicy.ManagedPolicyArn()
+	}
+	for name, v := range outputs {
+		awscdk.NewCfnOutput(stack, jsii.String(name), &awscdk.CfnOutputProps{Value: v})
+	}
 	if cfg.CreateTrail {
 		trail(stack, cfg)
 	}
 	return g, nil
+}
+
+// newTopic makes an SNS topic under its own customer managed key, with the
+// config's subscribers. Only the function (publishers) and CloudWatch alarms
+// may publish; only CloudFormation (the subscriptions) and the operators may
+// subscribe; TLS is enforced by the topic policy.
+func newTopic(stack awscdk.Stack, id, keyID, display, keyDesc string, subs Subscriptions, publishers, operators []*string) awssns.Topic {
+	key := awskms.NewKey(stack, jsii.String(keyID), &awskms.KeyProps{
+		Description:       jsii.String(keyDesc),
+		EnableKeyRotation: jsii.Bool(true),
+	})
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarmsPublish"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+		Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()}},
+	}), nil)
+	key.AddToResourcePolicy(denyOthers("OnlyTheGuardUsesKey", keyUse, jsii.String("*"), append(append([]*string{}, publishers...), operators...), true), nil)
+	topic := awssns.NewTopic(stack, jsii.String(id), &awssns.TopicProps{
+		DisplayName: jsii.String(display),
+		MasterKey:   key,
+		EnforceSSL:  jsii.Bool(true),
+	})
+	// A topic policy replaces the default one, so the alarms' publisher is
+	// named explicitly (the function publishes through its role).
+	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarmsPublish"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  jsii.Strings(*topic.TopicArn()),
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()}},
+	}))
+	topic.AddToResourcePolicy(denyOthers("OnlyTheGuardPublishes", []string{"sns:Publish"}, topic.TopicArn(), publishers, false))
+	// CloudFormation creates the config's subscriptions through the CDK
+	// deployment role (cdk-QUALIFIER-cfn-exec-role-ACCOUNT-REGION).
+	subscribers := append([]*string{jsii.String(fmt.Sprintf("arn:%s:iam::%s:role/cdk-*-cfn-exec-role-*", *stack.Partition(), *stack.Account()))}, operators...)
+	topic.AddToResourcePolicy(denyOthers("OnlyDeployAndOperatorsSubscribe", []string{"sns:Subscribe"}, topic.TopicArn(), subscribers, false))
+	for _, e := range subs.Email {
+		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))
+	}
+	for _, p := range subs.SMS {
+		topic.AddSubscription(awssnssubscriptions.NewSmsSubscription(jsii.String(p), nil))
+	}
+	for _, u := range subs.HTTPS {
+		topic.AddSubscription(awssnssubscriptions.NewUrlSubscription(jsii.String(u), &awssnssubscriptions.UrlSubscriptionProps{Protocol: awssns.SubscriptionProtocol_HTTPS}))
+	}
+	return topic
+}
+
+var (
+	// tableWrites are every action that changes an item
+	// (TransactWriteItems is authorized as the item actions it holds).
+	tableWrites = []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+		"dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"}
+	queueReads = []string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:PurgeQueue"}
+	keyUse     = []string{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"}
+)
+
+// denyOthers denies actions to every IAM principal whose ARN is not one of
+// allowed (patterns, ArnLike), whatever its identity policies say: the
+// same-account grant a resource policy cannot otherwise take back. AWS
+// service principals (CloudWatch alarms, EventBridge, SQS redrive) are not
+// IAM principals and are left to the Allow statements; viaServices also
+// leaves alone calls a service makes for a principal (KMS calls made by SNS
+// or SQS, whose own policies decide who reaches them). An empty allowed
+// list denies every IAM principal.
+func denyOthers(sid string, actions []string, resource *string, allowed []*string, viaServices bool) awsiam.PolicyStatement {
+	bools := map[string]any{"aws:PrincipalIsAWSService": "false"}
+	if viaServices {
+		bools["aws:ViaAWSService"] = "false"
+	}
+	cond := map[string]any{"Bool": bools}
+	if len(allowed) > 0 {
+		cond["ArnNotLike"] = map[string]any{"aws:PrincipalArn": allowed}
+	}
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String(sid),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings(actions...),
+		Resources:  &[]*string{resource},
+		Conditions: &cond,
+	})
 }
 
 func onOff(b bool) string {
@@ -235,67 +398,14 @@ func eventPattern(buckets []string) (*awsevents.EventPattern, error) {
 	}, nil
 }
 
-// permissions grants the function what its responses call, on named
-// resources wherever AWS allows naming them.
-func permissions(stack awscdk.Stack, role awsiam.Role, cfg *Config, al *rules.Allowlist) {
-	partition, region, account := *stack.Partition(), *stack.Region(), *stack.Account()
-	var buckets []*string
-	if len(cfg.Buckets) == 0 {
-		buckets = *jsii.Strings(fmt.Sprintf("arn:%s:s3express:%s:%s:bucket/*", partition, region, account))
-	}
-	for _, b := range cfg.Buckets {
-		buckets = append(buckets, jsii.String(fmt.Sprintf("arn:%s:s3express:%s:%s:bucket/%s", partition, region, account, b)))
-	}
-	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("QuarantineBucketPolicy"),
-		Actions:   jsii.Strings("s3express:GetBucketPolicy", "s3express:PutBucketPolicy", "s3express:DeleteBucketPolicy"),
-		Resources: &buckets,
-	}))
-	roles := fmt.Sprintf("arn:%s:iam::%s:role/*", partition, account)
-	users := fmt.Sprintf("arn:%s:iam::%s:user/*", partition, account)
-	// Zonal calls log the session ARN without the role path; a bucket
-	// policy must name the role by its full ARN, so the path is looked up.
-	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("ResolveRolePath"),
-		Actions:   jsii.Strings("iam:GetRole"),
-		Resources: jsii.Strings(roles),
-	}))
-	reasons := []string{"role/* for iam:GetRole: the offending role is known only at run time, and its path must be looked up."}
-	if len(cfg.Buckets) == 0 {
-		reasons = append(reasons, "bucket/* for the bucket policy actions: the deployment guards every directory bucket of the account (buckets: [\"*\"]).")
-	}
-	if cfg.IAMResponse {
-		role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("QuarantineIAM"),
-			Actions:   jsii.Strings("iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:PutUserPolicy", "iam:DeleteUserPolicy"),
-			Resources: jsii.Strings(roles, users),
-		}))
-		// Never on protected roles nor on the function's own: an explicit
-		// deny wins over the allow above, whatever the function decides.
-		never := []*string{role.RoleArn()}
-		for _, p := range protectedRoleARNs(al.Protected(), partition, account) {
-			never = append(never, jsii.String(p))
-		}
-		role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("NeverQuarantineProtected"),
-			Effect:    awsiam.Effect_DENY,
-			Actions:   jsii.Strings("iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:PutUserPolicy", "iam:DeleteUserPolicy"),
-			Resources: &never,
-		}))
-		reasons = append(reasons, "role/* and user/* for the inline quarantine policies: the offending principal is known only at run time; protected roles and the function's own are denied explicitly.")
-	}
-	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String(strings.Join(reasons, " ") + " log-group:*: CloudWatch Logs names streams at run time. kms GenerateDataKey*/ReEncrypt*: the SNS grant on the alert key."),
-	}}, jsii.Bool(true))
-}
-
 // queueEvents puts an SQS queue between the rule and the function, read in
 // batches: one invocation per up to 100 events instead of one per event.
 // The function reports failed messages alone (ReportBatchItemFailures), so
 // one bad message is retried without replaying the batch; after 5 receives
-// a message goes to the DLQ.
-func queueEvents(stack awscdk.Stack, rule awsevents.Rule, fn awslambda.Function, dlq awssqs.Queue) awssqs.Queue {
+// a message goes to the DLQ. Only the rule may send (a forged event put
+// here would reach the function as if EventBridge had sent it), and only
+// the function (and operators) may receive.
+func queueEvents(stack awscdk.Stack, cfg *Config, rule awsevents.Rule, fn awslambda.Function, dlq awssqs.Queue, readers []*string) awssqs.Queue {
 	q := awssqs.NewQueue(stack, jsii.String("Events"), &awssqs.QueueProps{
 		Encryption: awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL: jsii.Bool(true),
@@ -304,6 +414,17 @@ func queueEvents(stack awscdk.Stack, rule awsevents.Rule, fn awslambda.Function,
 		RetentionPeriod:   awscdk.Duration_Days(jsii.Number(4)),
 		DeadLetterQueue:   &awssqs.DeadLetterQueue{MaxReceiveCount: jsii.Number(5), Queue: dlq},
 	})
+	// A missing aws:SourceArn (any direct SendMessage) makes ArnNotEquals
+	// true, so the deny applies (IAM user guide, condition operators).
+	q.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("OnlyTheRuleSends"),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings("sqs:SendMessage"),
+		Resources:  &[]*string{q.QueueArn()},
+		Conditions: &map[string]any{"ArnNotEquals": map[string]any{"aws:SourceArn": rule.RuleArn()}},
+	}))
+	q.AddToResourcePolicy(denyOthers("OnlyTheFunctionReceives", queueReads, q.QueueArn(), readers, false))
 	rule.AddTarget(awseventstargets.NewSqsQueue(q, &awseventstargets.SqsQueueProps{
 		DeadLetterQueue: dlq,
 		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(maxEventAgeHour)),
@@ -313,71 +434,10 @@ func queueEvents(stack awscdk.Stack, rule awsevents.Rule, fn awslambda.Function,
 		BatchSize:               jsii.Number(100),
 		MaxBatchingWindow:       awscdk.Duration_Seconds(jsii.Number(1)),
 		ReportBatchItemFailures: jsii.Bool(true),
+		// One instance of the reserved concurrency is left for the sweep.
+		MaxConcurrency: jsii.Number(cfg.ReservedConcurrency - 1),
 	}))
 	return q
-}
-
-// protectedRoleARNs turns the allowlist's protected role patterns into IAM
-// resource ARNs. Role paths are ignored when matching principals, so each
-// role is denied with and without a path.
-func protectedRoleARNs(patterns []string, partition, account string) []string {
-	var out []string
-	for _, p := range patterns {
-		f := strings.SplitN(p, ":", 6)
-		if len(f) != 6 || f[2] != "iam" || !strings.HasPrefix(f[5], "role/") {
-			continue
-		}
-		acct := f[4]
-		if acct != account && acct != "*" && !strings.ContainsAny(acct, "?") {
-			continue
-		}
-		name := f[5][strings.LastIndexByte(f[5], '/')+1:]
-		out = append(out,
-			fmt.Sprintf("arn:%s:iam::%s:role/%s", partition, account, name),
-			fmt.Sprintf("arn:%s:iam::%s:role/*/%s", partition, account, name))
-	}
-	return out
-}
-
-// alarms page through the alert topic on function errors and throttles,
-// events parked in the DLQ, and silence: no S3 Express event for hours
-// means a broken trail or rule, the failure that pages nobody otherwise.
-func alarms(stack awscdk.Stack, cfg *Config, fn awslambda.Function, dlq, backlog awssqs.Queue, rule awsevents.Rule, topic awssns.Topic) {
-	action := awscloudwatchactions.NewSnsAction(topic)
-	five := awscdk.Duration_Minutes(jsii.Number(5))
-	sum := jsii.String("Sum")
-	add := func(id string, metric awscloudwatch.IMetric, cmp awscloudwatch.ComparisonOperator, threshold float64, periods int, missing awscloudwatch.TreatMissingData, desc string) {
-		a := awscloudwatch.NewAlarm(stack, jsii.String(id), &awscloudwatch.AlarmProps{
-			Metric:             metric,
-			Threshold:          jsii.Number(threshold),
-			ComparisonOperator: cmp,
-			EvaluationPeriods:  jsii.Number(periods),
-			DatapointsToAlarm:  jsii.Number(periods),
-			TreatMissingData:   missing,
-			AlarmDescription:   jsii.String(desc),
-		})
-		a.AddAlarmAction(action)
-	}
-	gt := awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD
-	add("FunctionErrorsAlarm", fn.MetricErrors(&awscloudwatch.MetricOptions{Period: five, Statistic: sum}), gt, 0, 1,
-		awscloudwatch.TreatMissingData_NOT_BREACHING, "s3xguard function errors: an alert may not have been sent (EventBridge retries, then the DLQ)")
-	add("FunctionThrottlesAlarm", fn.MetricThrottles(&awscloudwatch.MetricOptions{Period: five, Statistic: sum}), gt, 0, 1,
-		awscloudwatch.TreatMissingData_NOT_BREACHING, "s3xguard function throttled: events are delayed")
-	add("DeadLettersAlarm", dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Maximum")}), gt, 0, 1,
-		awscloudwatch.TreatMissingData_NOT_BREACHING, "S3 Express events in the s3xguard dead-letter queue: they were never checked")
-	if backlog != nil {
-		add("BacklogAlarm", backlog.MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Maximum")}), gt, 900, 1,
-			awscloudwatch.TreatMissingData_NOT_BREACHING, "s3xguard is more than 15 minutes behind on S3 Express events")
-	}
-	matched := awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-		Namespace:     jsii.String("AWS/Events"),
-		MetricName:    jsii.String("MatchedEvents"),
-		DimensionsMap: &map[string]*string{"RuleName": rule.RuleName()},
-		Statistic:     sum,
-		Period:        awscdk.Duration_Hours(jsii.Number(1)),
-	})
-	add("SilenceAlarm", matched, awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD, 1, cfg.SilenceAlarmHours,
-		awscloudwatch.TreatMissingData_BREACHING, fmt.Sprintf("no S3 Express event reached s3xguard for %d hours: check the trail's data event selectors and the rule", cfg.SilenceAlarmHours))
 }
 
 // trail logs S3 Express data events only, narrowed to the guarded buckets

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/s3xguard/s3xguard/lambda/config"
 	"github.com/s3xguard/s3xguard/rules"
 )
 
@@ -52,8 +54,11 @@ func TestMain(m *testing.M) {
 }
 
 // configs: "full" is the strictest deployment (enforce, IAM response,
-// trail, named buckets, every kind of subscription); "minimal" relies on an
-// existing trail, guards every bucket and leaves IAM alone.
+// trail, named buckets, event queue, every kind of subscription, a
+// break-glass role); "minimal" relies on an existing trail, guards every
+// bucket and leaves IAM alone; "revoke" adds session revocation, guards
+// every bucket, and protects principals of every kind (some of which the
+// stack must warn about).
 func configFor(name string) *Config {
 	c := validConfig()
 	switch name {
@@ -61,14 +66,24 @@ func configFor(name string) *Config {
 		c.IAMResponse, c.CreateTrail, c.QueueEvents = true, true, true
 		c.Buckets = []string{"analytics--use1-az4--x-s3", "logs-app--use1-az4--x-s3"}
 		c.Subscriptions = Subscriptions{Email: []string{"secops@example.com"}, SMS: []string{"+15555550100"}, HTTPS: []string{"https://hooks.example.com/s3xguard"}}
+		c.HealthSubscriptions = &Subscriptions{Email: []string{"platform@example.com"}}
 	case "minimal":
-		c.ResponseMode, c.Buckets = "alert", []string{"*"}
+		c.ResponseMode, c.Buckets, c.BreakGlassRoleArn = "alert", []string{"*"}, ""
+	case "revoke":
+		two := 2
+		c.IAMResponse, c.RevokeSessions, c.Buckets = true, true, []string{"*"}
+		c.Allowlist = "testdata/protected.yaml"
+		c.Subscriptions = Subscriptions{Email: []string{"secops@example.com"}}
+		c.QuarantineTTL, c.QuarantineTarget, c.QuarantineFailedCalls, c.QuarantineMaxPerBucketHour = "0", "session", true, &two
+		c.ReservedConcurrency = 50
 	}
 	if err := c.Validate(); err != nil {
 		panic(err)
 	}
 	return c
 }
+
+var configs = []string{"full", "minimal", "revoke"}
 
 func synth(t *testing.T, name string) *synthesized {
 	t.Helper()
@@ -162,6 +177,41 @@ func TestFunction(t *testing.T) {
 	}
 	if !strings.Contains(js(env["ACCOUNT_ID"]), "AWS::AccountId") {
 		t.Errorf("ACCOUNT_ID = %s; want the stack's account", js(env["ACCOUNT_ID"]))
+	}
+	for k, want := range map[string]string{
+		"HEALTH_TOPIC_ARN":    `{"Ref":"Health`,
+		"FUNCTION_ROLE_ARN":   `{"Fn::GetAtt":["FunctionRole`,
+		"IAM_DENY_POLICY_ARN": `{"Ref":"QuarantineDeny`,
+	} {
+		if !strings.HasPrefix(js(env[k]), want) {
+			t.Errorf("env %s = %s; want %s...", k, js(env[k]), want)
+		}
+	}
+	for k, want := range map[string]string{
+		"REVOKE_SESSIONS": "off", "QUARANTINE_TARGET": "role", "QUARANTINE_MAX_PER_BUCKET_HOUR": "3", "QUARANTINE_FAILED_CALLS": "off",
+	} {
+		if env[k] != want {
+			t.Errorf("env %s = %v; want %q", k, env[k], want)
+		}
+	}
+	if fn["ReservedConcurrentExecutions"] != 20.0 {
+		t.Errorf("reserved concurrency %v; want the default 20", fn["ReservedConcurrentExecutions"])
+	}
+	r := synth(t, "revoke").one(t, "AWS::Lambda::Function")
+	renv := r["Environment"].(map[string]any)["Variables"].(map[string]any)
+	for k, want := range map[string]string{
+		"REVOKE_SESSIONS": "on", "QUARANTINE_TARGET": "session", "QUARANTINE_MAX_PER_BUCKET_HOUR": "2", "QUARANTINE_FAILED_CALLS": "on",
+		"QUARANTINE_TTL": "0", "GUARDED_BUCKETS": "*",
+	} {
+		if renv[k] != want {
+			t.Errorf("revoke: env %s = %v; want %q", k, renv[k], want)
+		}
+	}
+	if r["ReservedConcurrentExecutions"] != 50.0 {
+		t.Errorf("revoke: reserved concurrency %v; want 50", r["ReservedConcurrentExecutions"])
+	}
+	if v, ok := synth(t, "minimal").one(t, "AWS::Lambda::Function")["Environment"].(map[string]any)["Variables"].(map[string]any)["IAM_DENY_POLICY_ARN"]; ok {
+		t.Errorf("IAM response off, yet IAM_DENY_POLICY_ARN = %s", js(v))
 	}
 	lg := s.one(t, "AWS::Logs::LogGroup")
 	if lg["RetentionInDays"] != 365.0 {
@@ -287,51 +337,116 @@ func TestStateTable(t *testing.T) {
 	}
 }
 
-func TestTopic(t *testing.T) {
+// byID returns the properties of the one resource of type typ whose logical
+// ID starts with prefix.
+func (s *synthesized) byID(t *testing.T, typ, prefix string) map[string]any {
+	t.Helper()
+	var out map[string]any
+	for id, p := range s.resources(typ) {
+		if strings.HasPrefix(id, prefix) {
+			if out != nil {
+				t.Fatalf("more than one %s named %s*", typ, prefix)
+			}
+			out = p
+		}
+	}
+	if out == nil {
+		t.Fatalf("no %s named %s*", typ, prefix)
+	}
+	return out
+}
+
+// policyStatement returns the statement with Sid sid of a policy document,
+// as JSON, or "".
+func policyStatement(doc any, sid string) string {
+	m, _ := doc.(map[string]any)
+	sts, _ := m["Statement"].([]any)
+	for _, st := range sts {
+		if st.(map[string]any)["Sid"] == sid {
+			return js(st)
+		}
+	}
+	return ""
+}
+
+// TestTopics: alerts and health go to two topics, each under its own key
+// (rotation on, CloudWatch admitted), TLS only, with their own subscribers.
+func TestTopics(t *testing.T) {
 	s := synth(t, "full")
-	topic := s.one(t, "AWS::SNS::Topic")
-	if !strings.Contains(js(topic["KmsMasterKeyId"]), "AlertKey") {
-		t.Errorf("topic key %s", js(topic["KmsMasterKeyId"]))
+	alerts, health := s.byID(t, "AWS::SNS::Topic", "Alerts"), s.byID(t, "AWS::SNS::Topic", "Health")
+	if !strings.Contains(js(alerts["KmsMasterKeyId"]), "AlertKey") || !strings.Contains(js(health["KmsMasterKeyId"]), "HealthKey") {
+		t.Errorf("topic keys: alerts %s, health %s", js(alerts["KmsMasterKeyId"]), js(health["KmsMasterKeyId"]))
 	}
-	key := s.one(t, "AWS::KMS::Key")
-	if key["EnableKeyRotation"] != true {
-		t.Error("key rotation off")
+	keys := s.resources("AWS::KMS::Key")
+	if len(keys) != 3 {
+		t.Errorf("%d keys; want 3 (alerts, health, failed invocations)", len(keys))
 	}
-	if !strings.Contains(js(key["KeyPolicy"]), `"Service":"cloudwatch.amazonaws.com"`) {
-		t.Errorf("key policy does not admit CloudWatch alarms: %s", js(key["KeyPolicy"]))
+	for id, key := range keys {
+		if key["EnableKeyRotation"] != true {
+			t.Errorf("key %s: rotation off", id)
+		}
+		if !strings.HasPrefix(id, "FailedInvocations") && !strings.Contains(js(key["KeyPolicy"]), `"Service":"cloudwatch.amazonaws.com"`) {
+			t.Errorf("key %s does not admit CloudWatch alarms: %s", id, js(key["KeyPolicy"]))
+		}
 	}
-	policy := js(s.one(t, "AWS::SNS::TopicPolicy")["PolicyDocument"])
-	if !strings.Contains(policy, `"Condition":{"Bool":{"aws:SecureTransport":"false"}}`) || !strings.Contains(policy, `"Effect":"Deny"`) {
-		t.Errorf("topic policy does not deny publishing without TLS: %s", policy)
+	for _, prefix := range []string{"AlertsPolicy", "HealthPolicy"} {
+		policy := js(s.byID(t, "AWS::SNS::TopicPolicy", prefix)["PolicyDocument"])
+		if !strings.Contains(policy, `"Condition":{"Bool":{"aws:SecureTransport":"false"}}`) || !strings.Contains(policy, `"Effect":"Deny"`) {
+			t.Errorf("%s does not deny publishing without TLS: %s", prefix, policy)
+		}
+		if !strings.Contains(policy, `"Principal":{"Service":"cloudwatch.amazonaws.com"}`) {
+			t.Errorf("%s does not admit CloudWatch alarms: %s", prefix, policy)
+		}
 	}
-	if !strings.Contains(policy, `"Principal":{"Service":"cloudwatch.amazonaws.com"}`) {
-		t.Errorf("topic policy does not admit CloudWatch alarms: %s", policy)
-	}
-	protocols := map[string]bool{}
+	protocols := map[string]map[string]bool{"Alerts": {}, "Health": {}}
 	for _, sub := range s.resources("AWS::SNS::Subscription") {
-		protocols[sub["Protocol"].(string)] = true
+		protocols[topicOf(sub)][sub["Protocol"].(string)+":"+sub["Endpoint"].(string)] = true
 	}
-	if !reflect.DeepEqual(protocols, map[string]bool{"email": true, "sms": true, "https": true}) {
+	if !reflect.DeepEqual(protocols, map[string]map[string]bool{
+		"Alerts": {"email:secops@example.com": true, "sms:+15555550100": true, "https:https://hooks.example.com/s3xguard": true},
+		"Health": {"email:platform@example.com": true},
+	}) {
 		t.Errorf("subscriptions %v", protocols)
+	}
+	// healthSubscriptions left out: the alert topic's subscribers.
+	var revoke []string
+	for _, sub := range synth(t, "revoke").resources("AWS::SNS::Subscription") {
+		revoke = append(revoke, topicOf(sub)+" "+sub["Endpoint"].(string))
+	}
+	sort.Strings(revoke)
+	if js(revoke) != `["Alerts secops@example.com","Health secops@example.com"]` {
+		t.Errorf("revoke: subscriptions %v; want secops on both topics", revoke)
 	}
 	if n := len(synth(t, "minimal").resources("AWS::SNS::Subscription")); n != 0 {
 		t.Errorf("minimal config has %d subscriptions", n)
 	}
 }
 
-func TestDeadLetterQueue(t *testing.T) {
+// topicOf names the topic a subscription belongs to.
+func topicOf(sub map[string]any) string {
+	if strings.HasPrefix(js(sub["TopicArn"]), `{"Ref":"Health`) {
+		return "Health"
+	}
+	return "Alerts"
+}
+
+func TestQueues(t *testing.T) {
 	s := synth(t, "full")
 	for id, q := range s.resources("AWS::SQS::Queue") {
-		if q["SqsManagedSseEnabled"] != true {
+		if q["SqsManagedSseEnabled"] != true && !strings.Contains(js(q["KmsMasterKeyId"]), "FailedInvocationsKey") {
 			t.Errorf("queue %s not encrypted: %s", id, js(q))
 		}
-		if strings.HasPrefix(id, "DeadLetters") && q["MessageRetentionPeriod"] != 1209600.0 {
-			t.Errorf("DLQ keeps messages %v s; want 14 days", q["MessageRetentionPeriod"])
-		}
+	}
+	if q := s.byID(t, "AWS::SQS::Queue", "DeadLetters"); q["MessageRetentionPeriod"] != 1209600.0 {
+		t.Errorf("DLQ keeps messages %v s; want 14 days", q["MessageRetentionPeriod"])
+	}
+	failed := s.byID(t, "AWS::SQS::Queue", "FailedInvocations")
+	if failed["MessageRetentionPeriod"] != 1209600.0 || !strings.Contains(js(failed["KmsMasterKeyId"]), "FailedInvocationsKey") {
+		t.Errorf("failed-invocation queue %s; want 14 days under its own KMS key", js(failed))
 	}
 	policies := s.resources("AWS::SQS::QueuePolicy")
-	if len(policies) != 2 {
-		t.Errorf("%d queue policies; want 2", len(policies))
+	if len(policies) != 3 {
+		t.Errorf("%d queue policies; want 3 (events, DLQ, failed invocations)", len(policies))
 	}
 	for id, p := range policies {
 		if !strings.Contains(js(p), `"aws:SecureTransport":"false"`) {
@@ -340,25 +455,93 @@ func TestDeadLetterQueue(t *testing.T) {
 	}
 }
 
+// TestAsyncInvoke: an invocation Lambda accepted is retried twice, kept up
+// to 6 hours, then sent to the failed-invocation queue, which the
+// function's role may send to and an alarm watches.
+func TestAsyncInvoke(t *testing.T) {
+	for _, name := range configs {
+		s := synth(t, name)
+		cfg := s.one(t, "AWS::Lambda::EventInvokeConfig")
+		if cfg["MaximumRetryAttempts"] != 2.0 || cfg["MaximumEventAgeInSeconds"] != 21600.0 || cfg["Qualifier"] != "$LATEST" ||
+			!strings.Contains(js(cfg["DestinationConfig"]), `{"OnFailure":{"Destination":{"Fn::GetAtt":["FailedInvocations`) {
+			t.Errorf("%s: event invoke config %s", name, js(cfg))
+		}
+		var send string
+		for _, st := range s.statements(t) {
+			if strings.Contains(st, `"sqs:SendMessage"`) && strings.Contains(st, "FailedInvocations") {
+				send = st
+			}
+		}
+		if !strings.Contains(send, `"Effect":"Allow"`) {
+			t.Errorf("%s: the function may not send to the failed-invocation queue: %s", name, send)
+		}
+		if st := find(s.statements(t), `"kms:GenerateDataKey*"],"Effect":"Allow","Resource":{"Fn::GetAtt":["FailedInvocationsKey`); st == "" {
+			t.Errorf("%s: the function cannot use the failed-invocation queue's key", name)
+		}
+	}
+}
+
+// alarmsByID maps each alarm's logical ID prefix (before the hash) to it.
+func (s *synthesized) alarmsByID() map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for id, a := range s.resources("AWS::CloudWatch::Alarm") {
+		out[strings.TrimRight(id, "0123456789ABCDEF")] = a
+	}
+	return out
+}
+
 func TestAlarms(t *testing.T) {
 	s := synth(t, "full")
-	alarms := s.resources("AWS::CloudWatch::Alarm")
-	byMetric := map[string]map[string]any{}
-	for _, a := range alarms {
-		byMetric[a["MetricName"].(string)] = a
-		if !strings.Contains(js(a["AlarmActions"]), "Alerts") {
-			t.Errorf("alarm %s does not notify the topic", a["MetricName"])
+	alarms := s.alarmsByID()
+	for id, a := range alarms {
+		actions := js(a["AlarmActions"])
+		switch {
+		case id == "HealthDeliveryAlarm":
+			if !strings.Contains(actions, `"Ref":"Alerts`) {
+				t.Errorf("%s notifies %s; want the alert topic (the health topic watched by the other)", id, actions)
+			}
+		case !strings.Contains(actions, `"Ref":"Health`) || strings.Contains(actions, "Alerts"):
+			t.Errorf("%s notifies %s; want the health topic only", id, actions)
 		}
 	}
-	for _, m := range []string{"Errors", "Throttles", "ApproximateNumberOfMessagesVisible", "MatchedEvents", "ApproximateAgeOfOldestMessage"} {
-		if byMetric[m] == nil {
-			t.Errorf("no alarm on %s", m)
+	for id, metric := range map[string]string{
+		"FunctionErrorsAlarm": "Errors", "FunctionThrottlesAlarm": "Throttles", "DeadLettersAlarm": "ApproximateNumberOfMessagesVisible",
+		"FailedInvocationsAlarm": "ApproximateNumberOfMessagesVisible", "BacklogAlarm": "ApproximateAgeOfOldestMessage",
+		"RuleFailedInvocationsAlarm": "FailedInvocations", "SweepFailedInvocationsAlarm": "FailedInvocations",
+		"AlertDeliveryAlarm": "NumberOfNotificationsFailed", "HealthDeliveryAlarm": "NumberOfNotificationsFailed",
+		"BreakerAlarm": "BreakerTripped", "SilenceAlarm": "MatchedEvents",
+	} {
+		if a := alarms[id]; a == nil || a["MetricName"] != metric {
+			t.Errorf("%s: %s; want an alarm on %s", id, js(a), metric)
 		}
 	}
-	silence := byMetric["MatchedEvents"]
+	if len(alarms) != 11 {
+		t.Errorf("%d alarms; want 11", len(alarms))
+	}
+	for id, want := range map[string]string{
+		"FailedInvocationsAlarm":      `"QueueName","Value":{"Fn::GetAtt":["FailedInvocations`,
+		"AlertDeliveryAlarm":          `"TopicName","Value":{"Fn::GetAtt":["Alerts`,
+		"HealthDeliveryAlarm":         `"TopicName","Value":{"Fn::GetAtt":["Health`,
+		"RuleFailedInvocationsAlarm":  `"RuleName","Value":{"Ref":"S3ExpressEvents`,
+		"SweepFailedInvocationsAlarm": `"RuleName","Value":{"Ref":"Sweep`,
+	} {
+		if d := js(alarms[id]["Dimensions"]); !strings.Contains(d, want) {
+			t.Errorf("%s dimensions %s; want %s", id, d, want)
+		}
+	}
+	breaker := alarms["BreakerAlarm"]
+	if breaker["Namespace"] != "s3xguard" || js(breaker["Dimensions"]) != `[{"Name":"Mode","Value":"enforce"}]` || breaker["Statistic"] != "Sum" {
+		t.Errorf("breaker alarm %s", js(breaker))
+	}
+	silence := alarms["SilenceAlarm"]
 	if silence["ComparisonOperator"] != "LessThanThreshold" || silence["TreatMissingData"] != "breaching" ||
 		silence["EvaluationPeriods"] != 6.0 || silence["Period"] != 3600.0 || silence["Namespace"] != "AWS/Events" {
 		t.Errorf("silence alarm %s", js(silence))
+	}
+	// Alert mode never quarantines: no breaker alarm; no event queue: no backlog alarm.
+	m := synth(t, "minimal").alarmsByID()
+	if m["BreakerAlarm"] != nil || m["BacklogAlarm"] != nil || m["FailedInvocationsAlarm"] == nil {
+		t.Errorf("minimal alarms: breaker %v, backlog %v, failed invocations %v", m["BreakerAlarm"] != nil, m["BacklogAlarm"] != nil, m["FailedInvocationsAlarm"] != nil)
 	}
 }
 
@@ -382,11 +565,22 @@ func find(stmts []string, substr string) string {
 	return ""
 }
 
+func sid(stmts []string, sid string) string { return find(stmts, `"Sid":"`+sid+`"`) }
+
+var inlineWrites = []string{"iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:PutUserPolicy", "iam:DeleteUserPolicy"}
+
 func TestPermissions(t *testing.T) {
-	full, minimal := synth(t, "full"), synth(t, "minimal")
+	full, minimal, revoke := synth(t, "full"), synth(t, "minimal"), synth(t, "revoke")
 	fs := full.statements(t)
 	if st := find(fs, `"sns:Publish"`); st == "" || !strings.Contains(st, "Alerts") || strings.Contains(st, `"Resource":"*"`) {
 		t.Errorf("sns:Publish statement: %s", st)
+	}
+	var health bool
+	for _, st := range fs {
+		health = health || strings.Contains(st, `"sns:Publish"`) && strings.Contains(st, `"Resource":{"Ref":"Health`)
+	}
+	if !health {
+		t.Error("the function may not publish to the health topic")
 	}
 	st := find(fs, "s3express:PutBucketPolicy")
 	for _, want := range []string{"s3express:GetBucketPolicy", "s3express:DeleteBucketPolicy",
@@ -401,8 +595,8 @@ func TestPermissions(t *testing.T) {
 	if st := find(minimal.statements(t), "s3express:PutBucketPolicy"); !strings.Contains(st, ":bucket/*") {
 		t.Errorf("all buckets guarded, yet no bucket/*: %s", st)
 	}
-	if st := find(fs, "kms:GenerateDataKey*"); !strings.Contains(st, "AlertKey") {
-		t.Errorf("the function cannot use the alert key: %s", st)
+	if st := find(fs, `"kms:GenerateDataKey*"],"Effect":"Allow","Resource":{"Fn::GetAtt":["AlertKey`); st == "" {
+		t.Error("the function cannot use the alert key")
 	}
 	if st := find(fs, "dynamodb:PutItem"); st == "" || strings.Contains(st, "dynamodb:Scan") || strings.Contains(st, "dynamodb:*") {
 		t.Errorf("dynamodb statement: %s", st)
@@ -410,28 +604,287 @@ func TestPermissions(t *testing.T) {
 	if st := find(fs, `"iam:GetRole"`); !strings.Contains(st, ":role/*") {
 		t.Errorf("iam:GetRole statement: %s", st)
 	}
-	// IAM response on: allowed on role/* and user/*, denied on protected roles
-	// (with and without a path) and on the function's own role.
-	allow := find(fs, `"Action":["iam:PutRolePolicy"`)
-	if !strings.Contains(allow, `"Effect":"Allow"`) || !strings.Contains(allow, ":user/*") {
-		t.Errorf("IAM response allow: %s", allow)
+	// IAM response on: attach and detach of the stack's deny policy only,
+	// on role/* and user/*; no inline policy writes at all.
+	allow := sid(fs, "QuarantineIAM")
+	for _, want := range []string{`"Effect":"Allow"`, `"iam:AttachRolePolicy"`, `"iam:DetachRolePolicy"`, `"iam:AttachUserPolicy"`, `"iam:DetachUserPolicy"`,
+		`"Condition":{"ArnEquals":{"iam:PolicyARN":{"Ref":"QuarantineDeny`, ":role/*", ":user/*"} {
+		if !strings.Contains(allow, want) {
+			t.Errorf("IAM response allow lacks %s: %s", want, allow)
+		}
 	}
-	deny := find(fs, `"Effect":"Deny"`)
-	for _, want := range []string{":iam::111122223333:role/BreakGlass", ":iam::111122223333:role/*/BreakGlass", ":iam::111122223333:role/platform-admin", "FunctionRole"} {
+	if n := strings.Count(strings.Join(fs, ""), "iam:PolicyARN"); n != 1 {
+		t.Errorf("iam:PolicyARN appears %d times; want once, on the one attach statement", n)
+	}
+	for _, a := range inlineWrites {
+		if strings.Contains(js(full.template), a) {
+			t.Errorf("revokeSessions off, yet the template names %s", a)
+		}
+	}
+	deny := sid(fs, "NeverQuarantineProtected")
+	for _, want := range []string{`"Effect":"Deny"`, `"iam:AttachRolePolicy"`, `"iam:AttachUserPolicy"`,
+		":iam::111122223333:role/BreakGlass", ":iam::111122223333:role/*/BreakGlass", ":iam::111122223333:role/platform-admin",
+		":iam::111122223333:role/cdk-hnb659fds-*", ":iam::111122223333:role/Responder", "FunctionRole"} {
 		if !strings.Contains(deny, want) {
 			t.Errorf("deny statement lacks %s: %s", want, deny)
 		}
 	}
-	// IAM response off: no IAM write anywhere in the template.
-	tmpl := js(minimal.template)
-	for _, a := range []string{"iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:PutUserPolicy", "iam:DeleteUserPolicy"} {
-		if strings.Contains(tmpl, a) {
-			t.Errorf("IAM response off, yet the template grants %s", a)
+	// The deny policy: s3express:* on the guarded buckets, or bucket/*.
+	dp := js(full.one(t, "AWS::IAM::ManagedPolicy")["PolicyDocument"])
+	if !strings.Contains(dp, `"Action":"s3express:*","Effect":"Deny"`) || !strings.Contains(dp, ":bucket/analytics--use1-az4--x-s3") ||
+		!strings.Contains(dp, ":bucket/logs-app--use1-az4--x-s3") || strings.Contains(dp, "bucket/*") || strings.Contains(dp, `"Effect":"Allow"`) {
+		t.Errorf("deny policy %s", dp)
+	}
+	if dp := js(revoke.one(t, "AWS::IAM::ManagedPolicy")["PolicyDocument"]); !strings.Contains(dp, ":bucket/*") {
+		t.Errorf("all buckets guarded, yet the deny policy is %s", dp)
+	}
+	// revokeSessions: inline role policies on role/*, never on AWS-managed,
+	// organization, bootstrap, protected or the function's own roles, and
+	// never on users.
+	rs := revoke.statements(t)
+	if st := sid(rs, "RevokeSessions"); !strings.Contains(st, `"Action":["iam:PutRolePolicy","iam:DeleteRolePolicy"],"Effect":"Allow"`) ||
+		!strings.Contains(st, ":role/*") || strings.Contains(st, ":user/") {
+		t.Errorf("revoke statement %s", st)
+	}
+	never := sid(rs, "NeverRevoke")
+	for _, want := range []string{`"Effect":"Deny"`, ":role/aws-service-role/*", ":role/aws-reserved/*", ":role/OrganizationAccountAccessRole", ":role/*/OrganizationAccountAccessRole"} {
+		if !strings.Contains(never, want) {
+			t.Errorf("never-revoke statement lacks %s: %s", want, never)
 		}
 	}
-	for _, st := range append(fs, minimal.statements(t)...) {
+	rdeny := sid(rs, "NeverQuarantineProtected")
+	for _, want := range []string{`"iam:PutRolePolicy"`, ":user/alice", ":user/*/alice", ":role/shared-admin", ":role/BreakGlass", ":role/cdk-hnb659fds-*", "FunctionRole"} {
+		if !strings.Contains(rdeny, want) {
+			t.Errorf("revoke: protected deny lacks %s: %s", want, rdeny)
+		}
+	}
+	for _, not := range []string{"OtherAccountAdmin", "444455556666", "federated-user", ":root"} {
+		if strings.Contains(rdeny, not) {
+			t.Errorf("revoke: protected deny names %s: %s", not, rdeny)
+		}
+	}
+	for _, a := range inlineWrites[2:] {
+		if strings.Contains(js(revoke.template), a) {
+			t.Errorf("revokeSessions revokes roles only, yet the template names %s", a)
+		}
+	}
+	// IAM response off: no IAM write, no deny policy.
+	tmpl := js(minimal.template)
+	for _, a := range append(append([]string{}, inlineWrites...), "iam:Attach", "iam:Detach", "AWS::IAM::ManagedPolicy") {
+		if strings.Contains(tmpl, a) {
+			t.Errorf("IAM response off, yet the template has %s", a)
+		}
+	}
+	for _, st := range append(append(fs, minimal.statements(t)...), rs...) {
 		if strings.Contains(st, `"Action":"*"`) || strings.Contains(st, `"Resource":"*"`) && !strings.Contains(st, "xray") {
 			t.Errorf("wildcard statement: %s", st)
+		}
+	}
+}
+
+// TestResourcePolicies: only the rules reach the function and the event
+// queue; only the function (and the break-glass role) publishes, receives
+// and writes the table; the deploy role and operators subscribe.
+func TestResourcePolicies(t *testing.T) {
+	full, minimal := synth(t, "full"), synth(t, "minimal")
+	fnOnly := `"ArnNotLike":{"aws:PrincipalArn":[{"Fn::GetAtt":["FunctionRole`
+	operators := `"arn:aws:iam::111122223333:role/oncall/Responder"]`
+	notService := `"Bool":{"aws:PrincipalIsAWSService":"false"}`
+
+	// The function's resource policy: events.amazonaws.com from the rules.
+	for name, rules := range map[string][]string{"full": {"Sweep"}, "minimal": {"S3ExpressEvents", "Sweep"}} {
+		perms := synth(t, name).resources("AWS::Lambda::Permission")
+		var got []string
+		for _, p := range perms {
+			if p["Principal"] != "events.amazonaws.com" || p["Action"] != "lambda:InvokeFunction" {
+				t.Errorf("%s: function permission %s", name, js(p))
+			}
+			arn := js(p["SourceArn"])
+			if !strings.HasPrefix(arn, `{"Fn::GetAtt":["`) {
+				t.Errorf("%s: function permission without a rule's SourceArn: %s", name, js(p))
+				continue
+			}
+			got = append(got, strings.TrimRight(strings.Split(arn, `"`)[3], "0123456789ABCDEF"))
+		}
+		sort.Strings(got)
+		if !reflect.DeepEqual(got, rules) {
+			t.Errorf("%s: the function admits %v; want the rules %v", name, got, rules)
+		}
+	}
+
+	// The event queue: only the rule sends, only the function (and the
+	// break-glass role) receives.
+	events := full.byID(t, "AWS::SQS::QueuePolicy", "EventsPolicy")["PolicyDocument"]
+	if st := policyStatement(events, "OnlyTheRuleSends"); !strings.Contains(st, `"Condition":{"ArnNotEquals":{"aws:SourceArn":{"Fn::GetAtt":["S3ExpressEvents`) ||
+		!strings.Contains(st, `"Effect":"Deny"`) || !strings.Contains(st, `"Principal":{"AWS":"*"}`) || !strings.Contains(st, `"Action":"sqs:SendMessage"`) {
+		t.Errorf("event queue send statement %s", st)
+	}
+	if st := policyStatement(events, "OnlyTheFunctionReceives"); !strings.Contains(st, fnOnly) || !strings.Contains(st, operators) ||
+		!strings.Contains(st, `"sqs:ReceiveMessage"`) || !strings.Contains(st, notService) {
+		t.Errorf("event queue receive statement %s", st)
+	}
+	// The DLQ: only AWS services send; the failed-invocation queue: only
+	// the function. Both are read by the break-glass role only.
+	dlq := full.byID(t, "AWS::SQS::QueuePolicy", "DeadLettersPolicy")["PolicyDocument"]
+	if st := policyStatement(dlq, "OnlyAWSServicesSend"); !strings.Contains(st, `"Condition":{`+notService+`}`) || !strings.Contains(st, `"Effect":"Deny"`) {
+		t.Errorf("DLQ send statement %s", st)
+	}
+	failed := full.byID(t, "AWS::SQS::QueuePolicy", "FailedInvocationsPolicy")["PolicyDocument"]
+	if st := policyStatement(failed, "OnlyTheFunctionSends"); !strings.Contains(st, fnOnly) || strings.Contains(st, "Responder") {
+		t.Errorf("failed-invocation queue send statement %s", st)
+	}
+	for name, doc := range map[string]any{"DLQ": dlq, "failed invocations": failed} {
+		if st := policyStatement(doc, "OnlyOperatorsReceive"); !strings.Contains(st, `{"aws:PrincipalArn":["arn:aws:iam::111122223333:role/oncall/Responder"]}`) {
+			t.Errorf("%s receive statement %s", name, st)
+		}
+	}
+	// Without a break-glass role, the queues' readers are left to IAM.
+	if st := policyStatement(minimal.byID(t, "AWS::SQS::QueuePolicy", "DeadLettersPolicy")["PolicyDocument"], "OnlyOperatorsReceive"); st != "" {
+		t.Errorf("minimal: no break-glass role, yet %s", st)
+	}
+
+	// Topics: the function publishes (CloudWatch too, as a service); the
+	// deployment and the break-glass role subscribe.
+	for _, prefix := range []string{"AlertsPolicy", "HealthPolicy"} {
+		doc := full.byID(t, "AWS::SNS::TopicPolicy", prefix)["PolicyDocument"]
+		if st := policyStatement(doc, "OnlyTheGuardPublishes"); !strings.Contains(st, fnOnly) || !strings.Contains(st, notService) || strings.Contains(st, "Responder") {
+			t.Errorf("%s publish statement %s", prefix, st)
+		}
+		if st := policyStatement(doc, "OnlyDeployAndOperatorsSubscribe"); !strings.Contains(st, `:iam::111122223333:role/cdk-*-cfn-exec-role-*"]]},"arn:aws:iam::111122223333:role/oncall/Responder"]`) {
+			t.Errorf("%s subscribe statement %s", prefix, st)
+		}
+	}
+	// Keys: direct use by the function and the break-glass role only;
+	// use through SNS and SQS is left to their policies.
+	for id, key := range full.resources("AWS::KMS::Key") {
+		st := policyStatement(key["KeyPolicy"], "OnlyTheGuardUsesKey")
+		if !strings.Contains(st, `"aws:ViaAWSService":"false"`) || !strings.Contains(st, fnOnly) || !strings.Contains(st, operators) || !strings.Contains(st, `"kms:Decrypt"`) {
+			t.Errorf("key %s: %s", id, st)
+		}
+	}
+	// The state table: item writes by the function and the break-glass role.
+	tbl := full.one(t, "AWS::DynamoDB::Table")["ResourcePolicy"].(map[string]any)["PolicyDocument"]
+	st := policyStatement(tbl, "OnlyTheGuardWritesItems")
+	for _, want := range append([]string{fnOnly, operators, notService, `"Effect":"Deny"`, `"Resource":"*"`}, tableWrites...) {
+		if !strings.Contains(st, want) {
+			t.Errorf("table policy lacks %s: %s", want, st)
+		}
+	}
+	if st := policyStatement(minimal.one(t, "AWS::DynamoDB::Table")["ResourcePolicy"].(map[string]any)["PolicyDocument"], "OnlyTheGuardWritesItems"); !strings.Contains(st, `{"aws:PrincipalArn":[{"Fn::GetAtt":["FunctionRole111A5701","Arn"]}]}`) {
+		t.Errorf("minimal: table policy %s; want the function alone", st)
+	}
+}
+
+// TestOutputs: what on-call and an SCP need by name.
+func TestOutputs(t *testing.T) {
+	for name, want := range map[string][]string{
+		"full":    {"AlertTopicArn", "DeadLettersUrl", "FailedInvocationsUrl", "FunctionArn", "FunctionRoleArn", "HealthTopicArn", "QuarantineDenyPolicyArn", "StateTableArn", "StateTableName"},
+		"minimal": {"AlertTopicArn", "DeadLettersUrl", "FailedInvocationsUrl", "FunctionArn", "FunctionRoleArn", "HealthTopicArn", "StateTableArn", "StateTableName"},
+	} {
+		outs, _ := synth(t, name).template["Outputs"].(map[string]any)
+		var got []string
+		for k := range outs {
+			got = append(got, k)
+		}
+		sort.Strings(got)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: outputs %v; want %v", name, got, want)
+		}
+	}
+}
+
+// TestConcurrency: reserved concurrency, and the event queue's pollers one
+// below it (the sweep keeps an instance).
+func TestConcurrency(t *testing.T) {
+	s := synth(t, "full")
+	if n := s.one(t, "AWS::Lambda::Function")["ReservedConcurrentExecutions"]; n != 20.0 {
+		t.Errorf("reserved concurrency %v", n)
+	}
+	if sc := js(s.one(t, "AWS::Lambda::EventSourceMapping")["ScalingConfig"]); sc != `{"MaximumConcurrency":19}` {
+		t.Errorf("event source scaling %s", sc)
+	}
+}
+
+// TestProtectedWarnings: a protected entry the stack cannot deny in this
+// account and partition is a deploy-time warning; good entries are not.
+func TestProtectedWarnings(t *testing.T) {
+	a := assertions.Annotations_FromStack(synth(t, "revoke").guard.Stack)
+	got := strings.Join(messages(a.FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("protected .*")))), "\n")
+	for _, want := range []string{
+		`"arn:aws:iam::444455556666:role/OtherAccountAdmin" is in account 444455556666, not this target's (111122223333)`,
+		`"arn:aws-cn:iam::111122223333:role/ChinaAdmin" is in partition aws-cn, but this target is in aws`,
+		`"arn:aws:sts::111122223333:federated-user/bob" is not an IAM role, user or role session ARN`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no warning %s in:\n%s", want, got)
+		}
+	}
+	for _, ok := range []string{"BreakGlass", "alice", "shared-admin", ":root"} {
+		if strings.Contains(got, ok) {
+			t.Errorf("warning about %s, a good entry:\n%s", ok, got)
+		}
+	}
+	full := assertions.Annotations_FromStack(synth(t, "full").guard.Stack)
+	if w := messages(full.FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("protected .*")))); len(w) != 0 {
+		t.Errorf("the example allowlist gave warnings: %v", w)
+	}
+	empty := func(name string) []string {
+		a := assertions.Annotations_FromStack(synth(t, name).guard.Stack)
+		return messages(a.FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String(".*is empty: its topic pages nobody.*"))))
+	}
+	if w := empty("minimal"); len(w) != 2 {
+		t.Errorf("minimal has no subscribers, yet warnings %v", w)
+	}
+	if w := empty("full"); len(w) != 0 {
+		t.Errorf("full has subscribers, yet warnings %v", w)
+	}
+	if w := protectedWarnings([]string{"arn:aws:iam::111122223333:role/bad name"}, "aws", "111122223333"); len(w) != 1 || !strings.Contains(w[0], `characters IAM never allows`) {
+		t.Errorf("bad name: %v", w)
+	}
+}
+
+// TestEnvironmentContract: the environment the stack gives the function
+// is one the function's own configuration accepts, with the config's
+// values; every variable is one the function reads.
+func TestEnvironmentContract(t *testing.T) {
+	src, err := os.ReadFile("../../lambda/config/config.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What CloudFormation resolves each reference to, in a real account.
+	resolved := map[string]string{
+		"ALERT_TOPIC_ARN":     "arn:aws:sns:us-east-1:111122223333:alerts",
+		"HEALTH_TOPIC_ARN":    "arn:aws:sns:us-east-1:111122223333:health",
+		"STATE_TABLE":         "state",
+		"ACCOUNT_ID":          "111122223333",
+		"FUNCTION_ROLE_ARN":   "arn:aws:iam::111122223333:role/Guard-FunctionRole-ABC",
+		"IAM_DENY_POLICY_ARN": "arn:aws:iam::111122223333:policy/Guard-QuarantineDeny-ABC",
+	}
+	for _, name := range configs {
+		s := synth(t, name)
+		vars := s.one(t, "AWS::Lambda::Function")["Environment"].(map[string]any)["Variables"].(map[string]any)
+		env := map[string]string{"AWS_REGION": "us-east-1", "LAMBDA_TASK_ROOT": "/var/task"}
+		for k, v := range vars {
+			if !strings.Contains(string(src), `"`+k+`"`) {
+				t.Errorf("%s: the stack sets %s, which the function never reads", name, k)
+			}
+			if str, ok := v.(string); ok {
+				env[k] = str
+			} else if env[k] = resolved[k]; env[k] == "" {
+				t.Errorf("%s: %s is a reference (%s) the test cannot resolve", name, k, js(v))
+			}
+		}
+		c, err := config.FromEnv(func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if string(c.Mode) != s.cfg.ResponseMode || c.RevokeSessions != s.cfg.RevokeSessions || string(c.Target) != s.cfg.QuarantineTarget ||
+			c.MaxQuarantinesBucketHour != *s.cfg.QuarantineMaxPerBucketHour || c.QuarantineFailedCalls != s.cfg.QuarantineFailedCalls ||
+			c.IAMResponse != s.cfg.IAMResponse || (c.IAMDenyPolicyARN != "") != s.cfg.IAMResponse || c.HealthTopic() != resolved["HEALTH_TOPIC_ARN"] {
+			t.Errorf("%s: the function reads %+v from config %+v", name, c, s.cfg)
+		}
+		if (s.cfg.QuarantineTTL == "0") != (c.QuarantineTTL == 0) {
+			t.Errorf("%s: quarantineTTL %q read as %v", name, s.cfg.QuarantineTTL, c.QuarantineTTL)
 		}
 	}
 }
@@ -478,7 +931,7 @@ func TestTrail(t *testing.T) {
 
 // TestNag: cdk-nag's AwsSolutions pack finds nothing unsuppressed.
 func TestNag(t *testing.T) {
-	for _, name := range []string{"full", "minimal"} {
+	for _, name := range configs {
 		s := synth(t, name)
 		a := assertions.Annotations_FromStack(s.guard.Stack)
 		for _, msgs := range [][]string{
@@ -508,7 +961,7 @@ func TestCfnLint(t *testing.T) {
 		}
 		t.Skip("cfn-lint not found; ./test/run installs it")
 	}
-	for _, name := range []string{"full", "minimal"} {
+	for _, name := range configs {
 		s := synth(t, name)
 		templates, _ := filepath.Glob(filepath.Join(s.outdir, "*", "*.template.json"))
 		if len(templates) == 0 {

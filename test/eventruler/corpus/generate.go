@@ -145,8 +145,11 @@ func Generated() []Event {
 	// and general purpose S3 naming a directory bucket's name.
 	base := record(n+1, ops[6], identities[1], shapes[0], Buckets[0])
 	out = append(out,
-		Event{Name: "negative general-purpose S3", JSON: event("aws.s3", DetailType, withSource(base, "s3.amazonaws.com"))},
-		Event{Name: "negative other service", JSON: event("aws.kms", DetailType, withSource(base, "kms.amazonaws.com"))},
+		Event{Name: "negative general-purpose S3", JSON: event("aws.s3", DetailType, withSource(base, "s3.amazonaws.com",
+			map[string]any{"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::" + Buckets[0] + "/reports/day.parquet"},
+			map[string]any{"accountId": Account, "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::" + Buckets[0]}))},
+		Event{Name: "negative other service", JSON: event("aws.kms", DetailType, withSource(base, "kms.amazonaws.com",
+			map[string]any{"accountId": Account, "type": "AWS::KMS::Key", "ARN": "arn:aws:kms:us-east-1:111122223333:key/0000-example"}))},
 		Event{Name: "negative detail-type AWS Service Event", JSON: event(source, "AWS Service Event via CloudTrail", base)},
 		Event{Name: "negative detail-type Object Created", JSON: event(source, "Object Created", base)},
 		Event{Name: "negative aws.s3 source with s3express record", JSON: event("aws.s3", DetailType, base)},
@@ -240,12 +243,14 @@ func record(n int, o op, id identity, s shape, bucket string) map[string]any {
 	return r
 }
 
-func withSource(r map[string]any, src string) map[string]any {
+// withSource is r as another service would log it, with its own resources.
+func withSource(r map[string]any, src string, resources ...any) map[string]any {
 	c := make(map[string]any, len(r))
 	for k, v := range r {
 		c[k] = v
 	}
 	c["eventSource"] = src
+	c["resources"] = resources
 	return c
 }
 

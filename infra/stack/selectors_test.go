@@ -9,168 +9,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/s3xguard/s3xguard/lambda/doctor"
 	"github.com/s3xguard/s3xguard/rules"
 	"github.com/s3xguard/s3xguard/test/eventruler/corpus"
 )
 
-// This file evaluates the trail's advanced event selectors, written from
-// the CloudTrail documentation (there is no CloudTrail to ask offline):
-//
-//   - CloudTrail API Reference, AdvancedFieldSelector: Equals, StartsWith
-//     and EndsWith include events whose field matches the value exactly, by
-//     its first or its last characters; NotEquals, NotStartsWith and
-//     NotEndsWith exclude them.
-//   - CloudTrail user guide, "Filtering data events by using advanced event
-//     selectors" (FACTS §5): the include operators of one field OR together,
-//     the exclude operators AND together; every field selector of a
-//     selector must match (AND); an event is logged when any selector
-//     matches (OR). resources.type and resources.ARN are matched against
-//     the event's resources: a resource of the selected type whose ARN
-//     passes the resources.ARN condition. The logs write an S3 Express
-//     object's ARN as ARNPrefix, and as ARN in access point requests (S3
-//     user guide, "Monitoring and logging access points for directory
-//     buckets"): both are the resource's ARN here.
-
-type fieldSelector struct {
-	Field                                 string
-	Equals, StartsWith, EndsWith          []string
-	NotEquals, NotStartsWith, NotEndsWith []string
-}
-
-type eventSelector struct {
-	Name           string
-	FieldSelectors []fieldSelector
-}
-
-// matches reports whether v passes one field selector.
-func (f *fieldSelector) matches(v string) bool {
-	include := len(f.Equals)+len(f.StartsWith)+len(f.EndsWith) == 0
-	for _, x := range f.Equals {
-		include = include || v == x
-	}
-	for _, x := range f.StartsWith {
-		include = include || strings.HasPrefix(v, x)
-	}
-	for _, x := range f.EndsWith {
-		include = include || strings.HasSuffix(v, x)
-	}
-	if !include {
-		return false
-	}
-	for _, x := range f.NotEquals {
-		if v == x {
-			return false
-		}
-	}
-	for _, x := range f.NotStartsWith {
-		if strings.HasPrefix(v, x) {
-			return false
-		}
-	}
-	for _, x := range f.NotEndsWith {
-		if strings.HasSuffix(v, x) {
-			return false
-		}
-	}
-	return true
-}
-
-// trailRecord is what the selectors read of a CloudTrail record.
-type trailRecord struct {
-	EventCategory string `json:"eventCategory"`
-	EventName     string `json:"eventName"`
-	EventSource   string `json:"eventSource"`
-	EventType     string `json:"eventType"`
-	ReadOnly      bool   `json:"readOnly"`
-	UserIdentity  struct {
-		ARN string `json:"arn"`
-	} `json:"userIdentity"`
-	Resources []struct {
-		Type      string `json:"type"`
-		ARN       string `json:"ARN"`
-		ARNPrefix string `json:"ARNPrefix"`
-	} `json:"resources"`
-}
-
-// logs reports whether the selectors log the record.
-func logs(sels []eventSelector, r *trailRecord) bool {
-	for _, s := range sels {
-		if selects(&s, r) {
-			return true
-		}
-	}
-	return false
-}
-
-func selects(s *eventSelector, r *trailRecord) bool {
-	var types, arns *fieldSelector
-	for i := range s.FieldSelectors {
-		f := &s.FieldSelectors[i]
-		var v string
-		switch f.Field {
-		case "resources.type":
-			types = f
-			continue
-		case "resources.ARN":
-			arns = f
-			continue
-		case "eventCategory":
-			v = r.EventCategory
-		case "eventName":
-			v = r.EventName
-		case "eventSource":
-			v = r.EventSource
-		case "eventType":
-			v = r.EventType
-		case "readOnly":
-			v = fmt.Sprint(r.ReadOnly)
-		case "userIdentity.arn":
-			v = r.UserIdentity.ARN
-		default:
-			panic("selector field " + f.Field + " not modelled")
-		}
-		if !f.matches(v) {
-			return false
-		}
-	}
-	if types == nil {
-		return arns == nil
-	}
-	for _, res := range r.Resources {
-		arn := res.ARN
-		if arn == "" {
-			arn = res.ARNPrefix
-		}
-		if types.matches(res.Type) && (arns == nil || arns.matches(arn)) {
-			return true
-		}
-	}
-	return false
-}
-
-func TestFieldSelectorOperators(t *testing.T) {
-	for _, tt := range []struct {
-		f    fieldSelector
-		v    string
-		want bool
-	}{
-		{fieldSelector{Equals: []string{"a", "b"}}, "b", true},
-		{fieldSelector{Equals: []string{"a"}}, "ab", false},
-		{fieldSelector{StartsWith: []string{"ar"}}, "arn", true},
-		{fieldSelector{EndsWith: []string{"rn"}}, "arn", true},
-		{fieldSelector{EndsWith: []string{"ar"}}, "arn", false},
-		{fieldSelector{Equals: []string{"x"}, StartsWith: []string{"a"}}, "abc", true}, // includes OR
-		{fieldSelector{NotEquals: []string{"a"}}, "b", true},
-		{fieldSelector{NotEquals: []string{"a"}}, "a", false},
-		{fieldSelector{NotStartsWith: []string{"a"}, NotEndsWith: []string{"z"}}, "bcz", false}, // excludes AND
-		{fieldSelector{NotStartsWith: []string{"a"}, NotEndsWith: []string{"z"}}, "bcd", true},
-		{fieldSelector{StartsWith: []string{"a"}, NotEndsWith: []string{"z"}}, "abz", false},
-	} {
-		if got := tt.f.matches(tt.v); got != tt.want {
-			t.Errorf("%+v matches %q = %v; want %v", tt.f, tt.v, got, tt.want)
-		}
-	}
-}
+// The selectors are evaluated by lambda/doctor's evaluator, written from
+// the CloudTrail documentation of the operators (see its selectors.go),
+// the same one `s3xguard doctor` runs on a live account's trails.
 
 // TestTrailLogsEveryDataEvent: the selectors the stack writes log every S3
 // Express data event of the corpus on a guarded bucket (CreateSession,
@@ -192,19 +38,19 @@ func TestTrailLogsEveryDataEvent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var sels []eventSelector
+		var sels []doctor.Selector
 		if err := json.Unmarshal(raw, &sels); err != nil {
 			t.Fatal(err)
 		}
 		var must, logged, noObject int
 		var missed, extra []string
 		for _, c := range cases {
-			var env struct{ Detail trailRecord }
+			var env struct{ Detail doctor.Record }
 			if err := json.Unmarshal(c.JSON, &env); err != nil {
 				continue // a field of the wrong type: CloudTrail never writes one
 			}
 			r := &env.Detail
-			got := logs(sels, r)
+			got := doctor.Logs(sels, r)
 			// The bucket as the trail sees it: in the object's ARN.
 			var bucket string
 			hasObject := false

@@ -168,18 +168,22 @@ func checkRule(ctx context.Context, c Clients, cfg Config, fnARN string, buckets
 			continue // the sweep's schedule
 		}
 		found = true
-		var problems []string
+		var problems, fixes []string
 		if r.State != "ENABLED" {
 			problems = append(problems, fmt.Sprintf("state %s", r.State))
+			fixes = append(fixes, "aws events enable-rule --name "+name)
 		}
 		if bus := aws.ToString(r.EventBusName); bus != "" && bus != "default" {
+			// FACTS §1: CloudTrail events reach the default bus only.
 			problems = append(problems, fmt.Sprintf("on bus %s (CloudTrail events reach the default bus only)", bus))
+			fixes = append(fixes, "redeploy the stack (its rule is on the default bus)")
 		}
 		if !sameJSON(aws.ToString(r.EventPattern), string(want)) {
 			problems = append(problems, "its pattern is not the one s3xguard generates for "+show(buckets))
+			fixes = append(fixes, "redeploy the stack (its rule has the pattern of rules.EventPattern)")
 		}
 		if len(problems) > 0 {
-			out = append(out, Finding{Fail, "rule", fmt.Sprintf("rule %s: %s", name, strings.Join(problems, "; ")), "redeploy the stack (the rule's pattern is rules.EventPattern); enable the rule: aws events enable-rule --name " + name})
+			out = append(out, Finding{Fail, "rule", fmt.Sprintf("rule %s: %s", name, strings.Join(problems, "; ")), strings.Join(fixes, "; ")})
 		} else {
 			out = append(out, Finding{OK, "rule", fmt.Sprintf("rule %s: enabled, on the default bus, with s3xguard's pattern", name), ""})
 		}

@@ -1,0 +1,56 @@
+package doctor
+
+import (
+	"context"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+)
+
+// fakeSNS answers with fixed subscriptions and SMS attributes: moto
+// confirms every subscription at once, so pending ones are tested here.
+type fakeSNS struct {
+	subs []snstypes.Subscription
+	sms  map[string]string
+}
+
+func (f *fakeSNS) GetTopicAttributes(context.Context, *sns.GetTopicAttributesInput, ...func(*sns.Options)) (*sns.GetTopicAttributesOutput, error) {
+	return &sns.GetTopicAttributesOutput{}, nil
+}
+
+func (f *fakeSNS) ListSubscriptionsByTopic(context.Context, *sns.ListSubscriptionsByTopicInput, ...func(*sns.Options)) (*sns.ListSubscriptionsByTopicOutput, error) {
+	return &sns.ListSubscriptionsByTopicOutput{Subscriptions: f.subs}, nil
+}
+
+func (f *fakeSNS) GetSMSAttributes(context.Context, *sns.GetSMSAttributesInput, ...func(*sns.Options)) (*sns.GetSMSAttributesOutput, error) {
+	return &sns.GetSMSAttributesOutput{Attributes: f.sms}, nil
+}
+
+func TestCheckTopic(t *testing.T) {
+	sub := func(proto, endpoint, arn string) snstypes.Subscription {
+		return snstypes.Subscription{Protocol: aws.String(proto), Endpoint: aws.String(endpoint), SubscriptionArn: aws.String(arn)}
+	}
+	const topic = "arn:aws:sns:us-east-1:111122223333:alerts"
+	for _, tt := range []struct {
+		name string
+		f    fakeSNS
+		want map[string]Status
+	}{
+		{"pending only", fakeSNS{subs: []snstypes.Subscription{sub("email", "a@example.com", "PendingConfirmation")}}, map[string]Status{"subscriptions": Fail}},
+		{"one pending", fakeSNS{subs: []snstypes.Subscription{sub("email", "a@example.com", "PendingConfirmation"), sub("email", "b@example.com", topic+":1")}}, map[string]Status{"subscriptions": Warn}},
+		{"sms with a limit", fakeSNS{subs: []snstypes.Subscription{sub("sms", "+15555550100", topic+":2")}, sms: map[string]string{"MonthlySpendLimit": "50"}}, map[string]Status{"subscriptions": OK, "sms": OK}},
+		{"sms at 1 USD", fakeSNS{subs: []snstypes.Subscription{sub("sms", "+15555550100", topic+":2")}, sms: map[string]string{"MonthlySpendLimit": "1"}}, map[string]Status{"sms": Warn}},
+	} {
+		got := map[string]Status{}
+		for _, f := range checkTopic(context.Background(), Clients{SNS: &tt.f}, topic) {
+			got[f.Check] = f.Status
+		}
+		for check, want := range tt.want {
+			if got[check] != want {
+				t.Errorf("%s: %s = %q; want %q", tt.name, check, got[check], want)
+			}
+		}
+	}
+}

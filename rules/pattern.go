@@ -66,10 +66,14 @@ func EventPattern(buckets []string) ([]byte, error) {
 			}
 		}
 		if names != nil {
-			// event-ruler takes exists, suffix and values side by side in one
-			// list, ORed, as for any other field.
-			names = append(names, "", map[string]string{"suffix": accessPointSuffix}, map[string]bool{"exists": false})
-			detail["requestParameters"] = map[string]any{"bucketName": names}
+			// exists goes in a branch of its own: $or is the documented way
+			// to combine it with other conditions on a field (EventBridge
+			// user guide, "Content filtering": exists matching, $or).
+			names = append(names, "", map[string]string{"suffix": accessPointSuffix})
+			detail["$or"] = []any{
+				map[string]any{"requestParameters": map[string]any{"bucketName": names}},
+				map[string]any{"requestParameters": map[string]any{"bucketName": []any{map[string]bool{"exists": false}}}},
+			}
 		}
 	}
 	pattern := map[string]any{

@@ -41,7 +41,7 @@ func TestEventPattern(t *testing.T) {
 	}{
 		{nil, `{"eventSource":["s3express.amazonaws.com"]}`, ""},
 		{[]string{"*"}, `{"eventSource":["s3express.amazonaws.com"]}`, ""},
-		{[]string{"a--use1-az4--x-s3", "logs-*--x-s3"}, `{"eventSource":["s3express.amazonaws.com"],"requestParameters":{"bucketName":["a--use1-az4--x-s3",{"wildcard":"logs-*--x-s3"},"",{"suffix":"--xa-s3"},{"exists":false}]}}`, ""},
+		{[]string{"a--use1-az4--x-s3", "logs-*--x-s3"}, `{"eventSource":["s3express.amazonaws.com"],"$or":[{"requestParameters":{"bucketName":["a--use1-az4--x-s3",{"wildcard":"logs-*--x-s3"},"",{"suffix":"--xa-s3"}]}},{"requestParameters":{"bucketName":[{"exists":false}]}}]}`, ""},
 		{[]string{"plain-bucket"}, "", `bucket "plain-bucket": not a directory bucket name`},
 		{[]string{"a?--use1-az4--x-s3"}, "", "EventBridge wildcards take '*' only"},
 	} {

@@ -219,7 +219,7 @@ func checkTrails(ctx context.Context, c Clients, fnARN string, buckets []string)
 	probeBuckets := buckets
 	if len(probeBuckets) == 0 {
 		// Guarding all: a trail limited to some buckets does not do.
-		probeBuckets = []string{"any-bucket--" + "use1-az4--x-s3"}
+		probeBuckets = []string{"any-bucket--use1-az4--x-s3"}
 	}
 	trails, err := c.CloudTrail.DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{IncludeShadowTrails: aws.Bool(true)})
 	if err != nil {
@@ -241,14 +241,15 @@ func checkTrails(ctx context.Context, c Clients, fnARN string, buckets []string)
 		var logged, missed []string
 		for _, b := range probeBuckets {
 			var miss []string
-			for _, p := range probes(partition, region, account, b) {
+			ps := probes(partition, region, account, b)
+			for _, p := range ps {
 				if !Logs(sels, &p.rec) {
 					miss = append(miss, p.name)
 				}
 			}
 			if len(miss) == 0 {
 				logged = append(logged, b)
-			} else if len(miss) < len(probes(partition, region, account, b)) {
+			} else if len(miss) < len(ps) {
 				missed = append(missed, fmt.Sprintf("%s (not: %s)", b, strings.Join(miss, ", ")))
 			}
 		}

@@ -145,11 +145,17 @@ func checkRule(ctx context.Context, c Clients, cfg Config, fnARN string, buckets
 		names = append(names, cfg.Rule)
 	} else {
 		for _, t := range targets {
-			r, err := c.Events.ListRuleNamesByTarget(ctx, &eventbridge.ListRuleNamesByTargetInput{TargetArn: aws.String(t)})
-			if err != nil {
-				return []Finding{{Fail, "rule", fmt.Sprintf("rules targeting %s: %v", t, err), "check the credentials allow events:ListRuleNamesByTarget"}}
+			var next *string
+			for {
+				r, err := c.Events.ListRuleNamesByTarget(ctx, &eventbridge.ListRuleNamesByTargetInput{TargetArn: aws.String(t), NextToken: next})
+				if err != nil {
+					return []Finding{{Fail, "rule", fmt.Sprintf("rules targeting %s: %v", t, err), "check the credentials allow events:ListRuleNamesByTarget"}}
+				}
+				names = append(names, r.RuleNames...)
+				if next = r.NextToken; next == nil {
+					break
+				}
 			}
-			names = append(names, r.RuleNames...)
 		}
 	}
 	want, err := rules.EventPattern(buckets)

@@ -34,6 +34,7 @@ const guardedBucket = "analytics--use1-az4--x-s3"
 // break it.
 type deployment struct {
 	noTrail, trailStopped, oldSelectors bool
+	noManagementTrail, allManagement    bool
 	ruleDisabled, oldPattern, viaQueue  bool
 	noSubscription, sms                 bool
 }
@@ -91,6 +92,9 @@ func (d deployment) setUp(t *testing.T, cfg aws.Config) string {
 	if d.ruleDisabled {
 		state = ebtypes.RuleStateDisabled
 	}
+	if d.allManagement {
+		state = ebtypes.RuleStateEnabledWithAllCloudtrailManagementEvents
+	}
 	must(ec.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("S3ExpressEvents"), EventPattern: aws.String(string(pattern)), State: state}))
 	target := *fn.FunctionArn
 	if d.viaQueue {
@@ -101,9 +105,16 @@ func (d deployment) setUp(t *testing.T, cfg aws.Config) string {
 	must(ec.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("Sweep"), ScheduleExpression: aws.String("rate(1 minute)")}))
 	must(ec.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("Sweep"), Targets: []ebtypes.Target{{Id: aws.String("fn"), Arn: fn.FunctionArn}}}))
 
+	must(s3.NewFromConfig(cfg).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("trail-logs")}))
+	ct := cloudtrail.NewFromConfig(cfg)
+	if !d.noManagementTrail {
+		// The account's own trail: management events, read and write.
+		must(ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("account"), S3BucketName: aws.String("trail-logs")}))
+		must(ct.PutEventSelectors(ctx, &cloudtrail.PutEventSelectorsInput{TrailName: aws.String("account"),
+			EventSelectors: []cttypes.EventSelector{{IncludeManagementEvents: aws.Bool(true), ReadWriteType: cttypes.ReadWriteTypeAll}}}))
+		must(ct.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String("account")}))
+	}
 	if !d.noTrail {
-		must(s3.NewFromConfig(cfg).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("trail-logs")}))
-		ct := cloudtrail.NewFromConfig(cfg)
 		must(ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("s3xguard"), S3BucketName: aws.String("trail-logs")}))
 		// The stack's selectors (infra/stack dataEventSelectors), or the
 		// form it wrote before, which misses bucket calls and …:NAME ARNs.
@@ -146,7 +157,9 @@ func TestDoctor(t *testing.T) {
 		{"through the queue", deployment{viaQueue: true}, nil, map[string]doctor.Status{"rule": "ok", "target": "ok"}, 0},
 		{"rule disabled", deployment{ruleDisabled: true}, nil, map[string]doctor.Status{"rule": "fail", "target": "ok"}, 1},
 		{"pattern without the fix", deployment{oldPattern: true}, nil, map[string]doctor.Status{"rule": "fail"}, 1},
+		{"rule with read-only management events", deployment{allManagement: true}, nil, map[string]doctor.Status{"rule": "ok"}, 0},
 		{"no trail", deployment{noTrail: true}, nil, map[string]doctor.Status{"trail": "fail"}, 1},
+		{"no management trail", deployment{noManagementTrail: true}, nil, map[string]doctor.Status{"trail": "fail"}, 1},
 		{"trail not logging", deployment{trailStopped: true}, nil, map[string]doctor.Status{"trail": "fail"}, 1},
 		{"trail selectors miss bucket calls", deployment{oldSelectors: true}, nil, map[string]doctor.Status{"trail": "fail"}, 1},
 		{"no subscription", deployment{noSubscription: true}, nil, map[string]doctor.Status{"subscriptions": "fail"}, 1},

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
@@ -175,7 +176,10 @@ func checkRule(ctx context.Context, c Clients, cfg Config, fnARN string, buckets
 		}
 		found = true
 		var problems, fixes []string
-		if r.State != "ENABLED" {
+		// EventBridge user guide, "Receiving read-only management events
+		// from AWS services": ENABLED matches all but read-only management
+		// events; ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS matches those too.
+		if r.State != ebtypes.RuleStateEnabled && r.State != ebtypes.RuleStateEnabledWithAllCloudtrailManagementEvents {
 			problems = append(problems, fmt.Sprintf("state %s", r.State))
 			fixes = append(fixes, "aws events enable-rule --name "+name)
 		}
@@ -191,7 +195,11 @@ func checkRule(ctx context.Context, c Clients, cfg Config, fnARN string, buckets
 		if len(problems) > 0 {
 			out = append(out, Finding{Fail, "rule", fmt.Sprintf("rule %s: %s", name, strings.Join(problems, "; ")), strings.Join(fixes, "; ")})
 		} else {
-			out = append(out, Finding{OK, "rule", fmt.Sprintf("rule %s: enabled, on the default bus, with s3xguard's pattern", name), ""})
+			seen := "enabled (read-only management events such as GetBucketPolicy are not matched in this state)"
+			if r.State == ebtypes.RuleStateEnabledWithAllCloudtrailManagementEvents {
+				seen = "enabled with all CloudTrail management events"
+			}
+			out = append(out, Finding{OK, "rule", fmt.Sprintf("rule %s: %s, on the default bus, with s3xguard's pattern", name, seen), ""})
 		}
 		ts, err := c.Events.ListTargetsByRule(ctx, &eventbridge.ListTargetsByRuleInput{Rule: aws.String(name)})
 		if err != nil {
@@ -233,6 +241,7 @@ func checkTrails(ctx context.Context, c Clients, fnARN string, buckets []string)
 	}
 	var out []Finding
 	covered := map[string]bool{}
+	mgmtBy := "" // a logging trail that logs S3 Express management write events
 	for _, t := range trails.TrailList {
 		name := aws.ToString(t.TrailARN)
 		if name == "" {
@@ -244,6 +253,7 @@ func checkTrails(ctx context.Context, c Clients, fnARN string, buckets []string)
 			continue
 		}
 		sels := selectorsOf(sel.AdvancedEventSelectors)
+		mgmt := logsManagement(sel, sels)
 		var logged, missed []string
 		for _, b := range probeBuckets {
 			var miss []string
@@ -259,7 +269,7 @@ func checkTrails(ctx context.Context, c Clients, fnARN string, buckets []string)
 				missed = append(missed, fmt.Sprintf("%s (not: %s)", b, strings.Join(miss, ", ")))
 			}
 		}
-		if len(logged) == 0 && len(missed) == 0 {
+		if len(logged) == 0 && len(missed) == 0 && !mgmt {
 			continue // a trail for other things
 		}
 		st, err := c.CloudTrail.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String(name)})
@@ -267,8 +277,13 @@ func checkTrails(ctx context.Context, c Clients, fnARN string, buckets []string)
 		case err != nil:
 			out = append(out, Finding{Warn, "trail", fmt.Sprintf("trail %s: status: %v", name, err), "check the credentials allow cloudtrail:GetTrailStatus"})
 		case !aws.ToBool(st.IsLogging):
-			out = append(out, Finding{Fail, "trail", fmt.Sprintf("trail %s selects S3 Express data events but is not logging", name), "aws cloudtrail start-logging --name " + name})
+			if len(logged) > 0 || len(missed) > 0 {
+				out = append(out, Finding{Fail, "trail", fmt.Sprintf("trail %s selects S3 Express data events but is not logging", name), "aws cloudtrail start-logging --name " + name})
+			}
 			continue
+		}
+		if mgmt && mgmtBy == "" {
+			mgmtBy = name
 		}
 		for _, b := range logged {
 			covered[b] = true
@@ -280,6 +295,16 @@ func checkTrails(ctx context.Context, c Clients, fnARN string, buckets []string)
 		if len(logged) > 0 {
 			out = append(out, Finding{OK, "trail", fmt.Sprintf("trail %s is logging the S3 Express data events of %s", name, show(logged)), ""})
 		}
+	}
+	// EventBridge user guide, "AWS service events delivered via AWS
+	// CloudTrail": events of detail-type "AWS API Call via CloudTrail" need
+	// a trail with logging enabled, management events included; the stack's
+	// own trail logs data events only.
+	if mgmtBy == "" {
+		out = append(out, Finding{Fail, "trail", "no logging trail logs S3 Express management write events (PutBucketPolicy, CreateBucket, DeleteBucket...): the rule never sees them",
+			"log management events (read and write, or write) in a trail of the account or the organization"})
+	} else {
+		out = append(out, Finding{OK, "trail", fmt.Sprintf("trail %s is logging S3 Express management write events", mgmtBy), ""})
 	}
 	var bare []string
 	for _, b := range probeBuckets {
@@ -296,6 +321,23 @@ func checkTrails(ctx context.Context, c Clients, fnARN string, buckets []string)
 			"deploy with \"createTrail\": true, or add an advanced event selector (eventCategory Data, resources.type AWS::S3Express::Object) to a trail"})
 	}
 	return out
+}
+
+// logsManagement reports whether a trail's selectors log a management
+// write event of S3 Express (PutBucketPolicy): advanced selectors when the
+// trail has them, else basic ones (IncludeManagementEvents, ReadWriteType
+// All or WriteOnly, s3express not in ExcludeManagementEventSources).
+func logsManagement(sel *cloudtrail.GetEventSelectorsOutput, advanced []Selector) bool {
+	if len(advanced) > 0 {
+		return Logs(advanced, &Record{EventCategory: "Management", EventName: "PutBucketPolicy", EventSource: "s3express.amazonaws.com", EventType: "AwsApiCall"})
+	}
+	for _, e := range sel.EventSelectors {
+		if aws.ToBool(e.IncludeManagementEvents) && e.ReadWriteType != cttypes.ReadWriteTypeReadOnly &&
+			!slices.Contains(e.ExcludeManagementEventSources, "s3express.amazonaws.com") {
+			return true
+		}
+	}
+	return false
 }
 
 type probe struct {

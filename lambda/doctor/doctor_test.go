@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 )
@@ -51,6 +53,30 @@ func TestCheckTopic(t *testing.T) {
 			if got[check] != want {
 				t.Errorf("%s: %s = %q; want %q", tt.name, check, got[check], want)
 			}
+		}
+	}
+}
+
+func TestLogsManagement(t *testing.T) {
+	mgmt := FieldSelector{Field: "eventCategory", Equals: []string{"Management"}}
+	for _, tt := range []struct {
+		name     string
+		basic    []cttypes.EventSelector
+		advanced []Selector
+		want     bool
+	}{
+		{"basic, all", []cttypes.EventSelector{{IncludeManagementEvents: aws.Bool(true), ReadWriteType: cttypes.ReadWriteTypeAll}}, nil, true},
+		{"basic, write only", []cttypes.EventSelector{{IncludeManagementEvents: aws.Bool(true), ReadWriteType: cttypes.ReadWriteTypeWriteOnly}}, nil, true},
+		{"basic, read only", []cttypes.EventSelector{{IncludeManagementEvents: aws.Bool(true), ReadWriteType: cttypes.ReadWriteTypeReadOnly}}, nil, false},
+		{"basic, s3express excluded", []cttypes.EventSelector{{IncludeManagementEvents: aws.Bool(true), ReadWriteType: cttypes.ReadWriteTypeAll, ExcludeManagementEventSources: []string{"s3express.amazonaws.com"}}}, nil, false},
+		{"basic, data only", []cttypes.EventSelector{{IncludeManagementEvents: aws.Bool(false)}}, nil, false},
+		{"advanced, management", nil, []Selector{{FieldSelectors: []FieldSelector{mgmt}}}, true},
+		{"advanced, management read only", nil, []Selector{{FieldSelectors: []FieldSelector{mgmt, {Field: "readOnly", Equals: []string{"true"}}}}}, false},
+		{"advanced, s3express excluded", nil, []Selector{{FieldSelectors: []FieldSelector{mgmt, {Field: "eventSource", NotEquals: []string{"s3express.amazonaws.com"}}}}}, false},
+		{"advanced, data only", nil, []Selector{{FieldSelectors: []FieldSelector{{Field: "eventCategory", Equals: []string{"Data"}}}}}, false},
+	} {
+		if got := logsManagement(&cloudtrail.GetEventSelectorsOutput{EventSelectors: tt.basic}, tt.advanced); got != tt.want {
+			t.Errorf("%s: %v; want %v", tt.name, got, tt.want)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
 )
@@ -20,6 +21,12 @@ var (
 	bucketGlobEndRE   = regexp.MustCompile(`^[a-z0-9*][a-z0-9.*-]*(--x-s3|\*)$`)
 )
 
+// MaxPatternChars is EventBridge's default limit on the size of an event
+// pattern (Amazon EventBridge quotas, "Event pattern": 2,048 characters,
+// adjustable). EventPattern fails rather than produce a larger one, so a
+// deployment fails at synth, not half-way through CloudFormation.
+const MaxPatternChars = 2048
+
 // EventPattern returns the EventBridge rule pattern that selects the S3
 // Express CloudTrail events s3xguard must see: all of them when buckets is
 // empty, else those naming one of the buckets (globs become EventBridge
@@ -27,6 +34,17 @@ var (
 // pattern: the function must see allowed traffic too, to report events that
 // are unreadable rather than drop them, and EventBridge cannot express the
 // allowlist's CIDR exclusions (anything-but takes no cidr).
+//
+// With buckets, the pattern filters on requestParameters.bucketName, and
+// also lets through every event whose bucketName is absent or empty (the
+// decoder then takes the bucket from resources, or there is none: an
+// AccessDenied without request parameters, ListDirectoryBuckets, an invalid
+// record) and every event whose bucketName is an access point name
+// (NAME--ZONEID--xa-s3). A few events of other buckets get through and
+// are alerted; matching the resources ARN instead would triple the pattern
+// per bucket, and a missed event on a guarded bucket is the worse error.
+// test/eventruler proves the pattern against event-ruler, EventBridge's
+// matcher, over the project's event corpus.
 func EventPattern(buckets []string) ([]byte, error) {
 	detail := map[string]any{"eventSource": []string{cloudtrail.EventSource}}
 	if len(buckets) > 0 {
@@ -49,7 +67,14 @@ func EventPattern(buckets []string) ([]byte, error) {
 			}
 		}
 		if names != nil {
-			detail["requestParameters"] = map[string]any{"bucketName": names}
+			// exists goes in a branch of its own: $or is the documented way
+			// to combine it with other conditions on a field (EventBridge
+			// user guide, "Content filtering": exists matching, $or).
+			names = append(names, "", map[string]string{"suffix": accessPointSuffix})
+			detail["$or"] = []any{
+				map[string]any{"requestParameters": map[string]any{"bucketName": names}},
+				map[string]any{"requestParameters": map[string]any{"bucketName": []any{map[string]bool{"exists": false}}}},
+			}
 		}
 	}
 	pattern := map[string]any{
@@ -57,5 +82,17 @@ func EventPattern(buckets []string) ([]byte, error) {
 		"detail-type": []string{EventBridgeDetailType},
 		"detail":      detail,
 	}
+	compact, err := json.Marshal(pattern)
+	if err != nil {
+		return nil, err
+	}
+	if n := utf8.RuneCount(compact); n > MaxPatternChars {
+		return nil, fmt.Errorf("event pattern for %d buckets is %d characters, over EventBridge's limit of %d: name the buckets with a wildcard (logs-*--x-s3), or guard all (\"*\")", len(buckets), n, MaxPatternChars)
+	}
 	return json.MarshalIndent(pattern, "", "  ")
 }
+
+// accessPointSuffix ends the name of every access point for directory
+// buckets (S3 user guide, "Access points for directory buckets": names are
+// NAME--ZONEID--xa-s3).
+const accessPointSuffix = "--xa-s3"

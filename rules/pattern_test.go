@@ -1,7 +1,9 @@
 package rules
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -39,7 +41,7 @@ func TestEventPattern(t *testing.T) {
 	}{
 		{nil, `{"eventSource":["s3express.amazonaws.com"]}`, ""},
 		{[]string{"*"}, `{"eventSource":["s3express.amazonaws.com"]}`, ""},
-		{[]string{"a--use1-az4--x-s3", "logs-*--x-s3"}, `{"eventSource":["s3express.amazonaws.com"],"requestParameters":{"bucketName":["a--use1-az4--x-s3",{"wildcard":"logs-*--x-s3"}]}}`, ""},
+		{[]string{"a--use1-az4--x-s3", "logs-*--x-s3"}, `{"eventSource":["s3express.amazonaws.com"],"$or":[{"requestParameters":{"bucketName":["a--use1-az4--x-s3",{"wildcard":"logs-*--x-s3"},"",{"suffix":"--xa-s3"}]}},{"requestParameters":{"bucketName":[{"exists":false}]}}]}`, ""},
 		{[]string{"plain-bucket"}, "", `bucket "plain-bucket": not a directory bucket name`},
 		{[]string{"a?--use1-az4--x-s3"}, "", "EventBridge wildcards take '*' only"},
 	} {
@@ -71,4 +73,38 @@ func TestEventPattern(t *testing.T) {
 			t.Errorf("EventPattern(%q) detail = %s; want %s", tt.buckets, p.Detail, tt.want)
 		}
 	}
+}
+
+// TestEventPatternSize: a pattern EventBridge would refuse (over 2,048
+// characters) is an error that gives the count, the size and the limit,
+// and suggests a wildcard; the largest list that fits is accepted.
+func TestEventPatternSize(t *testing.T) {
+	name := func(i int) string { // 63 characters, the longest bucket name
+		return fmt.Sprintf("b%02d-%s--use1-az4--x-s3", i, strings.Repeat("x", 63-len("b00---use1-az4--x-s3")))
+	}
+	var buckets []string
+	for i := 0; ; i++ {
+		b, err := EventPattern(append(buckets, name(i)))
+		if err != nil {
+			msg := err.Error()
+			for _, want := range []string{fmt.Sprintf("for %d buckets", len(buckets)+1), "limit of 2048", "wildcard"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error %q lacks %q", msg, want)
+				}
+			}
+			break
+		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, b); err != nil {
+			t.Fatal(err)
+		}
+		if compact.Len() > MaxPatternChars {
+			t.Fatalf("%d buckets: accepted a %d-character pattern", i+1, compact.Len())
+		}
+		buckets = append(buckets, name(i))
+	}
+	if len(buckets) < 20 {
+		t.Errorf("only %d buckets of 63 characters fit", len(buckets))
+	}
+	t.Logf("%d buckets of 63 characters fit in a pattern", len(buckets))
 }

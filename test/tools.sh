@@ -45,6 +45,23 @@ if [[ -f infra/package-lock.json ]]; then
 	export PATH=$root/infra/node_modules/.bin:$PATH
 fi
 
+# event-ruler, EventBridge's pattern matcher, for the coverage test
+# (test/eventruler): its jars from Maven Central into .tools/eventruler/lib,
+# Maven's own cache in .tools/m2, and the matcher compiled once. Rebuilt
+# only when the pom or the matcher changes.
+er=$tools/eventruler
+er_stamp=$er/.stamp
+want=$(cat test/eventruler/pom.xml test/eventruler/java/Match.java | sha256sum | cut -d' ' -f1)
+if [[ ! -f $er_stamp || $(cat "$er_stamp") != "$want" ]]; then
+	log "installing event-ruler (Maven) into .tools/eventruler"
+	rm -rf "$er/lib" "$er/classes"
+	mvn -q -B -Dstyle.color=never -f test/eventruler/pom.xml -Dmaven.repo.local="$tools/m2" \
+		dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$er/lib"
+	javac -Xlint:all -Werror -d "$er/classes" -cp "$er/lib/*" test/eventruler/java/Match.java
+	echo "$want" >"$er_stamp"
+fi
+export EVENT_RULER_CLASSPATH="$er/classes:$er/lib/*"
+
 export S3XGUARD_REQUIRE_TOOLS=1
 export MOTO_SERVER=$tools/venv/bin/moto_server
 export AWS_LAMBDA_RIE=$tools/bin/aws-lambda-rie

@@ -477,16 +477,36 @@ func trail(stack awscdk.Stack, cfg *Config) {
 }
 
 func advancedSelectors(stack awscdk.Stack, buckets []string) []map[string]any {
+	return dataEventSelectors(*stack.Partition(), *stack.Region(), *stack.Account(), buckets)
+}
+
+// dataEventSelectors are the trail's advanced event selectors: S3 Express
+// object data events, of the named buckets when there are any. CloudTrail
+// matches resources.ARN against the object's ARN, which the logs write both
+// as arn:P:s3express:R:A:bucket/NAME/KEY and as arn:P:s3express:R:A:NAME/KEY
+// (FACTS §1, S3 user guide "CloudTrail log file examples for directory
+// buckets"); calls on the bucket itself (CreateSession, HeadBucket,
+// ListObjectsV2) carry the bucket's ARN, with no key and no slash. So each
+// bucket is named four ways: Equals its ARN in both forms, StartsWith both
+// forms followed by "/" (a bare StartsWith NAME would also log a longer
+// NAME2). Include operators of one field OR together (CloudTrail user
+// guide, "Filtering data events by using advanced event selectors"); a
+// trail takes at most 500 values in all, so at most 124 named buckets.
+// infra/stack/selectors_test.go evaluates these selectors over the event
+// corpus of test/eventruler/corpus.
+func dataEventSelectors(partition, region, account string, buckets []string) []map[string]any {
 	fields := []map[string]any{
 		{"Field": "eventCategory", "Equals": []string{"Data"}},
 		{"Field": "resources.type", "Equals": []string{"AWS::S3Express::Object"}},
 	}
 	if len(buckets) > 0 {
-		var prefixes []string
+		var arns, prefixes []string
 		for _, b := range buckets {
-			prefixes = append(prefixes, fmt.Sprintf("arn:%s:s3express:%s:%s:bucket/%s/", *stack.Partition(), *stack.Region(), *stack.Account(), b))
+			base := fmt.Sprintf("arn:%s:s3express:%s:%s:", partition, region, account)
+			arns = append(arns, base+"bucket/"+b, base+b)
+			prefixes = append(prefixes, base+"bucket/"+b+"/", base+b+"/")
 		}
-		fields = append(fields, map[string]any{"Field": "resources.ARN", "StartsWith": prefixes})
+		fields = append(fields, map[string]any{"Field": "resources.ARN", "Equals": arns, "StartsWith": prefixes})
 	}
 	return []map[string]any{{"Name": "S3 Express One Zone object data events for s3xguard", "FieldSelectors": fields}}
 }

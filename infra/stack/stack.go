@@ -229,6 +229,13 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 		Description:  jsii.String("S3 Express One Zone CloudTrail events to s3xguard"),
 		EventPattern: pattern,
 	})
+	// A rule in state ENABLED never matches read-only management events
+	// (GetBucketPolicy, GetBucketEncryption, ListDirectoryBuckets,
+	// ListMultipartUploads): a stranger reading a bucket's policy would go
+	// unseen. The pattern admits only aws.s3express, so the added volume is
+	// S3 Express's own read-only management calls. (EventBridge user guide,
+	// "Receiving read-only management events from AWS services".)
+	rule.Node().DefaultChild().(awsevents.CfnRule).SetState(jsii.String("ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"))
 	var backlog awssqs.Queue
 	if cfg.QueueEvents {
 		backlog = queueEvents(stack, cfg, rule, fn, dlq, fnAndOperators)

@@ -265,6 +265,9 @@ func TestRulePattern(t *testing.T) {
 		if !reflect.DeepEqual(events["EventPattern"], want) {
 			t.Errorf("%s: pattern\n%s\nwant\n%s", name, js(events["EventPattern"]), raw)
 		}
+		if events["State"] != "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS" {
+			t.Errorf("%s: rule state %v; want ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS (read-only management events too)", name, events["State"])
+		}
 		target := events["Targets"].([]any)[0].(map[string]any)
 		if js(target["RetryPolicy"]) != `{"MaximumEventAgeInSeconds":7200,"MaximumRetryAttempts":8}` {
 			t.Errorf("retry policy %s", js(target["RetryPolicy"]))

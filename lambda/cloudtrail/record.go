@@ -39,6 +39,12 @@ type Record struct {
 	SessionMode string
 	// AvailabilityZone is additionalEventData.availabilityZone, e.g. usw2-az1.
 	AvailabilityZone string
+	// SessionModeApplied is additionalEventData.sessionModeApplied
+	// (CreateSession and the zonal calls made with its credentials).
+	SessionModeApplied string
+	// AccessPoint is the access point name (NAME--ZONEID--xa-s3) of a call
+	// made through one: the AWS::S3::AccessPoint entry of resources.
+	AccessPoint string
 
 	// HasUserIdentity reports whether the record carried a userIdentity object.
 	HasUserIdentity bool

@@ -238,9 +238,9 @@ func (s *Stream) Next(r *Record) (Item, bool) {
 			case s.rerr != nil:
 				it.Err = fmt.Errorf("read: %w", s.rerr)
 			case s.place == inArray:
-				it.Index, it.Err = s.index, errors.New("malformed JSON: input ends inside an array (truncated?)")
+				it.Index, it.Err = s.index, s.errorHere("input ends inside an array (truncated?)")
 			case s.place == inContainer:
-				it.Err = errors.New("malformed JSON: input ends inside an object (truncated?)")
+				it.Err = s.errorHere("input ends inside an object (truncated?)")
 			default:
 				return Item{}, false
 			}

@@ -150,13 +150,13 @@ const (
 // Records array.
 func (d *Decoder) record(i int, r *Record, st *recState, top, containers bool) (end int, env, isContainer bool) {
 	s := &d.s
-	i, k0 := s.open(i)
+	i, o := s.open(i)
 	var hasDetailType bool
 	var detailKind string
 	for i >= 0 {
 		var name []byte
 		var ok bool
-		if i, name, ok = s.member(i, k0); !ok {
+		if i, name, ok = s.member(i, &o); !ok {
 			break
 		}
 		switch string(name) {
@@ -336,10 +336,10 @@ func (d *Decoder) identity(i int, r *Record, st *recState) int {
 	r.HasUserIdentity = true
 	u := &r.UserIdentity
 	s := &d.s
-	i, k0 := s.open(i)
+	i, o := s.open(i)
 	for i >= 0 {
 		name, more := []byte(nil), false
-		if i, name, more = s.member(i, k0); !more {
+		if i, name, more = s.member(i, &o); !more {
 			return i
 		}
 		switch string(name) {
@@ -372,10 +372,10 @@ func (d *Decoder) sessionContext(i int, u *Identity, st *recState) int {
 		return i
 	}
 	s := &d.s
-	i, k0 := s.open(i)
+	i, o := s.open(i)
 	for i >= 0 {
 		name, more := []byte(nil), false
-		if i, name, more = s.member(i, k0); !more {
+		if i, name, more = s.member(i, &o); !more {
 			return i
 		}
 		if string(name) != "sessionIssuer" {
@@ -386,10 +386,10 @@ func (d *Decoder) sessionContext(i int, u *Identity, st *recState) int {
 		if i, isObj = d.object(i, fIssuer+".sessionIssuer", st); !isObj {
 			continue
 		}
-		var k1 int
+		var k1 object
 		i, k1 = s.open(i)
 		for i >= 0 {
-			if i, name, more = s.member(i, k1); !more {
+			if i, name, more = s.member(i, &k1); !more {
 				break
 			}
 			if string(name) == "arn" {
@@ -408,10 +408,10 @@ func (d *Decoder) params(i int, r *Record, st *recState) int {
 		return i
 	}
 	s := &d.s
-	i, k0 := s.open(i)
+	i, o := s.open(i)
 	for i >= 0 {
 		name, more := []byte(nil), false
-		if i, name, more = s.member(i, k0); !more {
+		if i, name, more = s.member(i, &o); !more {
 			return i
 		}
 		switch string(name) {
@@ -434,10 +434,10 @@ func (d *Decoder) additional(i int, r *Record, st *recState) int {
 		return i
 	}
 	s := &d.s
-	i, k0 := s.open(i)
+	i, o := s.open(i)
 	for i >= 0 {
 		name, more := []byte(nil), false
-		if i, name, more = s.member(i, k0); !more {
+		if i, name, more = s.member(i, &o); !more {
 			return i
 		}
 		switch string(name) {
@@ -491,10 +491,10 @@ func (d *Decoder) resource(i, n int, r *Record, st *recState) int {
 	s := &d.s
 	d.typ, d.arn = d.typ[:0], d.arn[:0]
 	hasType, hasARN := false, false
-	i, k0 := s.open(i)
+	i, o := s.open(i)
 	for i >= 0 {
 		name, more := []byte(nil), false
-		if i, name, more = s.member(i, k0); !more {
+		if i, name, more = s.member(i, &o); !more {
 			break
 		}
 		var dst *[]byte

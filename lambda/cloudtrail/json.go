@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"slices"
 	"unicode/utf8"
 )
@@ -218,13 +219,14 @@ const (
 	msb = 0x8080808080808080
 )
 
-// plain8 reports whether none of 8 bytes needs a look in a string: no
-// quote, backslash, control character or non-ASCII byte. (The borrow trick
-// can flag a byte after a real hit, never miss one.)
-func plain8(x uint64) bool {
+// special8 flags, in the high bit of each byte, the bytes of 8 (read little
+// endian) that need a look in a string: a quote, backslash, control
+// character or non-ASCII byte. The borrow trick can flag a byte after a real
+// hit, never before one, so the lowest flag is exact.
+func special8(x uint64) uint64 {
 	q := x ^ (lsb * '"')
 	b := x ^ (lsb * '\\')
-	return ((q-lsb)&^q|(b-lsb)&^b|(x-lsb*0x20)&^x|x)&msb == 0
+	return ((q-lsb)&^q | (b-lsb)&^b | (x-lsb*0x20)&^x | x) & msb
 }
 
 // str validates the string whose opening quote is at i and returns the
@@ -234,7 +236,11 @@ func (s *scanner) str(i int) (int, bool) {
 	esc := false
 	i++
 	for {
-		for i+8 <= len(d) && plain8(binary.LittleEndian.Uint64(d[i:])) {
+		for i+8 <= len(d) {
+			if m := special8(binary.LittleEndian.Uint64(d[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			i += 8
 		}
 		if i >= len(d) {
@@ -387,20 +393,28 @@ func hexRune(b []byte) rune {
 	return r
 }
 
-// open enters the object or array at i; k0 marks where its names start.
-func (s *scanner) open(i int) (next, k0 int) {
-	if s.depth++; s.depth > maxDepth {
-		return s.fail(i, "nesting deeper than %d", maxDepth), 0
-	}
-	return i + 1, len(s.keys)
+// object is an object being read: where its names start in keys, and a
+// 64-bit summary of them (a bit per name, by length and end bytes) that
+// spares most names the comparison with the others.
+type object struct {
+	k0   int
+	seen uint64
 }
 
-// member moves to the next member of the object opened at k0 (i is just
-// inside it, or after a member's value). It returns the index of the
-// member's value and its decoded name, or ok=false and the index after the
-// closing brace.
-func (s *scanner) member(i, k0 int) (next int, name []byte, ok bool) {
+// open enters the object or array at i.
+func (s *scanner) open(i int) (int, object) {
+	if s.depth++; s.depth > maxDepth {
+		return s.fail(i, "nesting deeper than %d", maxDepth), object{}
+	}
+	return i + 1, object{k0: len(s.keys)}
+}
+
+// member moves to the next member of object o (i is just inside it, or
+// after a member's value). It returns the index of the member's value and
+// its decoded name, or ok=false and the index after the closing brace.
+func (s *scanner) member(i int, o *object) (next int, name []byte, ok bool) {
 	d := s.data
+	k0 := o.k0
 	if i = s.ws(i); i >= len(d) {
 		return s.need(i), nil, false
 	}
@@ -436,14 +450,20 @@ func (s *scanner) member(i, k0 int) (next int, name []byte, ok bool) {
 		name = s.arena[ref.off:]
 		ref.n = int32(len(name))
 	}
-	// Few names: compare as they come. Many: sort once at the end.
-	if n := len(s.keys) - k0; n < smallObject {
+	// Few names: compare as they come (those the summary says may repeat
+	// one). Many: sort once at the end.
+	bit := uint64(1)
+	if len(name) > 0 {
+		bit <<= (uint(len(name))*7 + uint(name[0]) + uint(name[len(name)-1])*3) & 63
+	}
+	if n := len(s.keys) - k0; n < smallObject && o.seen&bit != 0 {
 		for _, k := range s.keys[k0:] {
 			if k.n == ref.n && bytes.Equal(s.name(k), name) {
 				return s.fail(i, "duplicate name %q in object", name), nil, false
 			}
 		}
 	}
+	o.seen |= bit
 	s.keys = append(s.keys, ref)
 	if i = s.ws(j); i >= len(d) {
 		return s.need(i), nil, false
@@ -513,10 +533,10 @@ func (s *scanner) element(i, n int) (next int, ok bool) {
 }
 
 func (s *scanner) object(i int) int {
-	i, k0 := s.open(i)
+	i, o := s.open(i)
 	for i >= 0 {
 		var ok bool
-		if i, _, ok = s.member(i, k0); !ok {
+		if i, _, ok = s.member(i, &o); !ok {
 			return i
 		}
 		i = s.value(i)

@@ -277,3 +277,14 @@ func TestManySmallValuesMemory(t *testing.T) {
 		}
 	}
 }
+
+// Two trail files concatenated as gzip members (cat a.json.gz b.json.gz):
+// their records are told apart by line.
+func TestGzipMembers(t *testing.T) {
+	in := append(gz(`{"Records":[`+recA+","+recB+"]}\n"), gz(`{"Records":[`+recD+","+recB+"]}\n")...)
+	got := readAll(t, bytes.NewReader(in))
+	want := []string{"a@:1#0", "b@:1#1", "d@:2#0", "b@:2#1"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("got %q; want %q", got, want)
+	}
+}

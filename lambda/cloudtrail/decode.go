@@ -1,8 +1,8 @@
 package cloudtrail
 
 import (
+	"bytes"
 	"fmt"
-	"strings"
 )
 
 // Decoder turns JSON values into Records in one pass: it validates the
@@ -527,11 +527,11 @@ func (d *Decoder) resource(i, n int, r *Record, st *recState) int {
 	switch string(d.typ) {
 	case typeDirectoryBucket:
 		if st.resBucket == "" && !d.pending(&st.resBucket) {
-			d.cut(&st.resBucket, BucketFromARN(string(d.arn)))
+			d.cut(&st.resBucket, bucketFromARN(d.arn))
 		}
 	case typeAccessPoint:
 		if r.AccessPoint == "" && !d.pending(&r.AccessPoint) {
-			d.cut(&r.AccessPoint, AccessPointFromARN(string(d.arn)))
+			d.cut(&r.AccessPoint, accessPointFromARN(d.arn))
 		}
 	}
 	return i
@@ -545,8 +545,8 @@ func unescapeOrCopy(dst, raw []byte, esc bool) []byte {
 }
 
 // cut records name as dst's value, cut from the record's buffer later.
-func (d *Decoder) cut(dst *string, name string) {
-	if name == "" {
+func (d *Decoder) cut(dst *string, name []byte) {
+	if len(name) == 0 {
 		return
 	}
 	from := len(d.buf)
@@ -578,42 +578,48 @@ type span struct {
 // BucketFromARN returns the bucket name of a directory bucket ARN, or "".
 // AWS writes it both as arn:aws:s3express:REGION:ACCT:bucket/NAME and as
 // arn:aws:s3express:REGION:ACCT:NAME (FACTS §1).
-func BucketFromARN(arn string) string {
-	rest, ok := s3expressResource(arn)
-	if !ok {
-		return ""
-	}
-	name := strings.TrimPrefix(rest, "bucket/")
-	if name == "" || strings.Contains(name, "/") {
-		return ""
-	}
-	return name
-}
+func BucketFromARN(arn string) string { return string(bucketFromARN([]byte(arn))) }
 
 // AccessPointFromARN returns the access point name of a directory bucket
 // access point ARN, arn:aws:s3express:REGION:ACCT:accesspoint/NAME (S3 user
 // guide, "Monitoring and logging access points for directory buckets"), or
 // "".
-func AccessPointFromARN(arn string) string {
+func AccessPointFromARN(arn string) string { return string(accessPointFromARN([]byte(arn))) }
+
+func bucketFromARN(arn []byte) []byte {
 	rest, ok := s3expressResource(arn)
 	if !ok {
-		return ""
+		return nil
 	}
-	name, ok := strings.CutPrefix(rest, "accesspoint/")
-	if !ok || name == "" || strings.Contains(name, "/") {
-		return ""
+	name := bytes.TrimPrefix(rest, []byte("bucket/"))
+	if len(name) == 0 || bytes.IndexByte(name, '/') >= 0 {
+		return nil
 	}
 	return name
 }
 
-// s3expressResource returns the resource part of an s3express ARN.
-func s3expressResource(arn string) (string, bool) {
-	if !strings.HasPrefix(arn, "arn:") {
-		return "", false
+func accessPointFromARN(arn []byte) []byte {
+	rest, ok := s3expressResource(arn)
+	if !ok {
+		return nil
 	}
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[2] != "s3express" {
-		return "", false
+	name, ok := bytes.CutPrefix(rest, []byte("accesspoint/"))
+	if !ok || len(name) == 0 || bytes.IndexByte(name, '/') >= 0 {
+		return nil
 	}
-	return parts[5], true
+	return name
+}
+
+// s3expressResource returns the resource part of an s3express ARN,
+// arn:PARTITION:s3express:REGION:ACCOUNT:RESOURCE.
+func s3expressResource(arn []byte) ([]byte, bool) {
+	rest, ok := bytes.CutPrefix(arn, []byte("arn:"))
+	var field []byte
+	for n := 0; ok && n < 4; n++ {
+		field, rest, ok = bytes.Cut(rest, []byte(":"))
+		if n == 1 && string(field) != "s3express" {
+			return nil, false
+		}
+	}
+	return rest, ok
 }

@@ -240,3 +240,19 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestAccessPointFromARN(t *testing.T) {
+	for arn, want := range map[string]string{
+		"arn:aws:s3express:us-east-1:111122223333:accesspoint/reports--use1-az4--xa-s3": "reports--use1-az4--xa-s3",
+		"arn:aws-cn:s3express:r:1:accesspoint/a":                                        "a",
+		"arn:aws:s3express:r:1:accesspoint/":                                            "",
+		"arn:aws:s3express:r:1:accesspoint/a/b":                                         "",
+		"arn:aws:s3:r:1:accesspoint/a":                                                  "",
+		"arn:aws:s3express:r:1:bucket/a":                                                "",
+		"arn:aws:s3express:r:accesspoint/a":                                             "",
+	} {
+		if got := AccessPointFromARN(arn); got != want {
+			t.Errorf("AccessPointFromARN(%q) = %q; want %q", arn, got, want)
+		}
+	}
+}

@@ -58,6 +58,10 @@ var framingTests = []struct {
 	{"Records last of many", `{"a":{"Records":[1]},"b":"Records","Records":[` + recA + `]}` + "\n" + recD, []string{"a@:1#0", "d@:2"}},
 	{"Records twice", `{"Records":[` + recA + `],"Records":[` + recB + "]}\n" + recD,
 		[]string{"a@:1#0", `!duplicate name "Records"@:1`, "d@:2"}},
+	// Found by FuzzDifferential: the Records array's count stood for the
+	// container's, so an empty Records let a trailing comma through.
+	{"trailing comma after empty Records", `{"Records":[],}` + "\n" + recD, []string{"!trailing comma before '}'@:1", "d@:2"}},
+	{"trailing comma after Records", `{"Records":[` + recA + `],}`, []string{"a@:1#0", "!trailing comma before '}'@:1"}},
 	{"Records not an array", `{"Records":{"eventID":"x"},"eventID":"r"}`, []string{"r@:1"}},
 	{"container broken after Records", `{"Records":[` + recA + `],"x":01}` + "\n" + recD, []string{"a@:1#0", "!@:1", "d@:2"}},
 	// FILE#INDEX could not tell two arrays in one file apart.

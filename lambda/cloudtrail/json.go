@@ -50,11 +50,18 @@ type scanner struct {
 	arena []byte
 }
 
-// keyRef is one member name: n bytes at off in data, or in arena.
+// keyRef is one member name: n bytes at off in data (its quote at off-1),
+// or, when n < 0, -n-1 bytes at off in arena. 8 bytes: an object of a
+// million names costs 8 MB while it is read.
 type keyRef struct {
-	pos     int32 // index of the name's opening quote in data
-	off, n  int32
-	inArena bool
+	off, n int32
+}
+
+func (k keyRef) len() int {
+	if k.n < 0 {
+		return int(-k.n - 1)
+	}
+	return int(k.n)
 }
 
 func (s *scanner) reset(data []byte, final bool, depth int) {
@@ -443,12 +450,12 @@ func (s *scanner) member(i int, o *object) (next int, name []byte, ok bool) {
 		return -1, nil, false
 	}
 	name = d[i+1 : j-1]
-	ref := keyRef{pos: int32(i), off: int32(i + 1), n: int32(len(name))}
+	ref := keyRef{off: int32(i + 1), n: int32(len(name))}
 	if esc {
-		ref.off, ref.inArena = int32(len(s.arena)), true
+		ref.off = int32(len(s.arena))
 		s.arena = unescape(s.arena, name)
 		name = s.arena[ref.off:]
-		ref.n = int32(len(name))
+		ref.n = -int32(len(name)) - 1
 	}
 	// Few names: compare as they come (those the summary says may repeat
 	// one). Many: sort once at the end.
@@ -458,7 +465,7 @@ func (s *scanner) member(i int, o *object) (next int, name []byte, ok bool) {
 	}
 	if n := len(s.keys) - k0; n < smallObject && o.seen&bit != 0 {
 		for _, k := range s.keys[k0:] {
-			if k.n == ref.n && bytes.Equal(s.name(k), name) {
+			if k.len() == len(name) && bytes.Equal(s.name(k), name) {
 				return s.fail(i, "duplicate name %q in object", name), nil, false
 			}
 		}
@@ -480,8 +487,8 @@ func (s *scanner) member(i int, o *object) (next int, name []byte, ok bool) {
 const smallObject = 32
 
 func (s *scanner) name(k keyRef) []byte {
-	if k.inArena {
-		return s.arena[k.off : k.off+k.n]
+	if k.n < 0 {
+		return s.arena[k.off : k.off-k.n-1]
 	}
 	return s.data[k.off : k.off+k.n]
 }
@@ -491,7 +498,12 @@ func (s *scanner) closeObject(i, k0 int) int {
 		slices.SortFunc(keys, func(a, b keyRef) int { return bytes.Compare(s.name(a), s.name(b)) })
 		for k := 1; k < len(keys); k++ {
 			if bytes.Equal(s.name(keys[k-1]), s.name(keys[k])) {
-				return s.fail(int(max(keys[k-1].pos, keys[k].pos)), "duplicate name %q in object", s.name(keys[k]))
+				// At the later name, if it is in data; else at the brace.
+				at := i
+				if keys[k-1].n >= 0 && keys[k].n >= 0 {
+					at = int(max(keys[k-1].off, keys[k].off)) - 1
+				}
+				return s.fail(at, "duplicate name %q in object", s.name(keys[k]))
 			}
 		}
 	}

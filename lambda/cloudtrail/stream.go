@@ -92,7 +92,8 @@ type Stream struct {
 
 	place   place
 	records bool // the array is a container's Records member
-	index   int  // elements (or container members) read so far
+	index   int  // elements of the array read so far
+	members int  // members of the container read so far
 	sep     bool // an element or member was read: ',' or the closer comes next
 	names   map[uint64]struct{}
 	seed    maphash.Seed
@@ -274,7 +275,7 @@ func (s *Stream) topValue(r *Record) (Item, bool) {
 	switch kind {
 	case container:
 		s.pos++ // the '{'
-		s.place, s.index, s.sep = inContainer, 0, false
+		s.place, s.members, s.sep = inContainer, 0, false
 		clear(s.names)
 		return it, false
 	case syntaxErr:
@@ -362,7 +363,7 @@ func (s *Stream) errorHere(msg string) error {
 // a separator or the closing brace.
 func (s *Stream) containerStep(c byte) (Item, bool) {
 	switch {
-	case c == '}' && (s.sep || s.index == 0):
+	case c == '}' && (s.sep || s.members == 0):
 		s.pos++
 		s.place, s.sep = atTop, false
 		return Item{}, false
@@ -397,11 +398,12 @@ func (s *Stream) containerStep(c byte) (Item, bool) {
 		case records:
 			s.consume(i + 1)
 			s.place, s.records, s.index, s.sep = inArray, true, 0, false
+			s.members++
 			return it, false
 		case i >= 0:
 			s.consume(i)
 			s.sep = true
-			s.index++
+			s.members++
 			return it, false
 		case sc.short && s.fill():
 			continue

@@ -380,7 +380,9 @@ func seeds() [][]byte {
 		out = append(out, []byte(tt.in))
 	}
 	for _, tt := range framingTests {
-		out = append(out, []byte(tt.in))
+		if len(tt.in) < 10000 { // not the container past maxMembers
+			out = append(out, []byte(tt.in))
+		}
 	}
 	for _, tt := range strictTests {
 		if len(tt.in) < 1000 {

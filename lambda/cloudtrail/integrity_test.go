@@ -62,6 +62,8 @@ var framingTests = []struct {
 	// container's, so an empty Records let a trailing comma through.
 	{"trailing comma after empty Records", `{"Records":[],}` + "\n" + recD, []string{"!trailing comma before '}'@:1", "d@:2"}},
 	{"trailing comma after Records", `{"Records":[` + recA + `],}`, []string{"a@:1#0", "!trailing comma before '}'@:1"}},
+	{"too many members", `{"Records":[` + recA + "]," + manyNames(maxMembers) + "}\n" + recD,
+		[]string{"a@:1#0", "!more than 10000 members@:1", "d@:2"}},
 	{"Records not an array", `{"Records":{"eventID":"x"},"eventID":"r"}`, []string{"r@:1"}},
 	{"container broken after Records", `{"Records":[` + recA + `],"x":01}` + "\n" + recD, []string{"a@:1#0", "!@:1", "d@:2"}},
 	// FILE#INDEX could not tell two arrays in one file apart.

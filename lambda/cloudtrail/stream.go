@@ -350,6 +350,10 @@ func (s *Stream) arrayStep(c byte, r *Record) (Item, bool) {
 	return it, true
 }
 
+// maxMembers bounds the members of a container, whose names are remembered
+// while its Records are streamed: a trail log file or an SQS batch has one.
+const maxMembers = 10000
+
 // sqsSource is the eventSource of an SQS message in a batch the function
 // receives (and a dead-letter queue holds).
 const sqsSource = "aws:sqs"
@@ -382,6 +386,11 @@ func (s *Stream) containerStep(c byte) (Item, bool) {
 		it.Err = s.errorHere("trailing comma before '}'")
 		s.pos++
 		s.place = atTop
+		return it, true
+	}
+	if s.members >= maxMembers {
+		it.Err = s.errorHere(fmt.Sprintf("more than %d members in a {\"Records\": [...]} object", maxMembers))
+		s.resync()
 		return it, true
 	}
 	for {

@@ -328,128 +328,90 @@ func (d *Decoder) object(i int, field string, st *recState) (int, bool) {
 	return s.value(i), false
 }
 
-func (d *Decoder) identity(i int, r *Record, st *recState) int {
-	i, ok := d.object(i, fIdentity, st)
-	if !ok {
-		return i
+// members walks the object at i, a field s3xguard reads (null: absent;
+// another type: noted in st), calling f on each member's value; f returns
+// the index after it. ok reports whether the field was an object.
+func (d *Decoder) members(i int, field string, st *recState, f func(i int, name []byte) int) (next int, ok bool) {
+	if i, ok = d.object(i, field, st); !ok {
+		return i, false
 	}
-	r.HasUserIdentity = true
-	u := &r.UserIdentity
 	s := &d.s
 	i, o := s.open(i)
 	for i >= 0 {
-		name, more := []byte(nil), false
+		var name []byte
+		var more bool
 		if i, name, more = s.member(i, &o); !more {
-			return i
+			return i, true
 		}
-		switch string(name) {
-		case "type":
-			i = d.str(i, &u.Type, "userIdentity.type", st)
-		case "principalId":
-			i = d.str(i, &u.PrincipalID, "userIdentity.principalId", st)
-		case "arn":
-			i = d.str(i, &u.ARN, "userIdentity.arn", st)
-		case "accountId":
-			i = d.str(i, &u.AccountID, "userIdentity.accountId", st)
-		case "accessKeyId":
-			i = d.str(i, &u.AccessKeyID, "userIdentity.accessKeyId", st)
-		case "userName":
-			i = d.str(i, &u.UserName, "userIdentity.userName", st)
-		case "invokedBy":
-			i = d.str(i, &u.InvokedBy, "userIdentity.invokedBy", st)
-		case "sessionContext":
-			i = d.sessionContext(i, u, st)
-		default:
-			i = s.value(i)
-		}
+		i = f(i, name)
 	}
-	return -1
+	return -1, true
 }
 
-func (d *Decoder) sessionContext(i int, u *Identity, st *recState) int {
-	i, ok := d.object(i, fIssuer, st)
-	if !ok {
-		return i
-	}
-	s := &d.s
-	i, o := s.open(i)
-	for i >= 0 {
-		name, more := []byte(nil), false
-		if i, name, more = s.member(i, &o); !more {
+func (d *Decoder) identity(i int, r *Record, st *recState) int {
+	u := &r.UserIdentity
+	i, r.HasUserIdentity = d.members(i, fIdentity, st, func(i int, name []byte) int {
+		switch string(name) {
+		case "type":
+			return d.str(i, &u.Type, "userIdentity.type", st)
+		case "principalId":
+			return d.str(i, &u.PrincipalID, "userIdentity.principalId", st)
+		case "arn":
+			return d.str(i, &u.ARN, "userIdentity.arn", st)
+		case "accountId":
+			return d.str(i, &u.AccountID, "userIdentity.accountId", st)
+		case "accessKeyId":
+			return d.str(i, &u.AccessKeyID, "userIdentity.accessKeyId", st)
+		case "userName":
+			return d.str(i, &u.UserName, "userIdentity.userName", st)
+		case "invokedBy":
+			return d.str(i, &u.InvokedBy, "userIdentity.invokedBy", st)
+		case "sessionContext":
+			i, _ = d.members(i, fIssuer, st, func(i int, name []byte) int {
+				if string(name) != "sessionIssuer" {
+					return d.s.value(i)
+				}
+				i, _ = d.members(i, fIssuer+".sessionIssuer", st, func(i int, name []byte) int {
+					if string(name) != "arn" {
+						return d.s.value(i)
+					}
+					return d.str(i, &u.SessionIssuerARN, fIssuer+".sessionIssuer.arn", st)
+				})
+				return i
+			})
 			return i
 		}
-		if string(name) != "sessionIssuer" {
-			i = s.value(i)
-			continue
-		}
-		var isObj bool
-		if i, isObj = d.object(i, fIssuer+".sessionIssuer", st); !isObj {
-			continue
-		}
-		var k1 object
-		i, k1 = s.open(i)
-		for i >= 0 {
-			if i, name, more = s.member(i, &k1); !more {
-				break
-			}
-			if string(name) == "arn" {
-				i = d.str(i, &u.SessionIssuerARN, fIssuer+".sessionIssuer.arn", st)
-			} else {
-				i = s.value(i)
-			}
-		}
-	}
-	return -1
+		return d.s.value(i)
+	})
+	return i
 }
 
 func (d *Decoder) params(i int, r *Record, st *recState) int {
-	i, ok := d.object(i, fParams, st)
-	if !ok {
-		return i
-	}
-	s := &d.s
-	i, o := s.open(i)
-	for i >= 0 {
-		name, more := []byte(nil), false
-		if i, name, more = s.member(i, &o); !more {
-			return i
-		}
+	i, _ = d.members(i, fParams, st, func(i int, name []byte) int {
 		switch string(name) {
 		case "bucketName":
-			i = d.str(i, &r.Bucket, "requestParameters.bucketName", st)
+			return d.str(i, &r.Bucket, "requestParameters.bucketName", st)
 		case "key":
-			i = d.str(i, &r.Key, "requestParameters.key", st)
+			return d.str(i, &r.Key, "requestParameters.key", st)
 		case "x-amz-create-session-mode":
-			i = d.str(i, &r.SessionMode, "requestParameters.x-amz-create-session-mode", st)
-		default:
-			i = s.value(i)
+			return d.str(i, &r.SessionMode, "requestParameters.x-amz-create-session-mode", st)
 		}
-	}
-	return -1
+		return d.s.value(i)
+	})
+	return i
 }
 
 func (d *Decoder) additional(i int, r *Record, st *recState) int {
-	i, ok := d.object(i, fAdditonal, st)
-	if !ok {
-		return i
-	}
-	s := &d.s
-	i, o := s.open(i)
-	for i >= 0 {
-		name, more := []byte(nil), false
-		if i, name, more = s.member(i, &o); !more {
-			return i
-		}
+	i, _ = d.members(i, fAdditonal, st, func(i int, name []byte) int {
 		switch string(name) {
 		case "availabilityZone":
-			i = d.str(i, &r.AvailabilityZone, "additionalEventData.availabilityZone", st)
+			return d.str(i, &r.AvailabilityZone, "additionalEventData.availabilityZone", st)
 		case "sessionModeApplied":
-			i = d.str(i, &r.SessionModeApplied, "additionalEventData.sessionModeApplied", st)
-		default:
-			i = s.value(i)
+			return d.str(i, &r.SessionModeApplied, "additionalEventData.sessionModeApplied", st)
 		}
-	}
-	return -1
+		return d.s.value(i)
+	})
+	return i
 }
 
 // Resource types s3xguard reads in resources.

@@ -2,12 +2,10 @@ package cloudtrail
 
 import (
 	"bytes"
-	"io"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
-	"testing/iotest"
 )
 
 // Issue 7's observations, each as it was reported, and what the reader
@@ -97,16 +95,7 @@ func sqsBatch(bodies ...string) string {
 
 func TestFraming(t *testing.T) {
 	for _, tt := range framingTests {
-		t.Run(tt.name, func(t *testing.T) {
-			check := func(how string, r io.Reader) {
-				if got := readAll(t, r); !matchItems(got, tt.want) {
-					t.Errorf("%s:\n got %q\nwant %q", how, got, tt.want)
-				}
-			}
-			check("plain", strings.NewReader(tt.in))
-			check("one byte at a time", iotest.OneByteReader(strings.NewReader(tt.in)))
-			check("gzip", bytes.NewReader(gz(tt.in)))
-		})
+		t.Run(tt.name, func(t *testing.T) { checkStream(t, tt.in, tt.want) })
 	}
 }
 

@@ -176,47 +176,46 @@ func (s *scanner) number(i int) int {
 	if d[j] == '-' {
 		j++
 	}
-	digits := func(j int) int {
-		for j < len(d) && isDigit(d[j]) {
-			j++
-		}
-		return j
-	}
 	switch {
 	case j >= len(d):
 		return s.need(j)
 	case d[j] == '0':
 		j++
 	case isDigit(d[j]):
-		j = digits(j + 1)
+		j = s.digits(i, j)
 	default:
 		return s.fail(i, "malformed number")
 	}
 	if j < len(d) && d[j] == '.' {
-		j++
-		if j >= len(d) {
-			return s.need(j)
+		if j = s.digits(i, j+1); j < 0 {
+			return -1
 		}
-		if !isDigit(d[j]) {
-			return s.fail(i, "malformed number")
-		}
-		j = digits(j)
 	}
 	if j < len(d) && (d[j] == 'e' || d[j] == 'E') {
 		j++
 		if j < len(d) && (d[j] == '+' || d[j] == '-') {
 			j++
 		}
-		if j >= len(d) {
-			return s.need(j)
+		if j = s.digits(i, j); j < 0 {
+			return -1
 		}
-		if !isDigit(d[j]) {
-			return s.fail(i, "malformed number")
-		}
-		j = digits(j)
 	}
 	if j >= len(d) && !s.final {
 		return s.need(j) // more digits may follow
+	}
+	return j
+}
+
+// digits reads the one or more digits at j of the number at i.
+func (s *scanner) digits(i, j int) int {
+	if j >= len(s.data) {
+		return s.need(j)
+	}
+	if !isDigit(s.data[j]) {
+		return s.fail(i, "malformed number")
+	}
+	for j < len(s.data) && isDigit(s.data[j]) {
+		j++
 	}
 	return j
 }

@@ -84,16 +84,24 @@ var streamTests = []struct {
 
 func TestStream(t *testing.T) {
 	for _, tt := range streamTests {
-		t.Run(tt.name, func(t *testing.T) {
-			check := func(how string, r io.Reader) {
-				if got := readAll(t, r); !matchItems(got, tt.want) {
-					t.Errorf("%s:\n got %q\nwant %q", how, got, tt.want)
-				}
-			}
-			check("plain", strings.NewReader(tt.in))
-			check("one byte at a time", iotest.OneByteReader(strings.NewReader(tt.in)))
-			check("gzip", bytes.NewReader(gz(tt.in)))
-		})
+		t.Run(tt.name, func(t *testing.T) { checkStream(t, tt.in, tt.want) })
+	}
+}
+
+// checkStream reads in whole, one byte at a time and gzip-compressed.
+func checkStream(t *testing.T, in string, want []string) {
+	t.Helper()
+	for _, how := range []struct {
+		name string
+		r    io.Reader
+	}{
+		{"plain", strings.NewReader(in)},
+		{"one byte at a time", iotest.OneByteReader(strings.NewReader(in))},
+		{"gzip", bytes.NewReader(gz(in))},
+	} {
+		if got := readAll(t, how.r); !matchItems(got, want) {
+			t.Errorf("%s:\n got %q\nwant %q", how.name, got, want)
+		}
 	}
 }
 
@@ -183,21 +191,6 @@ func TestDecodeFields(t *testing.T) {
 	}
 }
 
-func TestBucketFromARN(t *testing.T) {
-	for arn, want := range map[string]string{
-		"arn:aws:s3express:us-east-1:111122223333:bucket/b--use1-az4--x-s3":   "b--use1-az4--x-s3",
-		"arn:aws:s3express:us-east-1:111122223333:b--use1-az4--x-s3":          "b--use1-az4--x-s3",
-		"arn:aws:s3express:us-east-1:111122223333:bucket/b--use1-az4--x-s3/k": "",
-		"arn:aws:s3:::plain":  "",
-		"not-an-arn":          "",
-		"arn:aws:s3express:x": "",
-	} {
-		if got := BucketFromARN(arn); got != want {
-			t.Errorf("BucketFromARN(%q) = %q; want %q", arn, got, want)
-		}
-	}
-}
-
 // FuzzStream: whatever the input, the stream never panics, always ends,
 // and yields the same values however the input is split into reads.
 func FuzzStream(f *testing.F) {
@@ -241,18 +234,28 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-func TestAccessPointFromARN(t *testing.T) {
-	for arn, want := range map[string]string{
-		"arn:aws:s3express:us-east-1:111122223333:accesspoint/reports--use1-az4--xa-s3": "reports--use1-az4--xa-s3",
-		"arn:aws-cn:s3express:r:1:accesspoint/a":                                        "a",
-		"arn:aws:s3express:r:1:accesspoint/":                                            "",
-		"arn:aws:s3express:r:1:accesspoint/a/b":                                         "",
-		"arn:aws:s3:r:1:accesspoint/a":                                                  "",
-		"arn:aws:s3express:r:1:bucket/a":                                                "",
-		"arn:aws:s3express:r:accesspoint/a":                                             "",
+func TestNamesFromARN(t *testing.T) {
+	for _, tt := range []struct {
+		arn, bucket, accessPoint string
+	}{
+		{"arn:aws:s3express:us-east-1:111122223333:bucket/b--use1-az4--x-s3", "b--use1-az4--x-s3", ""},
+		{"arn:aws:s3express:us-east-1:111122223333:b--use1-az4--x-s3", "b--use1-az4--x-s3", ""},
+		{"arn:aws:s3express:us-east-1:111122223333:bucket/b--use1-az4--x-s3/k", "", ""},
+		{"arn:aws:s3:::plain", "", ""},
+		{"not-an-arn", "", ""},
+		{"arn:aws:s3express:x", "", ""},
+		{"arn:aws:s3express:us-east-1:111122223333:accesspoint/reports--use1-az4--xa-s3", "", "reports--use1-az4--xa-s3"},
+		{"arn:aws-cn:s3express:r:1:accesspoint/a", "", "a"},
+		{"arn:aws:s3express:r:1:accesspoint/", "", ""},
+		{"arn:aws:s3express:r:1:accesspoint/a/b", "", ""},
+		{"arn:aws:s3:r:1:accesspoint/a", "", ""},
+		{"arn:aws:s3express:r:accesspoint/a", "", ""},
 	} {
-		if got := AccessPointFromARN(arn); got != want {
-			t.Errorf("AccessPointFromARN(%q) = %q; want %q", arn, got, want)
+		if got := BucketFromARN(tt.arn); got != tt.bucket {
+			t.Errorf("BucketFromARN(%q) = %q; want %q", tt.arn, got, tt.bucket)
+		}
+		if got := AccessPointFromARN(tt.arn); got != tt.accessPoint {
+			t.Errorf("AccessPointFromARN(%q) = %q; want %q", tt.arn, got, tt.accessPoint)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"strconv"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -10,16 +9,11 @@ import (
 	"github.com/s3xguard/s3xguard/rules"
 )
 
-// location is FILE:LINE for top-level values and FILE#INDEX for elements of
-// an array (0-based, as jq counts: jq '.Records[INDEX]').
+// location is FILE:LINE for top-level values, FILE:LINE#INDEX for elements
+// of an array (0-based, as jq counts: jq '.Records[INDEX]') and
+// FILE:LINE#INDEX/body for the body of an SQS message.
 func appendLocation(b []byte, name string, it cloudtrail.Item) []byte {
-	b = append(b, name...)
-	if it.Index >= 0 {
-		b = append(b, '#')
-		return strconv.AppendInt(b, int64(it.Index), 10)
-	}
-	b = append(b, ':')
-	return strconv.AppendInt(b, int64(it.Line), 10)
+	return it.AppendLocation(b, name)
 }
 
 // reasons returns why a record is not allowed, including a read error.
@@ -75,17 +69,10 @@ func appendJSON(b []byte, name string, it cloudtrail.Item, r *cloudtrail.Record,
 		b = append(b, '"', ':')
 		b = appendJSONString(b, f.v)
 	}
-	// The location is the file name, escaped, then the line or index.
+	// The location is the file name, escaped, then the line and index.
 	b = append(b, `,"location":`...)
 	b = appendJSONString(b, name)
-	b = b[:len(b)-1]
-	if it.Index >= 0 {
-		b = append(b, '#')
-		b = strconv.AppendInt(b, int64(it.Index), 10)
-	} else {
-		b = append(b, ':')
-		b = strconv.AppendInt(b, int64(it.Line), 10)
-	}
+	b = it.AppendLocation(b[:len(b)-1], "")
 	return append(b, '"', '}', '\n')
 }
 

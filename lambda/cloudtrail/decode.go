@@ -1,20 +1,36 @@
 package cloudtrail
 
 import (
+	"bytes"
 	"fmt"
-	"strings"
-
-	"github.com/valyala/fastjson"
 )
 
-// Decoder turns JSON values into Records. It reuses its parser's memory
-// between calls, so a Decoder is not safe for concurrent use; the Records it
-// returns own their strings and stay valid.
+// Decoder turns JSON values into Records in one pass: it validates the
+// whole value as strict JSON (json.go) while it picks out the fields
+// s3xguard reads and skips the rest. It reuses its memory between calls, so
+// a Decoder is not safe for concurrent use; the Records it returns own their
+// strings and stay valid.
 type Decoder struct {
-	p     fastjson.Parser
-	buf   []byte
+	s     scanner
+	buf   []byte // the strings of the record being decoded
 	spans []span
-	err   error
+	// The record (top) and, in an EventBridge envelope, its detail: both
+	// are read, the envelope's members being in any order.
+	st     [2]recState
+	detail Record
+	// tmp holds a resources entry's type and ARN while it is read.
+	typ, arn []byte
+
+	// An SQS message's body (decoded), set by decodeValue when the value
+	// has a string member "body".
+	body    []byte
+	hasBody bool
+}
+
+// recState is what one record object leaves besides its Record.
+type recState struct {
+	err       error  // the first field of the wrong type
+	resBucket string // the bucket named by resources, if requestParameters names none
 }
 
 // DecodeEvent decodes one EventBridge event (an envelope with detail) or one
@@ -36,170 +52,483 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
 
-// Decode parses data, an EventBridge envelope or a bare record, into r.
+// Decode reads data, one EventBridge envelope or bare record (whitespace
+// around it allowed), into r.
 func (d *Decoder) Decode(data []byte, r *Record) error {
-	v, err := d.p.ParseBytes(data)
-	if err != nil {
-		return fmt.Errorf("malformed JSON: %w", err)
+	d.s.reset(data, true, 0)
+	i := d.s.ws(0)
+	end, kind, err := d.decodeValue(i, r, false)
+	if kind == syntaxErr {
+		return d.syntaxError(0, 1, data)
 	}
-	return d.fromValue(v, r)
+	if j := d.s.ws(end); j < len(data) {
+		d.s.errAt, d.s.errMsg = j, fmt.Sprintf("invalid character %s after the value", quoteByte(data[j]))
+		return d.syntaxError(0, 1, data)
+	}
+	return err
 }
 
-// fromValue fills r from a parsed envelope or record.
-func (d *Decoder) fromValue(v *fastjson.Value, r *Record) error {
-	if v.Type() != fastjson.TypeObject {
-		return fmt.Errorf("want a JSON object, got %s", v.Type())
-	}
-	if detail := v.Get("detail"); detail != nil && v.Get("detail-type") != nil {
-		if detail.Type() != fastjson.TypeObject {
-			return &FieldError{"detail", "want an object, got " + detail.Type().String()}
-		}
-		v = detail
-	}
-	return d.record(v, r)
+// syntaxError turns the scanner's error into a SyntaxError; data starts at
+// input offset base, on line line.
+func (d *Decoder) syntaxError(base int64, line int, data []byte) *SyntaxError {
+	at := min(d.s.errAt, len(data))
+	return &SyntaxError{Offset: base + int64(at), Line: line + countLines(data[:at]), Msg: d.s.errMsg}
 }
 
-// record copies the fields s3xguard uses, visiting each object once. All
-// strings of one record are gathered into one buffer and cut from a single
-// string, so a record costs one string allocation instead of dozens.
-func (d *Decoder) record(v *fastjson.Value, r *Record) error {
+// valueKind is how decodeValue ended.
+type valueKind int
+
+const (
+	decoded   valueKind = iota // a record, or a value that is not one (err says why)
+	container                  // the object is a {"Records": [...]} container: stream it
+	short                      // data ends inside the value
+	syntaxErr                  // the value is not strict JSON (d.s says where)
+)
+
+// decodeValue reads the value at i into r and returns the index after it.
+// With containers set, an object with a member "Records" whose value is an
+// array stops the read as soon as that array opens: the caller streams it.
+// err is set when the value is valid JSON but not a usable record.
+func (d *Decoder) decodeValue(i int, r *Record, containers bool) (end int, kind valueKind, err error) {
 	*r = Record{}
-	d.buf, d.spans, d.err = d.buf[:0], d.spans[:0], nil
-	o, _ := v.Object()
-	var resources []*fastjson.Value
-	o.Visit(func(k []byte, f *fastjson.Value) {
-		switch string(k) {
-		case "eventVersion":
-			d.str("", k, f, &r.EventVersion)
-		case "eventID":
-			d.str("", k, f, &r.EventID)
-		case "eventTime":
-			d.str("", k, f, &r.EventTime)
-		case "eventSource":
-			d.str("", k, f, &r.EventSource)
-		case "eventName":
-			d.str("", k, f, &r.EventName)
-		case "eventType":
-			d.str("", k, f, &r.EventType)
-		case "eventCategory":
-			d.str("", k, f, &r.EventCategory)
-		case "awsRegion":
-			d.str("", k, f, &r.AWSRegion)
-		case "sourceIPAddress":
-			d.str("", k, f, &r.SourceIPAddress)
-		case "userAgent":
-			d.str("", k, f, &r.UserAgent)
-		case "errorCode":
-			d.str("", k, f, &r.ErrorCode)
-		case "errorMessage":
-			d.str("", k, f, &r.ErrorMessage)
-		case "recipientAccountId":
-			d.str("", k, f, &r.RecipientAccountID)
-		case "sharedEventID":
-			d.str("", k, f, &r.SharedEventID)
-		case "vpcEndpointId":
-			d.str("", k, f, &r.VPCEndpointID)
-		case "vpcEndpointAccountId":
-			d.str("", k, f, &r.VPCEndpointAccountID)
-		case "readOnly":
-			r.ReadOnly = isTrue(f)
-		case "managementEvent":
-			r.ManagementEvent = isTrue(f)
-		case "userIdentity":
-			d.identity(f, r)
-		case "requestParameters":
-			if rp, err := f.Object(); err == nil {
-				rp.Visit(func(k []byte, f *fastjson.Value) {
-					switch string(k) {
-					case "bucketName":
-						d.str("requestParameters.", k, f, &r.Bucket)
-					case "key":
-						d.str("requestParameters.", k, f, &r.Key)
-					case "x-amz-create-session-mode":
-						d.str("requestParameters.", k, f, &r.SessionMode)
-					}
-				})
-			}
-		case "additionalEventData":
-			if ad, err := f.Object(); err == nil {
-				if az := ad.Get("availabilityZone"); az != nil {
-					d.str("additionalEventData.", []byte("availabilityZone"), az, &r.AvailabilityZone)
-				}
-				if m := ad.Get("sessionModeApplied"); m != nil {
-					d.str("additionalEventData.", []byte("sessionModeApplied"), m, &r.SessionModeApplied)
-				}
-			}
-		case "resources":
-			resources, _ = f.Array()
+	d.buf, d.spans = d.buf[:0], d.spans[:0]
+	d.st = [2]recState{}
+	d.hasBody, d.body = false, d.body[:0]
+	if i >= len(d.s.data) {
+		d.s.need(i)
+		return d.ended()
+	}
+	if d.s.data[i] != '{' {
+		kindName := d.s.kindAt(i)
+		if end = d.s.value(i); end < 0 {
+			return d.ended()
 		}
-	})
-	if d.err != nil {
-		return d.err
+		return end, decoded, fmt.Errorf("want a JSON object, got %s", kindName)
+	}
+	end, env, isContainer := d.record(i, r, &d.st[0], true, containers)
+	if isContainer {
+		return end, container, nil
+	}
+	if end < 0 {
+		return d.ended()
 	}
 	// One allocation for all strings; each field is a substring of it.
 	all := string(d.buf)
 	for _, s := range d.spans {
 		*s.dst = all[s.from:s.to]
 	}
+	st := &d.st[0]
+	if env {
+		*r, st = d.detail, &d.st[1]
+	}
 	if r.Bucket == "" {
-		r.Bucket = bucketFromResources(resources)
+		r.Bucket = st.resBucket
 	}
-	return nil
+	return end, decoded, st.err
 }
 
-func (d *Decoder) identity(f *fastjson.Value, r *Record) {
-	switch f.Type() {
-	case fastjson.TypeNull:
-		return
-	case fastjson.TypeObject:
-	default:
-		d.fail("userIdentity", "want an object, got "+f.Type().String())
-		return
+func (d *Decoder) ended() (int, valueKind, error) {
+	if d.s.short {
+		return -1, short, nil
 	}
-	r.HasUserIdentity = true
-	u := &r.UserIdentity
-	o, _ := f.Object()
-	o.Visit(func(k []byte, f *fastjson.Value) {
-		switch string(k) {
-		case "type":
-			d.str("userIdentity.", k, f, &u.Type)
-		case "principalId":
-			d.str("userIdentity.", k, f, &u.PrincipalID)
-		case "arn":
-			d.str("userIdentity.", k, f, &u.ARN)
-		case "accountId":
-			d.str("userIdentity.", k, f, &u.AccountID)
-		case "accessKeyId":
-			d.str("userIdentity.", k, f, &u.AccessKeyID)
-		case "userName":
-			d.str("userIdentity.", k, f, &u.UserName)
-		case "invokedBy":
-			d.str("userIdentity.", k, f, &u.InvokedBy)
-		case "sessionContext":
-			if a := f.Get("sessionIssuer", "arn"); a != nil {
-				d.str("userIdentity.", []byte("sessionContext.sessionIssuer.arn"), a, &u.SessionIssuerARN)
-			}
+	return -1, syntaxErr, nil
+}
+
+// Field names, for messages.
+const (
+	fDetail    = "detail"
+	fIdentity  = "userIdentity"
+	fParams    = "requestParameters"
+	fAdditonal = "additionalEventData"
+	fResources = "resources"
+	fIssuer    = "userIdentity.sessionContext"
+)
+
+// record reads the object at i into r. At top level (top) it also reads
+// what makes the object an EventBridge envelope (detail-type and detail;
+// env reports one), an SQS message's body, and, with containers, stops at a
+// Records array.
+func (d *Decoder) record(i int, r *Record, st *recState, top, containers bool) (end int, env, isContainer bool) {
+	s := &d.s
+	i, o := s.open(i)
+	var hasDetailType bool
+	var detailKind string
+	for i >= 0 {
+		var name []byte
+		var ok bool
+		if i, name, ok = s.member(i, &o); !ok {
+			break
 		}
-	})
-}
-
-// str records a string field; a field of another type makes the record
-// invalid, since a decision on a misread field could be wrong.
-func (d *Decoder) str(prefix string, key []byte, f *fastjson.Value, dst *string) {
-	switch f.Type() {
-	case fastjson.TypeString:
-		b, _ := f.StringBytes()
-		d.spans = append(d.spans, span{dst, len(d.buf), len(d.buf) + len(b)})
-		d.buf = append(d.buf, b...)
-	case fastjson.TypeNull:
-	default:
-		d.fail(prefix+string(key), "want a string, got "+f.Type().String())
+		switch string(name) {
+		case "eventVersion":
+			i = d.str(i, &r.EventVersion, "eventVersion", st)
+		case "eventID":
+			i = d.str(i, &r.EventID, "eventID", st)
+		case "eventTime":
+			i = d.str(i, &r.EventTime, "eventTime", st)
+		case "eventSource":
+			i = d.str(i, &r.EventSource, "eventSource", st)
+		case "eventName":
+			i = d.str(i, &r.EventName, "eventName", st)
+		case "eventType":
+			i = d.str(i, &r.EventType, "eventType", st)
+		case "eventCategory":
+			i = d.str(i, &r.EventCategory, "eventCategory", st)
+		case "awsRegion":
+			i = d.str(i, &r.AWSRegion, "awsRegion", st)
+		case "sourceIPAddress":
+			i = d.str(i, &r.SourceIPAddress, "sourceIPAddress", st)
+		case "userAgent":
+			i = d.str(i, &r.UserAgent, "userAgent", st)
+		case "errorCode":
+			i = d.str(i, &r.ErrorCode, "errorCode", st)
+		case "errorMessage":
+			i = d.str(i, &r.ErrorMessage, "errorMessage", st)
+		case "recipientAccountId":
+			i = d.str(i, &r.RecipientAccountID, "recipientAccountId", st)
+		case "sharedEventID":
+			i = d.str(i, &r.SharedEventID, "sharedEventID", st)
+		case "vpcEndpointId":
+			i = d.str(i, &r.VPCEndpointID, "vpcEndpointId", st)
+		case "vpcEndpointAccountId":
+			i = d.str(i, &r.VPCEndpointAccountID, "vpcEndpointAccountId", st)
+		case "readOnly":
+			i = d.bool(i, &r.ReadOnly, "readOnly", st)
+		case "managementEvent":
+			i = d.bool(i, &r.ManagementEvent, "managementEvent", st)
+		case "userIdentity":
+			i = d.identity(i, r, st)
+		case "requestParameters":
+			i = d.params(i, r, st)
+		case "additionalEventData":
+			i = d.additional(i, r, st)
+		case "resources":
+			i = d.resources(i, r, st)
+		case "detail":
+			if !top {
+				i = s.value(i)
+				break
+			}
+			switch c := s.data[i]; c {
+			case '{':
+				d.detail = Record{}
+				i, _, _ = d.record(i, &d.detail, &d.st[1], false, false)
+				detailKind = "object"
+			case 'n':
+				i = s.literal(i, "null")
+			default:
+				detailKind = s.kindAt(i)
+				i = s.value(i)
+			}
+		case "detail-type":
+			switch c := s.data[i]; {
+			case !top:
+				i = s.value(i)
+			case c == '"':
+				hasDetailType = true
+				i, _ = s.str(i)
+			case c == 'n':
+				i = s.literal(i, "null")
+			default:
+				d.fail(st, "detail-type", "want a string, got "+s.kindAt(i))
+				i = s.value(i)
+			}
+		case "body":
+			if top && s.data[i] == '"' {
+				j, esc := s.str(i)
+				if j >= 0 {
+					d.hasBody = true
+					if esc {
+						d.body = unescape(d.body, s.data[i+1:j-1])
+					} else {
+						d.body = append(d.body, s.data[i+1:j-1]...)
+					}
+				}
+				i = j
+			} else {
+				i = s.value(i)
+			}
+		case "Records":
+			if containers && s.data[i] == '[' {
+				return i, false, true
+			}
+			i = s.value(i)
+		default:
+			i = s.value(i)
+		}
 	}
+	if i < 0 || !top {
+		return i, false, false
+	}
+	if hasDetailType && detailKind != "" {
+		if detailKind != "object" {
+			d.fail(st, fDetail, "want an object, got "+detailKind)
+			return i, false, false
+		}
+		return i, true, false
+	}
+	return i, false, false
 }
 
-func (d *Decoder) fail(field, msg string) {
-	if d.err == nil {
-		d.err = &FieldError{field, msg}
+// str reads a string field into dst; null leaves it empty; any other type
+// makes the record invalid, since a decision on a misread field could be
+// wrong. The string is cut from the record's buffer when the record is
+// complete.
+func (d *Decoder) str(i int, dst *string, field string, st *recState) int {
+	s := &d.s
+	switch s.data[i] {
+	case '"':
+		j, esc := s.str(i)
+		if j < 0 {
+			return -1
+		}
+		from := len(d.buf)
+		if esc {
+			d.buf = unescape(d.buf, s.data[i+1:j-1])
+		} else {
+			d.buf = append(d.buf, s.data[i+1:j-1]...)
+		}
+		d.spans = append(d.spans, span{dst, from, len(d.buf)})
+		return j
+	case 'n':
+		return s.literal(i, "null")
+	}
+	d.fail(st, field, "want a string, got "+s.kindAt(i))
+	return s.value(i)
+}
+
+// bool reads a boolean field (null: false).
+func (d *Decoder) bool(i int, dst *bool, field string, st *recState) int {
+	s := &d.s
+	switch s.data[i] {
+	case 't':
+		*dst = true
+		return s.literal(i, "true")
+	case 'f':
+		return s.literal(i, "false")
+	case 'n':
+		return s.literal(i, "null")
+	}
+	d.fail(st, field, "want a boolean, got "+s.kindAt(i))
+	return s.value(i)
+}
+
+// object checks that the value at i is an object: it returns i, or, for
+// null or another type (then noted in st), the index after the value and
+// ok=false.
+func (d *Decoder) object(i int, field string, st *recState) (int, bool) {
+	s := &d.s
+	switch s.data[i] {
+	case '{':
+		return i, true
+	case 'n':
+		return s.literal(i, "null"), false
+	}
+	d.fail(st, field, "want an object, got "+s.kindAt(i))
+	return s.value(i), false
+}
+
+// members walks the object at i, a field s3xguard reads (null: absent;
+// another type: noted in st), calling f on each member's value; f returns
+// the index after it. ok reports whether the field was an object.
+func (d *Decoder) members(i int, field string, st *recState, f func(i int, name []byte) int) (next int, ok bool) {
+	if i, ok = d.object(i, field, st); !ok {
+		return i, false
+	}
+	s := &d.s
+	i, o := s.open(i)
+	for i >= 0 {
+		var name []byte
+		var more bool
+		if i, name, more = s.member(i, &o); !more {
+			return i, true
+		}
+		i = f(i, name)
+	}
+	return -1, true
+}
+
+func (d *Decoder) identity(i int, r *Record, st *recState) int {
+	u := &r.UserIdentity
+	i, r.HasUserIdentity = d.members(i, fIdentity, st, func(i int, name []byte) int {
+		switch string(name) {
+		case "type":
+			return d.str(i, &u.Type, "userIdentity.type", st)
+		case "principalId":
+			return d.str(i, &u.PrincipalID, "userIdentity.principalId", st)
+		case "arn":
+			return d.str(i, &u.ARN, "userIdentity.arn", st)
+		case "accountId":
+			return d.str(i, &u.AccountID, "userIdentity.accountId", st)
+		case "accessKeyId":
+			return d.str(i, &u.AccessKeyID, "userIdentity.accessKeyId", st)
+		case "userName":
+			return d.str(i, &u.UserName, "userIdentity.userName", st)
+		case "invokedBy":
+			return d.str(i, &u.InvokedBy, "userIdentity.invokedBy", st)
+		case "sessionContext":
+			i, _ = d.members(i, fIssuer, st, func(i int, name []byte) int {
+				if string(name) != "sessionIssuer" {
+					return d.s.value(i)
+				}
+				i, _ = d.members(i, fIssuer+".sessionIssuer", st, func(i int, name []byte) int {
+					if string(name) != "arn" {
+						return d.s.value(i)
+					}
+					return d.str(i, &u.SessionIssuerARN, fIssuer+".sessionIssuer.arn", st)
+				})
+				return i
+			})
+			return i
+		}
+		return d.s.value(i)
+	})
+	return i
+}
+
+func (d *Decoder) params(i int, r *Record, st *recState) int {
+	i, _ = d.members(i, fParams, st, func(i int, name []byte) int {
+		switch string(name) {
+		case "bucketName":
+			return d.str(i, &r.Bucket, "requestParameters.bucketName", st)
+		case "key":
+			return d.str(i, &r.Key, "requestParameters.key", st)
+		case "x-amz-create-session-mode":
+			return d.str(i, &r.SessionMode, "requestParameters.x-amz-create-session-mode", st)
+		}
+		return d.s.value(i)
+	})
+	return i
+}
+
+func (d *Decoder) additional(i int, r *Record, st *recState) int {
+	i, _ = d.members(i, fAdditonal, st, func(i int, name []byte) int {
+		switch string(name) {
+		case "availabilityZone":
+			return d.str(i, &r.AvailabilityZone, "additionalEventData.availabilityZone", st)
+		case "sessionModeApplied":
+			return d.str(i, &r.SessionModeApplied, "additionalEventData.sessionModeApplied", st)
+		}
+		return d.s.value(i)
+	})
+	return i
+}
+
+// Resource types s3xguard reads in resources.
+const (
+	typeDirectoryBucket = "AWS::S3Express::DirectoryBucket"
+	typeAccessPoint     = "AWS::S3::AccessPoint"
+)
+
+// resources reads the resources array: the first directory bucket entry
+// whose ARN names a bucket, and the first access point entry whose ARN names
+// an access point.
+func (d *Decoder) resources(i int, r *Record, st *recState) int {
+	s := &d.s
+	switch s.data[i] {
+	case '[':
+	case 'n':
+		return s.literal(i, "null")
+	default:
+		d.fail(st, fResources, "want an array, got "+s.kindAt(i))
+		return s.value(i)
+	}
+	i, _ = s.open(i)
+	for n := 0; i >= 0; n++ {
+		var more bool
+		if i, more = s.element(i, n); !more {
+			return i
+		}
+		if s.data[i] != '{' {
+			d.fail(st, fmt.Sprintf("resources[%d]", n), "want an object, got "+s.kindAt(i))
+			i = s.value(i)
+			continue
+		}
+		i = d.resource(i, n, r, st)
+	}
+	return -1
+}
+
+func (d *Decoder) resource(i, n int, r *Record, st *recState) int {
+	s := &d.s
+	d.typ, d.arn = d.typ[:0], d.arn[:0]
+	hasType, hasARN := false, false
+	i, o := s.open(i)
+	for i >= 0 {
+		name, more := []byte(nil), false
+		if i, name, more = s.member(i, &o); !more {
+			break
+		}
+		var dst *[]byte
+		switch string(name) {
+		case "type":
+			dst, hasType = &d.typ, true
+		case "ARN":
+			dst, hasARN = &d.arn, true
+		default:
+			i = s.value(i)
+			continue
+		}
+		switch s.data[i] {
+		case '"':
+			j, esc := s.str(i)
+			if j >= 0 {
+				*dst = unescapeOrCopy((*dst)[:0], s.data[i+1:j-1], esc)
+			}
+			i = j
+		case 'n':
+			i = s.literal(i, "null")
+		default:
+			d.fail(st, fmt.Sprintf("resources[%d].%s", n, name), "want a string, got "+s.kindAt(i))
+			i = s.value(i)
+		}
+	}
+	if i < 0 || !hasType || !hasARN {
+		return i
+	}
+	switch string(d.typ) {
+	case typeDirectoryBucket:
+		if st.resBucket == "" && !d.pending(&st.resBucket) {
+			d.cut(&st.resBucket, bucketFromARN(d.arn))
+		}
+	case typeAccessPoint:
+		if r.AccessPoint == "" && !d.pending(&r.AccessPoint) {
+			d.cut(&r.AccessPoint, accessPointFromARN(d.arn))
+		}
+	}
+	return i
+}
+
+func unescapeOrCopy(dst, raw []byte, esc bool) []byte {
+	if esc {
+		return unescape(dst, raw)
+	}
+	return append(dst, raw...)
+}
+
+// cut records name as dst's value, cut from the record's buffer later.
+func (d *Decoder) cut(dst *string, name []byte) {
+	if len(name) == 0 {
+		return
+	}
+	from := len(d.buf)
+	d.buf = append(d.buf, name...)
+	d.spans = append(d.spans, span{dst, from, len(d.buf)})
+}
+
+// pending reports whether dst already has a value waiting to be cut.
+func (d *Decoder) pending(dst *string) bool {
+	for _, s := range d.spans {
+		if s.dst == dst {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *Decoder) fail(st *recState, field, msg string) {
+	if st.err == nil {
+		st.err = &FieldError{field, msg}
 	}
 }
 
@@ -208,46 +537,51 @@ type span struct {
 	from, to int
 }
 
-// isTrue reads a boolean that CloudTrail writes as true/false, and older
-// records sometimes as "true"/"false".
-func isTrue(f *fastjson.Value) bool {
-	switch f.Type() {
-	case fastjson.TypeTrue:
-		return true
-	case fastjson.TypeString:
-		b, _ := f.StringBytes()
-		return string(b) == "true"
-	}
-	return false
-}
-
-// bucketFromResources finds the directory bucket in resources. AWS writes
-// its ARN both as arn:aws:s3express:REGION:ACCT:bucket/NAME and as
-// arn:aws:s3express:REGION:ACCT:NAME.
-func bucketFromResources(res []*fastjson.Value) string {
-	for _, e := range res {
-		if string(e.GetStringBytes("type")) != "AWS::S3Express::DirectoryBucket" {
-			continue
-		}
-		if name := BucketFromARN(string(e.GetStringBytes("ARN"))); name != "" {
-			return name
-		}
-	}
-	return ""
-}
-
 // BucketFromARN returns the bucket name of a directory bucket ARN, or "".
-func BucketFromARN(arn string) string {
-	if !strings.HasPrefix(arn, "arn:") {
-		return ""
+// AWS writes it both as arn:aws:s3express:REGION:ACCT:bucket/NAME and as
+// arn:aws:s3express:REGION:ACCT:NAME (FACTS §1).
+func BucketFromARN(arn string) string { return string(bucketFromARN([]byte(arn))) }
+
+// AccessPointFromARN returns the access point name of a directory bucket
+// access point ARN, arn:aws:s3express:REGION:ACCT:accesspoint/NAME (S3 user
+// guide, "Monitoring and logging access points for directory buckets"), or
+// "".
+func AccessPointFromARN(arn string) string { return string(accessPointFromARN([]byte(arn))) }
+
+func bucketFromARN(arn []byte) []byte {
+	rest, ok := s3expressResource(arn)
+	if !ok {
+		return nil
 	}
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[2] != "s3express" {
-		return ""
-	}
-	name := strings.TrimPrefix(parts[5], "bucket/")
-	if name == "" || strings.Contains(name, "/") {
-		return ""
+	name := bytes.TrimPrefix(rest, []byte("bucket/"))
+	if len(name) == 0 || bytes.IndexByte(name, '/') >= 0 {
+		return nil
 	}
 	return name
+}
+
+func accessPointFromARN(arn []byte) []byte {
+	rest, ok := s3expressResource(arn)
+	if !ok {
+		return nil
+	}
+	name, ok := bytes.CutPrefix(rest, []byte("accesspoint/"))
+	if !ok || len(name) == 0 || bytes.IndexByte(name, '/') >= 0 {
+		return nil
+	}
+	return name
+}
+
+// s3expressResource returns the resource part of an s3express ARN,
+// arn:PARTITION:s3express:REGION:ACCOUNT:RESOURCE.
+func s3expressResource(arn []byte) ([]byte, bool) {
+	rest, ok := bytes.CutPrefix(arn, []byte("arn:"))
+	var field []byte
+	for n := 0; ok && n < 4; n++ {
+		field, rest, ok = bytes.Cut(rest, []byte(":"))
+		if n == 1 && string(field) != "s3express" {
+			return nil, false
+		}
+	}
+	return rest, ok
 }

@@ -42,6 +42,9 @@ type Record struct {
 	// SessionModeApplied is additionalEventData.sessionModeApplied
 	// (CreateSession and the zonal calls made with its credentials).
 	SessionModeApplied string
+	// AccessPoint is the access point name (NAME--ZONEID--xa-s3) of a call
+	// made through one: the AWS::S3::AccessPoint entry of resources.
+	AccessPoint string
 
 	// HasUserIdentity reports whether the record carried a userIdentity object.
 	HasUserIdentity bool

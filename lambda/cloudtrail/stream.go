@@ -5,14 +5,18 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
+	"strconv"
 
 	"github.com/klauspost/compress/gzip"
 )
 
-// MaxValue bounds the size of one JSON value (an event or record). CloudTrail
-// records and EventBridge events are far smaller (an EventBridge event is at
-// most 256 KB); the bound keeps memory flat on hostile input.
+// MaxValue bounds the size of one JSON value (an event, a record, an
+// element of an array). CloudTrail records and EventBridge events are far
+// smaller (an EventBridge event is at most 256 KB); the bound keeps memory
+// flat on hostile input. Reading a value never costs more than a buffer of
+// this size and, per member name of the objects being read, 16 bytes.
 const MaxValue = 8 << 20
 
 // Item locates one value read by a Stream, and says why it is not a record
@@ -21,42 +25,87 @@ type Item struct {
 	// Line is the line on which the value starts (1-based).
 	Line int
 	// Index is the value's position in the enclosing array (a JSON array,
-	// or the Records array of a trail log file), or -1 at top level.
+	// or the Records array of a trail log file or an SQS batch), or -1 at
+	// top level.
 	Index int
+	// Body is set when the record is the body of the SQS message at Index.
+	Body bool
 	// Err is set when the value is not a usable record; the Record passed
 	// to Next is then not filled.
 	Err error
 }
 
+// AppendLocation appends where the item is in the input called name:
+// name:LINE for a top-level value, name:LINE#INDEX for element INDEX
+// (0-based, as jq counts: jq '.Records[INDEX]') of an array starting on or
+// before LINE, and name:LINE#INDEX/body for the body of an SQS message.
+func (it Item) AppendLocation(b []byte, name string) []byte {
+	b = append(b, name...)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, int64(it.Line), 10)
+	if it.Index >= 0 {
+		b = append(b, '#')
+		b = strconv.AppendInt(b, int64(it.Index), 10)
+	}
+	if it.Body {
+		b = append(b, "/body"...)
+	}
+	return b
+}
+
+// Where the stream is: between top-level values, in an array, or among the
+// members of a container object ({"Records": [...], ...}).
+type place int
+
+const (
+	atTop place = iota
+	inArray
+	inContainer
+)
+
 // Stream reads records from one input, whatever its layout: an EventBridge
-// event or a bare record, a trail log file ({"Records": [...]}), a JSON array
-// of either, or JSON lines mixing them; gzip-compressed or not (told by the
-// magic bytes). It reads incrementally: memory stays bounded by the largest
-// single value, never by the input's size.
+// event or a bare record, a trail log file or an SQS batch ({"Records":
+// [...]}, members in any order), a JSON array of events or records, or a
+// sequence of them (JSON lines, or concatenated); gzip-compressed or not
+// (told by the magic bytes). It reads incrementally: memory stays bounded by
+// MaxValue, never by the input's size.
+//
+// Framing: a value ends where a strict JSON reader says it ends. A broken
+// element of an array is one invalid item and reading goes on after it,
+// when its end (brackets and strings counted leniently) is on the line where
+// it broke. Any other broken value, or an element whose end is not there,
+// is one invalid item and reading resumes, at top level, on the first later
+// line (after the one it started on) whose first non-blank character is '{'
+// or '['. A string cannot span lines, so a line start is never inside one.
 type Stream struct {
 	src  io.Reader
 	gz   *gzip.Reader
 	buf  []byte
-	pos  int // next unread byte in buf
-	end  int // end of valid data in buf
-	line int // line number at pos
+	pos  int   // next unread byte in buf
+	end  int   // end of valid data in buf
+	base int64 // input offset of buf[0]
+	line int   // line number at pos
 	eof  bool
 	rerr error
-	read int64 // bytes read from the (decompressed) input
+	read int64
+	done bool
 
-	inArray   bool
-	inRecords bool // the array is the Records array of a log file
-	index     int
-	needComma bool
-	done      bool
+	place   place
+	records bool // the array is a container's Records member
+	index   int  // elements of the array read so far
+	members int  // members of the container read so far
+	sep     bool // an element or member was read: ',' or the closer comes next
+	names   map[uint64]struct{}
+	seed    maphash.Seed
 
-	dec Decoder
+	dec  Decoder
+	body []byte
 }
 
 // NewStream starts reading r.
 func NewStream(r io.Reader) (*Stream, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
-	s := &Stream{src: br, buf: make([]byte, 256<<10), line: 1}
+	s := &Stream{src: br, buf: make([]byte, 256<<10), line: 1, seed: maphash.MakeSeed()}
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
@@ -78,22 +127,28 @@ func (s *Stream) Close() error {
 // BytesRead is how many bytes of (decompressed) input the stream has read.
 func (s *Stream) BytesRead() int64 { return s.read }
 
-// more reads more input, keeping buf[pos:end]. It reports whether any bytes
-// were added.
-func (s *Stream) more() bool {
+// fill reads more input, keeping buf[pos:end] (moved to the front, the
+// buffer doubled when full, up to MaxValue). It reads until the buffer is
+// full, so that a value is rescanned at most once per doubling. It reports
+// whether room was made.
+func (s *Stream) fill() bool {
 	if s.eof {
 		return false
 	}
 	if s.pos > 0 {
 		n := copy(s.buf, s.buf[s.pos:s.end])
+		s.base += int64(s.pos)
 		s.pos, s.end = 0, n
 	}
 	if s.end == len(s.buf) {
-		nb := make([]byte, 2*len(s.buf))
+		if len(s.buf) >= MaxValue {
+			return false
+		}
+		nb := make([]byte, min(2*len(s.buf), MaxValue))
 		copy(nb, s.buf[:s.end])
 		s.buf = nb
 	}
-	for {
+	for s.end < len(s.buf) {
 		n, err := s.src.Read(s.buf[s.end:])
 		s.end += n
 		s.read += int64(n)
@@ -102,16 +157,14 @@ func (s *Stream) more() bool {
 			if err != io.EOF {
 				s.rerr = err
 			}
-			return n > 0
-		}
-		if n > 0 {
-			return true
+			break
 		}
 	}
+	return true
 }
 
-// skipSpace moves past whitespace (and a UTF-8 byte order mark) and returns
-// the next byte.
+// skipSpace moves past whitespace (and a UTF-8 byte order mark at the
+// start of the input) and returns the next byte.
 func (s *Stream) skipSpace() (byte, bool) {
 	for {
 		for s.pos < s.end {
@@ -122,7 +175,10 @@ func (s *Stream) skipSpace() (byte, bool) {
 			case ' ', '\t', '\r':
 				s.pos++
 			case 0xEF:
-				for s.end-s.pos < 3 && s.more() {
+				if s.base+int64(s.pos) != 0 {
+					return c, true
+				}
+				for s.end-s.pos < 3 && s.fill() {
 				}
 				if s.end-s.pos >= 3 && s.buf[s.pos+1] == 0xBB && s.buf[s.pos+2] == 0xBF {
 					s.pos += 3
@@ -133,269 +189,381 @@ func (s *Stream) skipSpace() (byte, bool) {
 				return c, true
 			}
 		}
-		if !s.more() {
+		if !s.fill() {
 			return 0, false
 		}
 	}
 }
 
-var (
-	errTruncated = errors.New("malformed JSON: value ends before it is complete (truncated input?)")
-	recordsKey   = []byte(`"Records"`)
-)
+// consume moves past n bytes of buf[pos:].
+func (s *Stream) consume(n int) {
+	s.line += countLines(s.buf[s.pos : s.pos+n])
+	s.pos += n
+}
+
+func countLines(b []byte) int { return bytes.Count(b, newline) }
+
+var newline = []byte{'\n'}
+
+var errOversize = fmt.Errorf("value larger than %d MiB", MaxValue>>20)
+
+// decode reads the value at pos (not consuming it), reading more input
+// while the value is incomplete. kind is short when it does not fit in
+// MaxValue.
+func (s *Stream) decode(r *Record, depth int, containers bool) (end int, kind valueKind, err error) {
+	for {
+		s.dec.s.reset(s.buf[s.pos:s.end], s.eof, depth)
+		end, kind, err = s.dec.decodeValue(0, r, containers)
+		if kind != short || !s.fill() {
+			return end, kind, err
+		}
+	}
+}
+
+// syntaxError is the decoder's last syntax error, placed in the input.
+func (s *Stream) syntaxError() *SyntaxError {
+	return s.dec.syntaxError(s.base+int64(s.pos), s.line, s.buf[s.pos:s.end])
+}
 
 // Next reads the next value into r. It returns false at the end of input.
 // An Item with Err set is a value that could not be used as a record; the
-// caller reports it and goes on. After a read or gzip error, or a syntax
-// error that leaves no safe place to resume, Next returns that error once
-// and then false.
+// caller reports it and goes on. A read or gzip error is reported once, as
+// the last item.
 func (s *Stream) Next(r *Record) (Item, bool) {
 	for !s.done {
 		c, ok := s.skipSpace()
 		if !ok {
 			s.done = true
+			it := Item{Line: s.line, Index: -1}
 			switch {
 			case s.rerr != nil:
-				return s.item(fmt.Errorf("read: %w", s.rerr)), true
-			case s.inArray:
-				return s.item(errors.New("malformed JSON: input ends inside an array")), true
+				it.Err = fmt.Errorf("read: %w", s.rerr)
+			case s.place == inArray:
+				it.Index, it.Err = s.index, s.errorHere("input ends inside an array (truncated?)")
+			case s.place == inContainer:
+				it.Err = s.errorHere("input ends inside an object (truncated?)")
+			default:
+				return Item{}, false
 			}
-			return Item{}, false
-		}
-		if s.inArray {
-			switch {
-			case c == ']':
-				s.pos++
-				s.inArray = false
-				if s.inRecords {
-					s.inRecords = false
-					if c, ok := s.skipSpace(); !ok || c != '}' {
-						s.done = true
-						return s.item(errors.New(`malformed JSON: want "}" after the Records array`)), true
-					}
-					s.pos++
-				}
-				continue
-			case s.needComma && c == ',':
-				s.pos++
-				s.needComma = false
-				continue
-			case s.needComma:
-				s.done = true
-				return s.item(fmt.Errorf("malformed JSON: unexpected %q after array element", c)), true
-			}
-			it := s.item(nil)
-			s.index++
-			s.needComma = true
-			val, err := s.value(false)
-			if err != nil {
-				s.done = true
-				it.Err = err
-				return it, true
-			}
-			it.Err = s.dec.Decode(val, r)
 			return it, true
 		}
-		switch c {
-		case '[':
-			s.pos++
-			s.inArray, s.index, s.needComma = true, 0, false
-			continue
-		case '{':
-			if s.enterRecords() {
-				s.inArray, s.inRecords, s.index, s.needComma = true, true, 0, false
+		var it Item
+		switch s.place {
+		case atTop:
+			if c == '[' {
+				s.pos++
+				s.place, s.records, s.index, s.sep = inArray, false, 0, false
 				continue
 			}
-			it := s.item(nil)
-			val, err := s.value(true)
-			if err != nil {
-				it.Err = err
-				return it, true
-			}
-			it.Err = s.dec.Decode(val, r)
-			return it, true
-		default:
-			// Garbage between values: report the line and resume on the next.
-			it := s.item(fmt.Errorf("malformed JSON: unexpected %q where a value should start", c))
-			s.skipLine()
+			it, ok = s.topValue(r)
+		case inArray:
+			it, ok = s.arrayStep(c, r)
+		case inContainer:
+			it, ok = s.containerStep(c)
+		}
+		if ok {
 			return it, true
 		}
 	}
 	return Item{}, false
 }
 
-func (s *Stream) item(err error) Item {
-	it := Item{Line: s.line, Index: -1, Err: err}
-	if s.inArray {
-		it.Index = s.index
+// topValue reads a top-level value, or enters a container object.
+func (s *Stream) topValue(r *Record) (Item, bool) {
+	it := Item{Line: s.line, Index: -1}
+	end, kind, err := s.decode(r, 0, true)
+	switch kind {
+	case container:
+		s.pos++ // the '{'
+		s.place, s.members, s.sep = inContainer, 0, false
+		clear(s.names)
+		return it, false
+	case syntaxErr:
+		it.Err = s.syntaxError()
+		s.resync()
+	case short:
+		it.Err = errOversize
+		s.resync()
+	default:
+		it.Err = err
+		s.consume(end)
 	}
-	return it
+	return it, true
 }
 
-func (s *Stream) skipLine() {
+// arrayStep reads what comes next in an array: an element, a separator, or
+// the closing bracket.
+func (s *Stream) arrayStep(c byte, r *Record) (Item, bool) {
+	switch {
+	case c == ']' && (s.sep || s.index == 0):
+		s.pos++
+		s.place, s.sep = atTop, false
+		if s.records {
+			s.place, s.sep = inContainer, true
+		}
+		return Item{}, false
+	case s.sep && c == ',':
+		s.pos++
+		s.sep = false
+		return Item{}, false
+	case c == ']': // after a comma
+		it := Item{Line: s.line, Index: s.index, Err: s.errorHere("trailing comma before ']'")}
+		s.sep = true
+		return it, true
+	case s.sep:
+		// Two elements without a comma: the second is a broken element.
+		it := Item{Line: s.line, Index: s.index,
+			Err: s.errorHere(fmt.Sprintf("invalid character %s after an array element (want ',' or ']')", quoteByte(c)))}
+		s.index++
+		s.recoverElement(s.base + int64(s.pos))
+		return it, true
+	}
+	it := Item{Line: s.line, Index: s.index}
+	s.index++
+	s.sep = true
+	depth := 1
+	if s.records {
+		depth = 2
+	}
+	end, kind, err := s.decode(r, depth, false)
+	switch kind {
+	case syntaxErr:
+		it.Err = s.syntaxError()
+		s.recoverElement(it.Err.(*SyntaxError).Offset)
+		return it, true
+	case short:
+		it.Err = errOversize
+		s.resync()
+		return it, true
+	}
+	s.consume(end)
+	it.Err = err
+	if err == nil && s.records && r.EventSource == sqsSource {
+		it.Body = true
+		if !s.dec.hasBody {
+			it.Err = errors.New("SQS message without a body")
+			return it, true
+		}
+		s.body = append(s.body[:0], s.dec.body...)
+		it.Err = s.dec.Decode(s.body, r)
+	}
+	return it, true
+}
+
+// maxMembers bounds the members of a container, whose names are remembered
+// while its Records are streamed: a trail log file or an SQS batch has one.
+const maxMembers = 10000
+
+// sqsSource is the eventSource of an SQS message in a batch the function
+// receives (and a dead-letter queue holds).
+const sqsSource = "aws:sqs"
+
+func (s *Stream) errorHere(msg string) error {
+	return &SyntaxError{Offset: s.base + int64(s.pos), Line: s.line, Msg: msg}
+}
+
+// containerStep reads what comes next among a container's members: a
+// member (its Records array is streamed, the others validated and skipped),
+// a separator or the closing brace.
+func (s *Stream) containerStep(c byte) (Item, bool) {
+	switch {
+	case c == '}' && (s.sep || s.members == 0):
+		s.pos++
+		s.place, s.sep = atTop, false
+		return Item{}, false
+	case s.sep && c == ',':
+		s.pos++
+		s.sep = false
+		return Item{}, false
+	}
+	it := Item{Line: s.line, Index: -1}
+	if s.sep {
+		it.Err = s.errorHere(fmt.Sprintf("invalid character %s after an object member (want ',' or '}')", quoteByte(c)))
+		s.resync()
+		return it, true
+	}
+	if c == '}' {
+		it.Err = s.errorHere("trailing comma before '}'")
+		s.pos++
+		s.place = atTop
+		return it, true
+	}
+	if s.members >= maxMembers {
+		it.Err = s.errorHere(fmt.Sprintf("more than %d members in a {\"Records\": [...]} object", maxMembers))
+		s.resync()
+		return it, true
+	}
 	for {
-		for s.pos < s.end {
-			c := s.buf[s.pos]
-			s.pos++
-			if c == '\n' {
-				s.line++
-				return
-			}
+		sc := &s.dec.s
+		sc.reset(s.buf[s.pos:s.end], s.eof, 1)
+		i, name, ok := s.memberName(sc)
+		records := ok && string(name) == "Records" && s.buf[s.pos+i] == '['
+		if ok && !records {
+			i = sc.value(i)
 		}
-		if !s.more() {
-			return
+		switch {
+		case i >= 0 && !s.newName(name):
+			it.Err = &SyntaxError{Offset: s.base + int64(s.pos), Line: s.line, Msg: fmt.Sprintf("duplicate name %q in object", name)}
+		case records:
+			s.consume(i + 1)
+			s.place, s.records, s.index, s.sep = inArray, true, 0, false
+			s.members++
+			return it, false
+		case i >= 0:
+			s.consume(i)
+			s.sep = true
+			s.members++
+			return it, false
+		case sc.short && s.fill():
+			continue
+		case sc.short:
+			it.Err = errOversize
+		default:
+			it.Err = s.syntaxError()
 		}
+		s.resync()
+		return it, true
 	}
 }
 
-// enterRecords reports whether the object at pos opens with a "Records"
-// array, as a trail log file does, and if so consumes up to the '['. Log
-// files are streamed record by record instead of parsed whole.
-func (s *Stream) enterRecords() bool {
-	for s.end-s.pos < 64 && s.more() {
+// memberName reads a container member's name and the ':' after it, and
+// returns the index of the member's value.
+func (s *Stream) memberName(sc *scanner) (int, []byte, bool) {
+	if sc.data[0] != '"' {
+		sc.fail(0, "invalid character %s where a member name should start", quoteByte(sc.data[0]))
+		return -1, nil, false
 	}
-	b := s.buf[s.pos:s.end]
-	i := skipWS(b, 1)
-	if len(b)-i < len(recordsKey) || string(b[i:i+len(recordsKey)]) != string(recordsKey) {
+	j, esc := sc.str(0)
+	if j < 0 {
+		return -1, nil, false
+	}
+	name := unescapeOrCopy(sc.arena[:0], sc.data[1:j-1], esc)
+	sc.arena = name
+	i := sc.ws(j)
+	if i >= len(sc.data) {
+		return sc.need(i), nil, false
+	}
+	if sc.data[i] != ':' {
+		return sc.fail(i, "invalid character %s after a member name (want ':')", quoteByte(sc.data[i])), nil, false
+	}
+	if i = sc.ws(i + 1); i >= len(sc.data) {
+		return sc.need(i), nil, false
+	}
+	return i, name, true
+}
+
+// newName remembers a container's member name and reports whether it is
+// new. Names are kept as hashes: a container may have any number of
+// members, and a false duplicate needs a 64-bit collision.
+func (s *Stream) newName(name []byte) bool {
+	h := maphash.Bytes(s.seed, name)
+	if _, dup := s.names[h]; dup {
 		return false
 	}
-	i = skipWS(b, i+len(recordsKey))
-	if i >= len(b) || b[i] != ':' {
-		return false
+	if s.names == nil {
+		s.names = make(map[uint64]struct{})
 	}
-	i = skipWS(b, i+1)
-	if i >= len(b) || b[i] != '[' {
-		return false
-	}
-	for _, c := range b[:i+1] {
-		if c == '\n' {
-			s.line++
-		}
-	}
-	s.pos += i + 1
+	s.names[h] = struct{}{}
 	return true
 }
 
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
-		i++
-	}
-	return i
-}
-
-var newline = []byte{'\n'}
-
-// trailingBackslashes reports whether b ends in an odd run of backslashes,
-// counting a run carried over from before b (carry), that is, whether the
-// byte after b is escaped.
-func trailingBackslashes(b []byte, carry bool) bool {
-	odd := carry
-	i := len(b) - 1
-	for ; i >= 0 && b[i] == '\\'; i-- {
-		odd = !odd
-	}
-	if i >= 0 {
-		// A non-backslash byte ends the run: the carry no longer applies.
-		odd = (len(b)-1-i)%2 == 1
-	}
-	return odd
-}
-
-// value scans one JSON value starting at pos and returns its bytes, which
-// stay valid until the next call. It finds the value's end by tracking
-// strings and nesting only; the decoder validates the rest.
-//
-// At top level, a '{' at the start of a line while an object is still open
-// means the previous value was cut short (a truncated JSON line): the value
-// is reported as truncated and reading resumes at that line, so one bad line
-// never swallows the records after it.
-func (s *Stream) value(top bool) ([]byte, error) {
-	n := 0 // bytes of the value scanned so far, from pos
-	depth, lines := 0, 0
-	inStr, esc, prevNL, oversize := false, false, false, false
-	c0 := s.buf[s.pos]
-	scalar := c0 != '{' && c0 != '[' && c0 != '"'
-	finish := func(err error) ([]byte, error) {
-		val := s.buf[s.pos : s.pos+n]
-		s.pos += n
-		s.line += lines
-		if oversize || n > MaxValue {
-			return nil, fmt.Errorf("value larger than %d MiB", MaxValue>>20)
+// recoverElement moves past a broken array element at pos (broken at input
+// offset errAt): to its lenient end if that is on the line where it broke,
+// else to the next line that starts a value, at top level.
+func (s *Stream) recoverElement(errAt int64) {
+	depth, inStr, esc := 0, false, false
+	for i := 0; ; i++ {
+		if s.pos+i >= s.end {
+			if !s.fill() {
+				s.resync()
+				return
+			}
 		}
-		return val, err
+		c := s.buf[s.pos+i]
+		if inStr {
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inStr = false
+				if depth == 0 {
+					s.consume(i + 1)
+					return
+				}
+			}
+			if c != '\n' {
+				continue
+			}
+			inStr, esc = false, false
+		}
+		switch c {
+		case '\n':
+			if depth == 0 && i > 0 {
+				s.consume(i)
+				return
+			}
+			if s.base+int64(s.pos+i) >= errAt {
+				s.resync()
+				return
+			}
+		case '"':
+			inStr = true
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				// The enclosing array's end (or a stray closer, which is
+				// then the broken element itself).
+				s.consume(max(i, 1))
+				return
+			}
+			if depth--; depth == 0 {
+				s.consume(i + 1)
+				return
+			}
+		case ',', ' ', '\t', '\r':
+			if depth == 0 && i > 0 {
+				s.consume(i)
+				return
+			}
+		}
 	}
+}
+
+// resync moves from the start of a broken value to the first later line
+// whose first non-blank character is '{' or '[', and back to top level.
+func (s *Stream) resync() {
+	s.place, s.sep = atTop, false
+	for s.skipLine() {
+		for {
+			if s.pos == s.end && !s.fill() {
+				return
+			}
+			c := s.buf[s.pos]
+			if c == '{' || c == '[' {
+				return
+			}
+			if c != ' ' && c != '\t' && c != '\r' {
+				break
+			}
+			s.pos++
+		}
+	}
+}
+
+// skipLine moves past the next newline; false at the end of input.
+func (s *Stream) skipLine() bool {
 	for {
-		for s.pos+n < s.end {
-			if inStr {
-				// Most of a record is string bytes: jump to the next quote.
-				rest := s.buf[s.pos+n : s.end]
-				j := bytes.IndexByte(rest, '"')
-				if j < 0 {
-					lines += bytes.Count(rest, newline)
-					esc = trailingBackslashes(rest, esc)
-					n += len(rest)
-					continue
-				}
-				lines += bytes.Count(rest[:j], newline)
-				if trailingBackslashes(rest[:j], esc) {
-					// An escaped quote: part of the string.
-					esc = false
-					n += j + 1
-					continue
-				}
-				esc, inStr = false, false
-				n += j + 1
-				if depth == 0 {
-					return finish(nil)
-				}
-				continue
-			}
-			c := s.buf[s.pos+n]
-			if scalar {
-				switch c {
-				case ' ', '\t', '\r', '\n', ',', ']', '}':
-					return finish(nil)
-				}
-				n++
-				continue
-			}
-			switch c {
-			case '"':
-				inStr = true
-			case '{', '[':
-				if c == '{' && top && prevNL && depth > 0 {
-					_, _ = finish(nil)
-					return nil, errTruncated
-				}
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					n++
-					return finish(nil)
-				}
-			case '\n':
-				lines++
-			}
-			prevNL = c == '\n'
-			n++
+		if s.pos == s.end && !s.fill() {
+			return false
 		}
-		if n > MaxValue {
-			// Keep scanning to find the end, but stop buffering.
-			oversize = true
-			s.pos += n
-			s.line += lines
-			n, lines = 0, 0
+		if k := bytes.IndexByte(s.buf[s.pos:s.end], '\n'); k >= 0 {
+			s.pos += k + 1
+			s.line++
+			return true
 		}
-		if !s.more() {
-			if scalar && s.rerr == nil {
-				return finish(nil)
-			}
-			_, _ = finish(nil)
-			if s.rerr != nil {
-				return nil, fmt.Errorf("read: %w", s.rerr)
-			}
-			return nil, errTruncated
-		}
+		s.pos = s.end
 	}
 }

@@ -16,6 +16,9 @@ commands:
   check       check CloudTrail records against an allowlist
               s3xguard check --allowlist FILE [--format text|json] [--show findings|all] [PATH ...]
 
+  sql         print the allowlist as an Athena or CloudTrail Lake query
+              s3xguard sql --allowlist FILE --engine athena|lake [--table NAME] [--since T] [--until T]
+
   quarantine  list or release the principals s3xguard denied on a bucket
               s3xguard quarantine list --bucket BUCKET
               s3xguard quarantine release --bucket BUCKET (--principal ARN | --all)
@@ -48,6 +51,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runCheck(args[1:], stdin, stdout, stderr)
 	case "quarantine":
 		return runQuarantine(args[1:], stdout, stderr)
+	case "sql":
+		return runSQL(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -115,7 +115,9 @@ func (e *Entry) check(f string, c *candidate) bool {
 	case "accounts":
 		return e.accounts == nil || inSet(e.accounts, c.r.UserIdentity.AccountID)
 	case "services":
-		return e.services == nil || inSet(e.services, c.r.UserIdentity.InvokedBy)
+		// Only AWS services act through a service principal; a user or
+		// role record that names invokedBy is not the service calling.
+		return e.services == nil || (c.r.UserIdentity.Type == "AWSService" && inSet(e.services, c.r.UserIdentity.InvokedBy))
 	case "sources":
 		if e.sources == nil {
 			return true

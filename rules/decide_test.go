@@ -146,6 +146,8 @@ func TestFieldSemantics(t *testing.T) {
 				r.UserIdentity = cloudtrail.Identity{Type: "AWSService", InvokedBy: "lifecycle.s3.amazonaws.com"}
 			}), true},
 		{"service missing", `services: ["lifecycle.s3.amazonaws.com"]`, rec(nil), false},
+		{"services only for AWSService callers", `services: ["lifecycle.s3.amazonaws.com"]`,
+			rec(func(r *cloudtrail.Record) { r.UserIdentity.InvokedBy = "lifecycle.s3.amazonaws.com" }), false},
 		{"ipv4 in range", `sources: ["10.0.0.0/8"]`, rec(nil), true},
 		{"ipv4 out of range", `sources: ["192.168.0.0/16"]`, rec(nil), false},
 		{"ipv4-mapped address counts as ipv4", `sources: ["10.0.0.0/8"]`,

@@ -317,7 +317,7 @@ func TestEquivalence(t *testing.T) {
 func TestRandomAllowlists(t *testing.T) {
 	s, c := trino(t)
 	r := rand.New(rand.NewPCG(seed(), 2))
-	n := 40
+	n := 30
 	verdicts := map[string]int{}
 	for i := range n {
 		a, src := randomAllowlist(r)

@@ -55,8 +55,9 @@ type Options struct {
 // DefaultAthenaTable is the table name of the README's DDL.
 const DefaultAthenaTable = "cloudtrail_logs"
 
-// maxAthenaQuery is Athena's limit on a query string (262,144 bytes; Athena
-// user guide, "Service Quotas": "maximum allowed query string length").
+// maxAthenaQuery is Athena's limit on a query string, 262,144 bytes, not
+// adjustable (AWS knowledge center, "athena-query-string-length": "Member
+// must have length less than or equal to 262144").
 const maxAthenaQuery = 262144
 
 // Columns are the query's output columns, in order: those of

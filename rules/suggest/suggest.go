@@ -28,11 +28,14 @@ type Options struct {
 	IPv4Bits, IPv6Bits int
 	// Examples is how many record locations an entry lists.
 	Examples int
+	// MaxSources bounds the prefixes an entry lists per address family;
+	// past it they are widened (and the entry says so).
+	MaxSources int
 }
 
 // DefaultOptions groups by principal, aggregates to /24 and /64, and lists
 // three examples.
-var DefaultOptions = Options{GroupBy: []string{"principal"}, IPv4Bits: 24, IPv6Bits: 64, Examples: 3}
+var DefaultOptions = Options{GroupBy: []string{"principal"}, IPv4Bits: 24, IPv6Bits: 64, Examples: 3, MaxSources: 16}
 
 // GroupFields are the names GroupBy accepts.
 var GroupFields = []string{"principal", "bucket", "operation"}
@@ -121,6 +124,9 @@ func New(o Options) (*Builder, error) {
 	}
 	if o.IPv6Bits < 16 || o.IPv6Bits > 128 {
 		return nil, fmt.Errorf("IPv6 prefix length %d: want 16 to 128", o.IPv6Bits)
+	}
+	if o.MaxSources < 1 {
+		return nil, fmt.Errorf("max sources %d: want at least 1", o.MaxSources)
 	}
 	return &Builder{o: o, groups: map[groupKey]*group{}, denied: map[deniedKey]*deniedCalls{}, skipped: map[string]*tally{}, Hits: map[string]int{}}, nil
 }
@@ -296,7 +302,7 @@ func (b *Builder) Write(w io.Writer, header []string) error {
 	}
 	names := map[string]bool{}
 	for _, g := range groups {
-		writeEntry(&out, g, entryName(g, names))
+		writeEntry(&out, g, entryName(g, names), b.o.MaxSources)
 	}
 	b.writeDenied(&out)
 	b.writeSkipped(&out)
@@ -346,7 +352,7 @@ func entryName(g *group, used map[string]bool) string {
 	return name
 }
 
-func writeEntry(out *strings.Builder, g *group, name string) {
+func writeEntry(out *strings.Builder, g *group, name string, maxSources int) {
 	fmt.Fprintf(out, "\n  # %s, first %s, last %s\n", calls(g.tally.count), g.tally.first, g.tally.last)
 	for _, ex := range g.tally.examples {
 		fmt.Fprintf(out, "  #   e.g. %s\n", comment(ex))
@@ -368,11 +374,7 @@ func writeEntry(out *strings.Builder, g *group, name string) {
 	}
 	writeList(out, "operations", sortedCounts(g.operations))
 	if len(g.nonIP) == 0 {
-		srcs := map[string]int{}
-		for p, n := range g.sources {
-			srcs[p.String()] = n
-		}
-		writeList(out, "sources", sortedCounts(srcs))
+		writeSources(out, g, maxSources)
 	} else {
 		fmt.Fprintf(out, "    # sources not narrowed: calls came from values that are not IP addresses (%s)\n", comment(strings.Join(keys(g.nonIP), ", ")))
 	}
@@ -496,4 +498,32 @@ func calls(n int) string {
 		return "1 call"
 	}
 	return fmt.Sprintf("%d calls", n)
+}
+
+// writeSources lists the entry's networks, merged, each with the calls it
+// covers.
+func writeSources(out *strings.Builder, g *group, max int) {
+	seen := make([]netip.Prefix, 0, len(g.sources))
+	for p := range g.sources {
+		seen = append(seen, p)
+	}
+	merged, w4, w6 := aggregate(seen, max)
+	for _, w := range []struct {
+		family string
+		bits   int
+	}{{"IPv4", w4}, {"IPv6", w6}} {
+		if w.bits >= 0 {
+			fmt.Fprintf(out, "    # %s sources widened to /%d (then merged) to list at most %d: review them\n", w.family, w.bits, max)
+		}
+	}
+	counts := map[string]int{}
+	for p, n := range g.sources {
+		for _, m := range merged {
+			if m.Overlaps(p) {
+				counts[m.String()] += n
+				break
+			}
+		}
+	}
+	writeList(out, "sources", sortedCounts(counts))
 }

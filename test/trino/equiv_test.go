@@ -53,7 +53,7 @@ func TestMain(m *testing.M) {
 
 // trino returns the shared server with the corpus loaded, or skips (fails
 // when S3XGUARD_REQUIRE_TOOLS=1, as in test/run) when Trino is not installed.
-func trino(t *testing.T) (*Server, *records) {
+func trino(t testing.TB) (*Server, *records) {
 	t.Helper()
 	serverOnce.Do(func() {
 		if serverDir, serverErr = os.MkdirTemp("", "s3xguard-trino-"); serverErr != nil {

@@ -14,14 +14,16 @@ import (
 	"github.com/s3xguard/s3xguard/rules/suggest"
 )
 
-const suggestUsage = `usage: s3xguard suggest [--group-by principal[,bucket][,operation]] [--ipv4-prefix N] [--ipv6-prefix N] [--against FILE] [PATH ...]
+const suggestUsage = `usage: s3xguard suggest [--group-by principal[,bucket][,operation]] [--ipv4-prefix N] [--ipv6-prefix N] [--max-sources N] [--against FILE] [PATH ...]
 
 Writes an allowlist (YAML, with comments) that would allow the S3 Express
 calls seen in PATH (as for check): one entry per principal (a role without
 its session, a user, an AWS service), narrowed to the buckets, operations,
-networks (aggregated to the prefix lengths) and VPC endpoints seen, with
-counts, first and last seen and example locations. Failed calls (errorCode)
-are listed in a comment, not allowed.
+networks (aggregated to the prefix lengths, merged, widened past
+--max-sources) and VPC endpoints seen, with counts, first and last seen and
+example locations. Failed calls (errorCode) are listed in a comment, not
+allowed.
+
 
 --against FILE writes instead what FILE does not allow yet, as entries to
 add, and lists the entries of FILE that saw no traffic (candidates to remove).
@@ -36,6 +38,7 @@ func runSuggest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	groupBy := fs.String("group-by", "principal", "one entry per `fields`: principal, then optionally bucket, operation")
 	fs.IntVar(&o.IPv4Bits, "ipv4-prefix", o.IPv4Bits, "aggregate IPv4 sources to this prefix `length`")
 	fs.IntVar(&o.IPv6Bits, "ipv6-prefix", o.IPv6Bits, "aggregate IPv6 sources to this prefix `length`")
+	fs.IntVar(&o.MaxSources, "max-sources", o.MaxSources, "list at most `N` networks per address family in an entry, widening them past it")
 	fs.IntVar(&o.Examples, "examples", o.Examples, "example locations per entry")
 	against := fs.String("against", "", "show the difference from this allowlist `FILE`")
 	paths, err := parseInterleaved(fs, args)

@@ -167,7 +167,7 @@ SELECT a.*,
     ELSE ''
   END AS pname,
   CASE
-    WHEN noidentity THEN NULL
+    WHEN early THEN NULL
     WHEN itype = 'AWSService' OR (arn = '' AND invokedby <> '') THEN invokedby
     WHEN NOT isarn THEN CASE WHEN itype = 'AWSAccount' AND accountid <> '' THEN accountid WHEN arn = '' THEN principalid ELSE arn END
     WHEN aservice = 'sts' AND aresource LIKE 'assumed-role/%' THEN 'arn:' || apartition || ':iam::' || aaccount || ':role/' || split_part(substr(aresource, 14), '/', 1)
@@ -227,7 +227,8 @@ func rowSource(o Options) string {
   coalesce(eventsource, '') = '' OR coalesce(eventname, '') = '' OR useridentity IS NULL
     OR (coalesce(useridentity.arn, '') = '' AND coalesce(useridentity.type, '') <> 'AWSService'
         AND coalesce(useridentity.invokedby, '') = '' AND coalesce(useridentity.accountid, '') = '') AS invalid,
-  coalesce(eventsource, '') = '' OR coalesce(eventname, '') = '' OR useridentity IS NULL AS noidentity,
+  -- invalid before the caller is read: check reports no principal for these
+  coalesce(eventsource, '') = '' OR coalesce(eventname, '') = '' OR useridentity IS NULL AS early,
   coalesce(useridentity.type, '') AS itype,
   coalesce(useridentity.arn, '') AS arn,
   coalesce(useridentity.accountid, '') AS accountid,

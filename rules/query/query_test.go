@@ -1,6 +1,8 @@
 package query
 
 import (
+	"encoding/hex"
+	"encoding/json"
 	"net/netip"
 	"os"
 	"regexp"
@@ -8,7 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
+	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
 	"github.com/s3xguard/s3xguard/rules"
 )
 
@@ -180,4 +184,39 @@ func TestNoInjection(t *testing.T) {
 	if !strings.Contains(q, `arn = U&'arn:aws:sts::111122223333:assumed-role/r/a''b\000Ac'`) {
 		t.Fatalf("value not quoted as expected:\n%s", q)
 	}
+}
+
+// FuzzByteGlob holds the hexadecimal form of a glob with '?' (see glob) to
+// the allowlist's own matching: a whole-ARN principal pattern decided by
+// rules.Decide against the same regular expression run by Go on the ARN's
+// hexadecimal bytes. (Trino runs it in test/trino; the expression uses
+// nothing but literals, '.', '(?:..)*' and anchors, which mean the same in
+// both engines.)
+func FuzzByteGlob(f *testing.F) {
+	for _, s := range [][2]string{{"?", "é"}, {"s?ss-7", "séss-7"}, {"*?", "x"}, {"a?*b", "ab"}, {"??", "é"}, {"?*?", "é"}} {
+		f.Add(s[0], s[1])
+	}
+	const prefix = "arn:aws:sts::111122223333:assumed-role/r/"
+	f.Fuzz(func(t *testing.T, pattern, session string) {
+		if !strings.Contains(pattern, "?") || !utf8.ValidString(session) || !utf8.ValidString(pattern) {
+			return
+		}
+		quoted, _ := json.Marshal(prefix + pattern)
+		a, err := rules.Parse("f.yaml", []byte("version: 1\nallow:\n  - name: x\n    principals: ["+string(quoted)+"]\n"))
+		if err != nil {
+			return // not a valid pattern: the loader refuses it, so no SQL is written
+		}
+		arn := prefix + session
+		want := a.Decide(&cloudtrail.Record{EventSource: cloudtrail.EventSource, EventName: "GetObject", HasUserIdentity: true,
+			UserIdentity: cloudtrail.Identity{Type: "AssumedRole", ARN: arn, AccountID: "111122223333"}}).Verdict == rules.Allowed
+		cond := glob("arn", prefix+pattern)
+		m := regexp.MustCompile(`^regexp_like\(to_hex\(to_utf8\(arn\)\), (U&)?'(.*)'\)$`).FindStringSubmatch(cond)
+		if m == nil {
+			t.Fatalf("glob(%q) = %s; want the hexadecimal form", pattern, cond)
+		}
+		got := regexp.MustCompile(m[2]).MatchString(strings.ToUpper(hex.EncodeToString([]byte(arn))))
+		if got != want {
+			t.Fatalf("pattern %q, session %q: hexadecimal form matches = %v; the allowlist allows = %v", pattern, session, got, want)
+		}
+	})
 }

@@ -19,6 +19,12 @@ commands:
   doctor      check, read-only, that a deployment sees what it should
               s3xguard doctor --function NAME [--buckets B,...] [--format text|json]
 
+  sql         print the allowlist as an Athena or CloudTrail Lake query
+              s3xguard sql --allowlist FILE --engine athena|lake [--table NAME] [--since T] [--until T]
+
+  suggest     write an allowlist that allows the S3 Express calls seen
+              s3xguard suggest [--group-by principal[,bucket][,operation]] [--against FILE] [PATH ...]
+
   quarantine  list or release the principals s3xguard denied on a bucket
               s3xguard quarantine list --bucket BUCKET
               s3xguard quarantine release --bucket BUCKET (--principal ARN | --all)
@@ -53,6 +59,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runQuarantine(args[1:], stdout, stderr)
 	case "doctor":
 		return runDoctor(args[1:], stdout, stderr)
+	case "sql":
+		return runSQL(args[1:], stdout, stderr)
+	case "suggest":
+		return runSuggest(args[1:], stdin, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

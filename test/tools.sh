@@ -68,3 +68,20 @@ export AWS_LAMBDA_RIE=$tools/bin/aws-lambda-rie
 export CFN_LINT=$tools/venv/bin/cfn-lint
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
 
+
+# Trino, for the SQL equivalence tests (test/trino): the server distribution
+# from Maven Central, fetched once into .tools/m2 and extracted once into
+# .tools/trino-server-VERSION. It runs on the Java 25 these machines have.
+trino_version=476
+trino_home=$tools/trino-server-$trino_version
+if [[ ! -f $trino_home/.extracted ]]; then
+	log "fetching io.trino:trino-server:$trino_version:tar.gz into .tools/m2"
+	mvn --batch-mode --quiet -Dmaven.repo.local="$tools/m2" dependency:get \
+		-Dartifact="io.trino:trino-server:$trino_version:tar.gz" -Dtransitive=false
+	log "extracting Trino into .tools/trino-server-$trino_version"
+	rm -rf "$trino_home"
+	tar -xzf "$tools/m2/io/trino/trino-server/$trino_version/trino-server-$trino_version.tar.gz" -C "$tools"
+	touch "$trino_home/.extracted"
+fi
+export TRINO_HOME=$trino_home
+export TRINO_JAVA_HOME=${TRINO_JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}

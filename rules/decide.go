@@ -60,7 +60,7 @@ func (a *Allowlist) Decide(r *cloudtrail.Record) Decision {
 	}
 	p := PrincipalOf(r.UserIdentity)
 	if p.ARN == "" && p.Kind != KindService && p.Kind != KindAccount && r.UserIdentity.AccountID == "" {
-		return Decision{Verdict: Invalid, Principal: p, Reasons: []string{"S3 Express record has no caller (userIdentity without arn, accountId or invokedBy)"}}
+		return Decision{Verdict: Invalid, Principal: p, Reasons: []string{"S3 Express record has no caller (userIdentity without arn or accountId, and not of type AWSService)"}}
 	}
 	c := candidate{r: r, p: &p}
 	for _, e := range a.Entries {

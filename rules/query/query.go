@@ -152,7 +152,7 @@ SELECT p.*,
 FROM (
 SELECT a.*,
   CASE
-    WHEN itype = 'AWSService' OR (arn = '' AND invokedby <> '') THEN 'service'
+    WHEN itype = 'AWSService' THEN 'service'
     WHEN NOT isarn THEN CASE WHEN itype = 'AWSAccount' AND accountid <> '' THEN 'account' ELSE 'unknown' END
     WHEN aservice = 'sts' AND aresource LIKE 'assumed-role/%' THEN 'role'
     WHEN aservice = 'sts' AND aresource LIKE 'federated-user/%' THEN 'federated'
@@ -168,7 +168,7 @@ SELECT a.*,
   END AS pname,
   CASE
     WHEN early THEN NULL
-    WHEN itype = 'AWSService' OR (arn = '' AND invokedby <> '') THEN invokedby
+    WHEN itype = 'AWSService' THEN invokedby
     WHEN NOT isarn THEN CASE WHEN itype = 'AWSAccount' AND accountid <> '' THEN accountid WHEN arn = '' THEN principalid ELSE arn END
     WHEN aservice = 'sts' AND aresource LIKE 'assumed-role/%' THEN 'arn:' || apartition || ':iam::' || aaccount || ':role/' || split_part(substr(aresource, 14), '/', 1)
     ELSE arn
@@ -226,7 +226,7 @@ func rowSource(o Options) string {
   coalesce(eventname, '') AS "eventName",
   coalesce(eventsource, '') = '' OR coalesce(eventname, '') = '' OR useridentity IS NULL
     OR (coalesce(useridentity.arn, '') = '' AND coalesce(useridentity.type, '') <> 'AWSService'
-        AND coalesce(useridentity.invokedby, '') = '' AND coalesce(useridentity.accountid, '') = '') AS invalid,
+        AND coalesce(useridentity.accountid, '') = '') AS invalid,
   -- invalid before the caller is read: check reports no principal for these
   coalesce(eventsource, '') = '' OR coalesce(eventname, '') = '' OR useridentity IS NULL AS early,
   coalesce(useridentity.type, '') AS itype,

@@ -273,19 +273,19 @@ func testAllowlists(t *testing.T) map[string]string {
 	out["corners"] = `version: 1
 allow:
   - name: like-wildcards
-    principals: ["arn:aws:sts::111122223333:assumed-role/etl_x/%", "arn:aws:iam::*:user/a_b"]
+    principals: ["arn:aws:sts::111122223333:assumed-role/etl_x/%", "arn:aws:iam::444455556666:user/a_b"]
   - name: byte-wildcard
     principals: ["arn:aws:sts::111122223333:assumed-role/etl-loader/?"]
-  - name: v6-everything
-    sources: ["::/0"]
+  - name: v6-half
+    sources: ["::/1"]
     operations: ["Put*"]
   - name: mapped-prefix
     sources: ["::ffff:10.0.0.0/104"]
-    buckets: ["?*"]
+    buckets: ["?*--use1-az4--x-s3"]
   - name: service-only
     services: ["lifecycle.s3.amazonaws.com"]
   - name: byte-wildcards
-    principals: ["arn:aws:iam::111122223333:role/?-role", "arn:aws:sts::*:assumed-role/analyst/s?ss-7"]
+    principals: ["arn:aws:iam::111122223333:role/?-role", "arn:aws:sts::444455556666:assumed-role/analyst/s?ss-7"]
   - name: byte-operations
     operations: ["?etObject", "??????????"]
 `

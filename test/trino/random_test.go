@@ -225,6 +225,7 @@ var edgeARNs = []string{
 	"arn:aws:sts::111122223333:assumed-role/etlxloader/s",
 	"arn:aws:iam::111122223333:user/a_b",
 	"arn:aws:iam::444455556666:user/axb",
+	"arn:aws:iam::444455556666:user/a_b",
 	"arn:aws:sts::111122223333:assumed-role/é-role/s",
 	"arn:aws:sts::111122223333:assumed-role/x-role/s",
 	"arn:aws:sts::444455556666:assumed-role/analyst/séss-7",

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
+	"github.com/s3xguard/s3xguard/lambda/ownrole"
 	"github.com/s3xguard/s3xguard/rules"
 )
 
@@ -36,6 +37,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	format := fs.String("format", "text", "output `format`: text or json")
 	show := fs.String("show", "findings", "text format: list `which` records: findings (unauthorized, invalid) or all")
 	jobs := fs.Int("jobs", runtime.GOMAXPROCS(0), "files checked at once")
+	selfRole := fs.String("self-role", "", "the guard function's execution role `ARN`: its own Get/Put/DeleteBucketPolicy calls are allowed (rule "+ownrole.Rule+")")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: s3xguard check --allowlist FILE [--format text|json] [--show findings|all] [PATH ...]\n\n"+
 			"PATH is a file, a directory (walked for %s) or - for standard input (the default).\n\n", strings.Join(logSuffixes, ", "))
@@ -62,6 +64,11 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		errorf(stderr, "check: --jobs %d: want at least 1", *jobs)
 		return exitUsage
 	}
+	own, err := ownrole.Parse(*selfRole)
+	if err != nil {
+		errorf(stderr, "check: --self-role: %v", err)
+		return exitUsage
+	}
 	al, err := rules.Load(*allowlist)
 	if err != nil {
 		var le *rules.LoadError
@@ -81,6 +88,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	c := &checker{
 		allowlist: al,
+		own:       own,
 		json:      *format == "json",
 		showAll:   *show == "all",
 		out:       stdout,
@@ -176,6 +184,7 @@ func hasLogSuffix(name string) bool {
 // location). With --jobs 1 the output is fully ordered.
 type checker struct {
 	allowlist *rules.Allowlist
+	own       ownrole.Role
 	json      bool
 	showAll   bool
 	out       io.Writer
@@ -242,6 +251,9 @@ func (c *checker) checkInput(in input, rec *cloudtrail.Record, buf []byte) []byt
 			buf = c.report(buf, in.name, it, nil, d)
 		} else {
 			d = c.allowlist.Decide(rec)
+			if d.Verdict == rules.Unauthorized && c.own.Allows(rec, d.Principal) {
+				d = rules.Decision{Verdict: rules.Allowed, Rule: ownrole.Rule, Principal: d.Principal}
+			}
 			buf = c.report(buf, in.name, it, rec, d)
 		}
 		if len(buf) >= flushAt {

@@ -156,11 +156,13 @@ func (s *Store) claim(ctx context.Context, c Claim, owner string) (Ticket, bool,
 	out, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &s.Table,
 		Item:      it,
+		// "#owner = :me": the SDK retrying this very put after its answer
+		// was lost finds its own claim.
 		ConditionExpression: aws.String("attribute_not_exists(pk) OR #end <= :now" +
-			" OR (#status = :claimed AND #lease <= :now) OR #sev < :sev"),
-		ExpressionAttributeNames: map[string]string{"#end": "end", "#status": "status", "#lease": "lease", "#sev": "sev"},
+			" OR (#status = :claimed AND #lease <= :now) OR #sev < :sev OR #owner = :me"),
+		ExpressionAttributeNames: map[string]string{"#end": "end", "#status": "status", "#lease": "lease", "#sev": "sev", "#owner": "owner"},
 		ExpressionAttributeValues: item{":now": num(now.UnixMilli()), ":claimed": str(claimed),
-			":sev": num(int64(c.Severity))},
+			":sev": num(int64(c.Severity)), ":me": str(owner)},
 		ReturnValues: types.ReturnValueAllOld,
 	})
 	if conditionFailed(err) {
@@ -170,7 +172,10 @@ func (s *Store) claim(ctx context.Context, c Claim, owner string) (Ticket, bool,
 		return Ticket{}, false, fmt.Errorf("state: dedup %s: claim: %w", c.Key, err)
 	}
 	t := Ticket{First: true, key: c.Key, start: now.UnixMilli(), owner: owner, old: out.Attributes}
-	if old := out.Attributes; len(old) > 0 {
+	if getS(t.old, "owner") == owner {
+		t.old = nil // our own claim, put again: what it replaced is gone
+	}
+	if old := t.old; len(old) > 0 {
 		switch {
 		case getS(old, "status") == claimed:
 			// Expired (else only a higher severity replaces it): its
@@ -225,10 +230,11 @@ func (s *Store) Sent(ctx context.Context, t Ticket) error {
 		return nil
 	}
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &s.Table,
-		Key:                       key("dedup#" + t.key),
-		UpdateExpression:          aws.String("SET #status = :sent, sentAt = :now REMOVE #lease, #owner"),
-		ConditionExpression:       aws.String("#owner = :me"),
+		TableName:        &s.Table,
+		Key:              key("dedup#" + t.key),
+		UpdateExpression: aws.String("SET #status = :sent, sentAt = :now, sentBy = :me REMOVE #lease, #owner"),
+		// sentBy: a retry of this update whose answer was lost finds it done.
+		ConditionExpression:       aws.String("#owner = :me OR (#status = :sent AND sentBy = :me)"),
 		ExpressionAttributeNames:  map[string]string{"#status": "status", "#lease": "lease", "#owner": "owner"},
 		ExpressionAttributeValues: item{":sent": str(sent), ":now": num(s.now().UnixMilli()), ":me": str(t.owner)},
 	})

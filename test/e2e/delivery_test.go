@@ -176,3 +176,47 @@ func attrS(it map[string]ddbtypes.AttributeValue, name string) string {
 	}
 	return ""
 }
+
+// A batch under an SNS that hangs stops taking messages at the reserve and
+// reports the rest as failures before the deadline; SQS's redelivery of
+// those sends every alert once.
+func TestBatchStopsAtTheReserve(t *testing.T) {
+	const n = 30
+	w := newWorld(t, map[string]string{"AWS_LAMBDA_FUNCTION_TIMEOUT": "5"})
+	fn := w.function()
+	fn.MustInvoke(t, ev{principal: session("etl"), ip: "10.0.0.1"}.json())
+	var bodies [][]byte
+	for i := range n {
+		bodies = append(bodies, ev{principal: session("writer"), ip: fmt.Sprintf("198.51.100.%d", i)}.json())
+	}
+	w.proxy.Inject(&harness.Fault{Service: "sns", Hang: true})
+	t0 := time.Now()
+	r := fn.MustInvoke(t, sqsBatch(bodies...))
+	took := time.Since(t0)
+	var resp struct {
+		BatchItemFailures []struct{ ItemIdentifier string }
+	}
+	if err := json.Unmarshal(r.Body, &resp); err != nil || r.Err != "" {
+		t.Fatalf("batch under a hanging SNS: %+v (%v); want a partial failure report, not a timeout\n%s", r, err, fn.Log())
+	}
+	if len(resp.BatchItemFailures) != n || took >= 5*time.Second {
+		t.Fatalf("%d of %d messages reported failed, after %v; want all, before the 5 s deadline", len(resp.BatchItemFailures), n, took)
+	}
+	if !strings.Contains(fn.Log(), "out of time; messages left for SQS to redeliver") {
+		t.Error("no log line for the messages left")
+	}
+	w.proxy.Clear()
+	var again [][]byte
+	for _, f := range resp.BatchItemFailures {
+		var i int
+		fmt.Sscanf(f.ItemIdentifier, "m%d", &i)
+		again = append(again, bodies[i])
+	}
+	r = fn.MustInvoke(t, sqsBatch(again...))
+	if !strings.Contains(string(r.Body), `"batchItemFailures":[]`) {
+		t.Fatalf("redelivery: %+v", r)
+	}
+	if got := w.alerts(2 * time.Second); len(got) != n {
+		t.Fatalf("%d alerts after redelivery; want %d", len(got), n)
+	}
+}

@@ -114,9 +114,9 @@ func (h *Handler) claim(ctx context.Context, b budget, key string, a *alert.Aler
 // sent. Each is written to the table at the next chance: the next event of
 // its key, or the sweep.
 type memory struct {
-	mu       sync.Mutex
-	windows  map[string]*state.Window
-	unsentOK map[string]state.Ticket
+	mu           sync.Mutex
+	windows      map[string]*state.Window
+	sentUnmarked map[string]state.Ticket
 }
 
 // maxMemory bounds what one instance remembers; past it, new windows are
@@ -137,11 +137,11 @@ func (mem *memory) remember(w state.Window) {
 func (mem *memory) unmarked(key string, t state.Ticket) {
 	mem.mu.Lock()
 	defer mem.mu.Unlock()
-	if mem.unsentOK == nil {
-		mem.unsentOK = map[string]state.Ticket{}
+	if mem.sentUnmarked == nil {
+		mem.sentUnmarked = map[string]state.Ticket{}
 	}
-	if len(mem.unsentOK) < maxMemory {
-		mem.unsentOK[key] = t
+	if len(mem.sentUnmarked) < maxMemory {
+		mem.sentUnmarked[key] = t
 	}
 }
 
@@ -162,7 +162,7 @@ func (mem *memory) count(key string, sev alert.Severity) bool {
 // flush writes what is remembered for key to the table.
 func (mem *memory) flush(ctx context.Context, s *state.Store, key string) error {
 	mem.mu.Lock()
-	w, t := mem.windows[key], mem.unsentOK[key]
+	w, t := mem.windows[key], mem.sentUnmarked[key]
 	mem.mu.Unlock()
 	if w == nil && !t.First {
 		return nil
@@ -185,7 +185,7 @@ func (mem *memory) flush(ctx context.Context, s *state.Store, key string) error 
 			return err
 		}
 		mem.mu.Lock()
-		delete(mem.unsentOK, key)
+		delete(mem.sentUnmarked, key)
 		mem.mu.Unlock()
 	}
 	return nil
@@ -198,7 +198,7 @@ func (mem *memory) flushAll(ctx context.Context, s *state.Store) error {
 	for k := range mem.windows {
 		keys = append(keys, k)
 	}
-	for k := range mem.unsentOK {
+	for k := range mem.sentUnmarked {
 		keys = append(keys, k)
 	}
 	mem.mu.Unlock()

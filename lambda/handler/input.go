@@ -87,12 +87,12 @@ func (h *Handler) classify(data []byte, input string) classified {
 		{"account", h.Config.AccountID}, {"region", h.Config.Region},
 	} {
 		if got := string(v.GetStringBytes(c.field)); got != c.want {
-			return forged(c.field, fmt.Sprintf("envelope %s %q: want %q", c.field, clipText(got), c.want))
+			return forged(c.field+"="+clipText(got), fmt.Sprintf("envelope %s %q: want %q", c.field, clipText(got), c.want))
 		}
 	}
 	a.Record, a.ID = rec, inputID(rec, data)
 	if rec.RecipientAccountID != h.Config.AccountID {
-		return forged("recipientAccountId", fmt.Sprintf("recipientAccountId %q: want %q", clipText(rec.RecipientAccountID), h.Config.AccountID))
+		return forged("recipientAccountId="+clipText(rec.RecipientAccountID), fmt.Sprintf("recipientAccountId %q: want %q", clipText(rec.RecipientAccountID), h.Config.AccountID))
 	}
 	a.Decision = h.Allowlist.Decide(rec)
 	switch a.Decision.Verdict {

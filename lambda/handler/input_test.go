@@ -69,13 +69,13 @@ func TestClassify(t *testing.T) {
 		{"array", []byte("[1]"), alert.KindInvalid, "not-object", ""},
 		{"other object", []byte(`{"a":1}`), alert.KindInvalid, "not-event", ""},
 		{"bare record", bare, alert.KindForged, "bare-record", ""},
-		{"wrong source", event("etl", "PutObject", func(e map[string]any) { e["source"] = "my.app" }), alert.KindForged, "source", ""},
-		{"wrong detail-type", event("etl", "PutObject", func(e map[string]any) { e["detail-type"] = "x" }), alert.KindForged, "detail-type", ""},
-		{"other account", event("writer", "PutObject", func(e map[string]any) { e["account"] = "210987654321" }), alert.KindForged, "account", ""},
-		{"other region", event("writer", "PutObject", func(e map[string]any) { e["region"] = "eu-west-1" }), alert.KindForged, "region", ""},
+		{"wrong source", event("etl", "PutObject", func(e map[string]any) { e["source"] = "my.app" }), alert.KindForged, "source=my.app", ""},
+		{"wrong detail-type", event("etl", "PutObject", func(e map[string]any) { e["detail-type"] = "x" }), alert.KindForged, "detail-type=x", ""},
+		{"other account", event("writer", "PutObject", func(e map[string]any) { e["account"] = "210987654321" }), alert.KindForged, "account=210987654321", ""},
+		{"other region", event("writer", "PutObject", func(e map[string]any) { e["region"] = "eu-west-1" }), alert.KindForged, "region=eu-west-1", ""},
 		{"other recipient", event("writer", "PutObject", func(e map[string]any) {
 			e["detail"].(map[string]any)["recipientAccountId"] = "210987654321"
-		}), alert.KindForged, "recipientAccountId", ""},
+		}), alert.KindForged, "recipientAccountId=210987654321", ""},
 		{"wrong field type", event("writer", "PutObject", func(e map[string]any) { e["detail"].(map[string]any)["eventName"] = 7 }),
 			alert.KindInvalid, "field:eventName", ""},
 		{"no userIdentity", event("writer", "PutObject", func(e map[string]any) { delete(e["detail"].(map[string]any), "userIdentity") }),

@@ -159,33 +159,34 @@ func (mem *memory) count(key string, sev alert.Severity) bool {
 	return true
 }
 
-// flush writes what is remembered for key to the table.
+// flush writes what is remembered for key to the table: first a claim's
+// mark sent, then a window's repeats (added to the live window, if any).
 func (mem *memory) flush(ctx context.Context, s *state.Store, key string) error {
 	mem.mu.Lock()
 	w, t := mem.windows[key], mem.sentUnmarked[key]
-	mem.mu.Unlock()
-	if w == nil && !t.First {
-		return nil
-	}
+	var cp state.Window
 	if w != nil {
-		mem.mu.Lock()
-		cp := *w
-		mem.mu.Unlock()
-		if err := s.RecordSent(ctx, cp); err != nil {
-			return err
-		}
-		mem.mu.Lock()
-		if mem.windows[key] == w && w.Repeats == cp.Repeats {
-			delete(mem.windows, key)
-		}
-		mem.mu.Unlock()
+		cp = *w
 	}
+	mem.mu.Unlock()
 	if t.First {
 		if err := s.Sent(ctx, t); err != nil && !errors.Is(err, state.ErrClaimLost) {
 			return err
 		}
 		mem.mu.Lock()
 		delete(mem.sentUnmarked, key)
+		mem.mu.Unlock()
+	}
+	if w != nil {
+		if err := s.RecordSent(ctx, cp); err != nil {
+			return err
+		}
+		mem.mu.Lock()
+		if w.Repeats == cp.Repeats {
+			delete(mem.windows, key)
+		} else {
+			w.Repeats -= cp.Repeats // counted meanwhile: written next time
+		}
 		mem.mu.Unlock()
 	}
 	return nil

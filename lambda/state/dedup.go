@@ -272,7 +272,8 @@ func (s *Store) Release(ctx context.Context, t Ticket) error {
 
 // RecordSent writes a window whose alert was sent while the table could
 // not be reached, so that later events of the key count as its repeats.
-// It does nothing when the key has a live window already.
+// When the key has a live sent window already, the repeats counted in w
+// are added to it instead.
 func (s *Store) RecordSent(ctx context.Context, w Window) error {
 	now := s.now()
 	it := item{
@@ -298,13 +299,40 @@ func (s *Store) RecordSent(ctx context.Context, w Window) error {
 		ExpressionAttributeValues: item{":now": num(now.UnixMilli())},
 	})
 	if conditionFailed(err) {
-		return nil
+		return s.addRepeats(ctx, w.Key, w.Repeats)
 	}
 	if err != nil {
 		return fmt.Errorf("state: dedup %s: record sent window: %w", w.Key, err)
 	}
 	if w.Repeats > 0 {
 		return s.addPending(ctx, &w)
+	}
+	return nil
+}
+
+// addRepeats adds n repeats to the key's live sent window, if it has one.
+func (s *Store) addRepeats(ctx context.Context, k string, n int64) error {
+	if n == 0 {
+		return nil
+	}
+	now := s.now()
+	up, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.Table,
+		Key:                       key("dedup#" + k),
+		UpdateExpression:          aws.String("ADD repeats :n SET lastSeen = :now"),
+		ConditionExpression:       aws.String("#end > :now AND (#status = :sent OR attribute_not_exists(#status))"),
+		ExpressionAttributeNames:  map[string]string{"#end": "end", "#status": "status"},
+		ExpressionAttributeValues: item{":n": num(n), ":now": num(now.UnixMilli()), ":sent": str(sent)},
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if conditionFailed(err) {
+		return nil // another instance's claim, unsent: nothing to add to
+	}
+	if err != nil {
+		return fmt.Errorf("state: dedup %s: add %d repeats: %w", k, n, err)
+	}
+	if w := windowOf(up.Attributes); w != nil && w.Repeats == n {
+		return s.addPending(ctx, w)
 	}
 	return nil
 }

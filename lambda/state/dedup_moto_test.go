@@ -271,3 +271,23 @@ func sendWindow(t *testing.T, s *Store, c Claim) {
 		t.Fatalf("open window: %+v %v", tk, err)
 	}
 }
+
+// Repeats counted in memory for a key that has a live sent window by now
+// are added to it.
+func TestRecordSentAddsToLiveWindow(t *testing.T) {
+	s, now := newStore(t)
+	ctx := context.Background()
+	sendWindow(t, s, claimFor("k", 2))
+	start := time.UnixMilli(now.Load())
+	if err := s.RecordSent(ctx, Window{Key: "k", Start: start, End: start.Add(time.Minute), Repeats: 2, Severity: 2}); err != nil {
+		t.Fatal(err)
+	}
+	now.Add((5 * time.Minute).Milliseconds())
+	due, _ := s.DueSummaries(ctx)
+	if len(due) != 1 {
+		t.Fatalf("due = %v", due)
+	}
+	if w, ok, err := s.ClaimSummary(ctx, due[0], time.Minute); !ok || err != nil || w.Repeats != 2 {
+		t.Fatalf("summary: %+v %v %v; want the 2 repeats added to the live window", w, ok, err)
+	}
+}

@@ -75,7 +75,9 @@ func TestLoadUnderFaults(t *testing.T) {
 					ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 					r, err := fn.Invoke(ctx, sqsBatch(bodies...))
 					cancel()
-					var resp struct{ BatchItemFailures []struct{ ItemIdentifier string } }
+					var resp struct {
+						BatchItemFailures []struct{ ItemIdentifier string }
+					}
 					if err != nil || r.Err != "" || json.Unmarshal(r.Body, &resp) != nil {
 						mu.Lock()
 						failedInvocations++

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -40,6 +41,9 @@ func matrixCells() []cell {
 		)
 	}
 	return append(cells,
+		cell{"dynamodb", "HTTP 500 on mark sent (UpdateItem) until cleared", func() *harness.Fault {
+			return &harness.Fault{Service: "dynamodb", Action: "UpdateItem", Status: 500}
+		}, false},
 		cell{"dynamodb", "kill -9 mid-dedup (claim PutItem)", func() *harness.Fault { return &harness.Fault{Service: "dynamodb", Action: "PutItem", Hang: true} }, true},
 		cell{"sns", "kill -9 mid-publish", func() *harness.Fault { return &harness.Fault{Service: "sns", Action: "Publish", Hang: true} }, true},
 		cell{"dynamodb", "kill -9 after publish, before marked sent", func() *harness.Fault {
@@ -54,6 +58,7 @@ type row struct {
 	failed, retried, alerts, dups, may int
 	repeats                            string
 	problems                           []string
+	firstAlerts                        []alert
 }
 
 // TestMatrix injects each fault into the real function's calls to SNS or
@@ -168,6 +173,30 @@ func runCell(t *testing.T, c cell) row {
 	if len(failed) > 0 {
 		r.problems = append(r.problems, fmt.Sprintf("%d events still failing after Lambda's retries", len(failed)))
 	}
+	// The scheduled sweep (every minute) writes what an instance counted
+	// while the table was down. Coverage is read now, before any event is
+	// delivered again: each repeat then stands for one event of the three.
+	if res := fn.MustInvoke(t, []byte(`{"source":"aws.events","detail-type":"Scheduled Event","detail":{}}`)); res.Err != "" {
+		r.problems = append(r.problems, "sweep: "+res.Err)
+	}
+	covered := map[string]int{}
+	for _, ip := range []string{ipA, ipB} {
+		covered[ip], _ = strconv.Atoi(attrS(w.dedupItem("writer", ip), "repeats"))
+	}
+	alertedFirst := map[string]bool{}
+	for _, a := range w.alerts(2 * time.Second) {
+		alertedFirst[fmt.Sprint(field(a.Doc, "event", "id"))] = true
+		r.alerts++
+		r.firstAlerts = append(r.firstAlerts, a)
+	}
+	for _, e := range events {
+		if !alertedFirst[eventID(e.payload)] {
+			if covered[e.ip] == 0 {
+				r.problems = append(r.problems, fmt.Sprintf("key %s: event %s in no alert and not counted", e.ip, eventID(e.payload)))
+			}
+			covered[e.ip]--
+		}
+	}
 	for _, e := range events { // the async queue may deliver twice
 		if !invoke(e.payload) {
 			r.problems = append(r.problems, "a second delivery failed")
@@ -175,7 +204,7 @@ func runCell(t *testing.T, c cell) row {
 	}
 
 	// Final state.
-	alerts := w.alerts(2 * time.Second)
+	alerts := append(r.firstAlerts, w.alerts(2*time.Second)...)
 	r.alerts = len(alerts)
 	perKey := map[string]map[string]int{} // ip -> event ID -> alerts
 	for _, a := range alerts {
@@ -208,16 +237,6 @@ func runCell(t *testing.T, c cell) row {
 			r.problems = append(r.problems, fmt.Sprintf("key %s: %d alerts; want at most one duplicate", ip, n))
 		}
 		r.dups += max(n-1, 0)
-		// Every event of the key: in an alert, or counted.
-		uncovered := 0
-		for _, e := range events {
-			if e.ip == ip && perKey[ip][eventID(e.payload)] == 0 {
-				uncovered++
-			}
-		}
-		if uncovered > repeats {
-			r.problems = append(r.problems, fmt.Sprintf("key %s: %d events in no alert, %d repeats counted", ip, uncovered, repeats))
-		}
 	}
 	r.repeats = strings.Join(reps, ", ")
 	if len(r.problems) > 0 {

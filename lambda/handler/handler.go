@@ -2,7 +2,9 @@
 // allowlist's decision, then the response (dedup, quarantine, alert). It
 // takes one EventBridge event, an SQS batch of them (with partial batch
 // failure), or the scheduled sweep that sends due summaries and expires
-// quarantines.
+// quarantines; any other input is alerted as invalid or forged, never acted
+// on. Alerts are delivered at least once (deliver.go), within the time the
+// invocation has (timing.go).
 package handler
 
 import (

@@ -32,10 +32,12 @@ import (
 // Time limits of every AWS call (README, "Time discipline").
 const (
 	// AttemptTimeout bounds one HTTP attempt, so a call that hangs is cut
-	// and retried instead of waiting for the function's timeout.
-	AttemptTimeout = 2 * time.Second
+	// and retried instead of waiting for the function's timeout. Not
+	// shorter: an attempt cut while the service is merely slow may still
+	// take effect, and a retried publish is then a duplicate alert.
+	AttemptTimeout = 5 * time.Second
 	// CallBudget bounds one call: all its attempts and backoff.
-	CallBudget = 10 * time.Second
+	CallBudget = 15 * time.Second
 	// MaxAttempts and MaxBackoff: throttling, 5xx, timeouts and connection
 	// errors are retried with jittered exponential backoff capped here.
 	MaxAttempts = 5

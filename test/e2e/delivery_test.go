@@ -71,13 +71,19 @@ func TestForgedNeverQuarantined(t *testing.T) {
 	}
 	got := w.alerts(2 * time.Second)
 	inputs := map[string]int{}
+	seen := map[string]bool{}
 	for _, a := range got {
 		if a.Attributes["kind"] != "forged" || a.Attributes["action"] != "alert only" {
 			t.Errorf("forged input alerted as %s / %s: %v", a.Attributes["kind"], a.Attributes["action"], a.Doc)
 		}
-		inputs[strings.SplitN(fmt.Sprint(a.Doc["input"]), ":", 2)[0]]++
+		input := strings.SplitN(fmt.Sprint(a.Doc["input"]), ":", 2)[0]
+		if k := input + fmt.Sprint(field(a.Doc, "decision", "reasons")); !seen[k] {
+			seen[k] = true
+			inputs[input]++
+		}
 	}
-	// One alert per class and source: 5 classes, invoke and sqs.
+	// One alert per class and source (a slow publish retried may deliver
+	// one twice): 5 classes, invoke and sqs.
 	if inputs["invoke"] != 5 || inputs["sqs"] != 5 {
 		t.Errorf("forged alerts by input: %v; want 5 through invoke, 5 through sqs", inputs)
 	}
@@ -212,9 +218,24 @@ func TestBatchStopsAtTheReserve(t *testing.T) {
 		fmt.Sscanf(f.ItemIdentifier, "m%d", &i)
 		again = append(again, bodies[i])
 	}
-	r = fn.MustInvoke(t, sqsBatch(again...))
-	if !strings.Contains(string(r.Body), `"batchItemFailures":[]`) {
-		t.Fatalf("redelivery: %+v", r)
+	// SQS redelivers what failed until nothing does (on a loaded machine a
+	// redelivery may itself stop at the reserve).
+	for round := 0; len(again) > 0; round++ {
+		if round == 5 {
+			t.Fatalf("%d messages still failing after 5 redeliveries", len(again))
+		}
+		r = fn.MustInvoke(t, sqsBatch(again...))
+		resp.BatchItemFailures = nil
+		if err := json.Unmarshal(r.Body, &resp); err != nil || r.Err != "" {
+			t.Fatalf("redelivery: %+v", r)
+		}
+		var next [][]byte
+		for _, f := range resp.BatchItemFailures {
+			var i int
+			fmt.Sscanf(f.ItemIdentifier, "m%d", &i)
+			next = append(next, again[i])
+		}
+		again = next
 	}
 	if got := w.alerts(2 * time.Second); len(got) != n {
 		t.Fatalf("%d alerts after redelivery; want %d", len(got), n)

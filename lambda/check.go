@@ -20,6 +20,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
+	"github.com/s3xguard/s3xguard/lambda/ownrole"
 	"github.com/s3xguard/s3xguard/rules"
 )
 
@@ -45,8 +46,9 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	show := fs.String("show", "findings", "text format: list `which` records: findings (unauthorized, invalid) or all")
 	jobs := fs.Int("jobs", runtime.GOMAXPROCS(0), "files checked at once")
 	allowEmpty := fs.Bool("allow-empty", false, "a directory without log files is not an error")
+	selfRole := fs.String("self-role", "", "the guard function's execution role `ARN`: its own Get/Put/DeleteBucketPolicy calls are allowed (rule "+ownrole.Rule+")")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: s3xguard check --allowlist FILE [--format text|json] [--show findings|all] [--allow-empty] [PATH ...]\n\n"+
+		fmt.Fprintf(stderr, "usage: s3xguard check --allowlist FILE [--format text|json] [--show findings|all] [--allow-empty] [--self-role ARN] [PATH ...]\n\n"+
 			"PATH is a file, a directory (walked for %s, following symlinks) or - for standard input (the default).\n\n", strings.Join(logSuffixes, ", "))
 		fs.PrintDefaults()
 	}
@@ -71,6 +73,11 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		errorf(stderr, "check: --jobs %d: want at least 1", *jobs)
 		return exitUsage
 	}
+	own, err := ownrole.Parse(*selfRole)
+	if err != nil {
+		errorf(stderr, "check: --self-role: %v", err)
+		return exitUsage
+	}
 	al, err := rules.Load(*allowlist)
 	if err != nil {
 		var le *rules.LoadError
@@ -92,6 +99,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	c := &checker{
 		allowlist: al,
+		own:       own,
 		json:      *format == "json",
 		showAll:   *show == "all",
 		out:       stdout,
@@ -316,6 +324,7 @@ func hasLogSuffix(name string) bool {
 // location). With --jobs 1 the output is fully ordered.
 type checker struct {
 	allowlist *rules.Allowlist
+	own       ownrole.Role
 	json      bool
 	showAll   bool
 	out       io.Writer
@@ -396,6 +405,9 @@ func (c *checker) checkInput(in input, rec *cloudtrail.Record, buf []byte) []byt
 			buf = c.report(buf, in.name, it, nil, d)
 		} else {
 			d = c.allowlist.Decide(rec)
+			if d.Verdict == rules.Unauthorized && c.own.Allows(rec, d.Principal) {
+				d = rules.Decision{Verdict: rules.Allowed, Rule: ownrole.Rule, Principal: d.Principal}
+			}
 			buf = c.report(buf, in.name, it, rec, d)
 		}
 		if len(buf) >= flushAt {

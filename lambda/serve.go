@@ -22,7 +22,7 @@ func serve() {
 		fmt.Fprintf(os.Stderr, "s3xguard: cold start: %v\n", err)
 		os.Exit(1)
 	}
-	lambda.Start(h.Handle)
+	lambda.StartHandler(h)
 }
 
 func newHandler(ctx context.Context) (*handler.Handler, error) {

@@ -20,7 +20,11 @@ type Kind string
 const (
 	KindUnauthorized Kind = "unauthorized"
 	KindInvalid      Kind = "invalid"
-	KindSummary      Kind = "summary"
+	// KindForged is an input that is not a full EventBridge event of S3
+	// Express CloudTrail from the function's own account and region: never
+	// acted on, since anyone allowed to invoke could have written it.
+	KindForged  Kind = "forged"
+	KindSummary Kind = "summary"
 )
 
 // Actions say what was done about an event.
@@ -64,6 +68,19 @@ type Alert struct {
 	// Previous is the count of repeats of the window this alert's window
 	// replaced, not yet summarized.
 	Previous *Repeats
+	// ID is the same for every attempt to alert about one input (the
+	// CloudTrail event ID, else a hash of the input): the key to
+	// deduplicate deliveries by.
+	ID string
+	// Input says where the input came from: "invoke" or "sqs:QUEUE_ARN".
+	Input string
+	// Duplicate, when set, says why this alert may repeat one already sent.
+	Duplicate string
+	// Escalated is set when the alert was sent inside a dedup window of a
+	// lower severity.
+	Escalated bool
+	// Clipped lists the fields shortened to fit SNS's message size limit.
+	Clipped []string
 }
 
 // Repeats counts the alerts a dedup window did not re-send.
@@ -78,13 +95,48 @@ type Message struct {
 	Subject    string
 	Body       string // MessageStructure json: default, email, sms
 	Attributes map[string]string
+	// DedupID is the FIFO topics' MessageDeduplicationId (ignored by
+	// standard topics, which have none).
+	DedupID string
 }
+
+// Size is what SNS counts against its limit: the body, the subject and
+// the attributes' names, types and values.
+func (m Message) Size() int {
+	n := len(m.Body) + len(m.Subject)
+	for k, v := range m.Attributes {
+		n += len(k) + len("String") + len(v)
+	}
+	return n
+}
+
+// MaxBytes is SNS's message size limit (256 KiB, message attributes
+// included: Amazon SNS developer guide, "Publishing large messages").
+const MaxBytes = 256 * 1024
 
 // maxSubject is below SNS's limit of 100 characters.
 const maxSubject = 99
 
-// Build renders the alert.
+// Build renders the alert within MaxBytes. Every free-text field is clipped
+// to a limit and the alert lists what was clipped; when the message is
+// still too large (many fields near their limits, each escaped up to
+// seven-fold by two layers of JSON), it is built again at smaller limits.
+// At the smallest the whole message is a few tens of KiB whatever the input.
 func (a *Alert) Build() (Message, error) {
+	var last int
+	for _, l := range levels {
+		m, err := a.clip(l).build()
+		if err != nil {
+			return Message{}, err
+		}
+		if last = m.Size(); last <= MaxBytes {
+			return m, nil
+		}
+	}
+	return Message{}, fmt.Errorf("alert: %d bytes at the smallest field limits, over SNS's %d", last, MaxBytes)
+}
+
+func (a *Alert) build() (Message, error) {
 	r := a.Record
 	if r == nil {
 		r = &cloudtrail.Record{}
@@ -96,13 +148,17 @@ func (a *Alert) Build() (Message, error) {
 	}
 	subject := fmt.Sprintf("[s3xguard %s] %s %s on %s by %s", strings.ToUpper(a.Severity.String()), a.Kind, what, orDash(r.Bucket), who)
 	m := Message{Subject: clip(ascii(subject), maxSubject), Attributes: map[string]string{}}
+	if a.ID != "" {
+		sum := sha256.Sum256([]byte(string(a.Kind) + "|" + a.ID))
+		m.DedupID = hex.EncodeToString(sum[:])
+	}
 	for k, v := range map[string]string{
 		"kind": string(a.Kind), "severity": a.Severity.String(), "bucket": r.Bucket,
 		"principal": a.Decision.Principal.Normalized, "account": a.Decision.Principal.Account,
 		"eventName": r.EventName, "action": a.Response.Action,
 	} {
 		if v != "" {
-			m.Attributes[k] = v
+			m.Attributes[k] = attrText(v)
 		}
 	}
 	doc := a.document(r)
@@ -129,6 +185,14 @@ type document struct {
 	Response  Response       `json:"response"`
 	Previous  *Repeats       `json:"previousWindow,omitempty"`
 	Raw       string         `json:"raw,omitempty"`
+	ID        string         `json:"alertId,omitempty"`
+	Input     string         `json:"input,omitempty"`
+	// MayBeDuplicate is set when an earlier attempt may have sent this
+	// alert already; DuplicateReason says why.
+	MayBeDuplicate  bool     `json:"mayBeDuplicate,omitempty"`
+	DuplicateReason string   `json:"duplicateReason,omitempty"`
+	Escalated       bool     `json:"escalated,omitempty"`
+	Clipped         []string `json:"clipped,omitempty"`
 }
 
 func (a *Alert) document(r *cloudtrail.Record) document {
@@ -149,6 +213,9 @@ func (a *Alert) document(r *cloudtrail.Record) document {
 		Response: a.Response,
 		Previous: a.Previous,
 		Raw:      a.Raw,
+		ID:       a.ID, Input: a.Input,
+		MayBeDuplicate: a.Duplicate != "", DuplicateReason: a.Duplicate,
+		Escalated: a.Escalated, Clipped: a.Clipped,
 	}
 }
 
@@ -160,6 +227,12 @@ func (a *Alert) email(r *cloudtrail.Record, who string) string {
 		}
 	}
 	fmt.Fprintf(&b, "s3xguard: %s %s event (severity %s)\n\n", a.Kind, orDash(r.EventName), a.Severity)
+	if a.Duplicate != "" {
+		fmt.Fprintf(&b, "MAY BE A DUPLICATE of an alert already sent (alert ID %s): %s\n\n", a.ID, a.Duplicate)
+	}
+	if a.Escalated {
+		b.WriteString("ESCALATION: sent inside a dedup window whose first alert was less severe.\n\n")
+	}
 	b.WriteString("WHO\n")
 	line("principal", orDash(who))
 	line("arn", a.Decision.Principal.ARN)
@@ -180,6 +253,8 @@ func (a *Alert) email(r *cloudtrail.Record, who string) string {
 	b.WriteString("\nWHEN\n")
 	line("time", r.EventTime)
 	line("event ID", r.EventID)
+	line("alert ID", a.ID)
+	line("input", a.Input)
 	b.WriteString("\nWHY\n")
 	for _, reason := range a.Decision.Reasons {
 		fmt.Fprintf(&b, "- %s\n", reason)
@@ -202,6 +277,9 @@ func (a *Alert) email(r *cloudtrail.Record, who string) string {
 	if a.Previous != nil {
 		fmt.Fprintf(&b, "\nAlso: %d repeats between %s and %s were counted, not re-sent.\n",
 			a.Previous.Count, a.Previous.From.UTC().Format(time.RFC3339), a.Previous.To.UTC().Format(time.RFC3339))
+	}
+	if len(a.Clipped) > 0 {
+		fmt.Fprintf(&b, "\nClipped to fit the message size limit: %s\n", strings.Join(a.Clipped, ", "))
 	}
 	return b.String()
 }
@@ -252,6 +330,17 @@ func ascii(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// attrText keeps a message attribute to valid UTF-8 without control
+// characters, which SNS and SQS subscribers accept.
+func attrText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
 }
 
 func clip(s string, n int) string {

@@ -127,3 +127,64 @@ func TestSummary(t *testing.T) {
 		t.Errorf("body = %v", body)
 	}
 }
+
+// Whatever the input, the message fits SNS's limit, and says what it cut.
+func TestBuildFitsAnyInput(t *testing.T) {
+	huge := strings.Repeat("\"<\x01é", 300_000) // escaped up to 7x by two layers of JSON
+	a := sample()
+	r := a.Record
+	for _, s := range []*string{&r.UserAgent, &r.EventName, &r.Bucket, &r.Key, &r.SourceIPAddress, &r.ErrorCode, &r.UserIdentity.ARN, &r.UserIdentity.AccessKeyID} {
+		*s = huge
+	}
+	a.Decision.Principal.ARN, a.Decision.Principal.Normalized = huge, huge
+	a.Decision.Reasons = []string{huge, huge, huge, huge, huge, huge, huge, huge, huge, huge, huge, huge, huge, huge, huge, huge, huge, huge, huge, huge, huge, huge}
+	a.Response.Detail, a.Response.Statement, a.Raw, a.Duplicate = huge, huge, huge, huge
+	a.Keys = config.KeysShow
+	m, err := a.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Size() > MaxBytes || len(m.Subject) > 99 {
+		t.Fatalf("message %d bytes, subject %d; want at most %d and 99", m.Size(), len(m.Subject), MaxBytes)
+	}
+	var body map[string]string
+	if err := json.Unmarshal([]byte(m.Body), &body); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(body["default"]), &doc); err != nil {
+		t.Fatal(err)
+	}
+	clipped, _ := doc["clipped"].([]any)
+	if len(clipped) < 10 || !strings.Contains(body["email"], "Clipped to fit") {
+		t.Fatalf("clipped = %v; want every cut field named, in the JSON and the email", clipped)
+	}
+	// A normal alert is not clipped at all.
+	m, _ = sample().Build()
+	if strings.Contains(m.Body, "clipped") {
+		t.Errorf("a normal alert was clipped: %s", m.Body)
+	}
+}
+
+func TestBuildDuplicateAndID(t *testing.T) {
+	a := sample()
+	a.ID, a.Input, a.Duplicate = "e-1", "invoke", "an earlier attempt's claim expired unsent"
+	m, err := a.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]string
+	json.Unmarshal([]byte(m.Body), &body)
+	var doc map[string]any
+	json.Unmarshal([]byte(body["default"]), &doc)
+	if doc["mayBeDuplicate"] != true || doc["alertId"] != "e-1" || doc["duplicateReason"] == nil || doc["input"] != "invoke" {
+		t.Errorf("doc = %v", doc)
+	}
+	if !strings.Contains(body["email"], "MAY BE A DUPLICATE") || len(m.DedupID) != 64 {
+		t.Errorf("email or dedup ID missing: %q %q", body["email"], m.DedupID)
+	}
+	b, _ := sample().Build()
+	if strings.Contains(b.Body, "mayBeDuplicate") {
+		t.Error("mayBeDuplicate on a first attempt")
+	}
+}

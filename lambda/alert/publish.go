@@ -3,6 +3,7 @@ package alert
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -27,13 +28,22 @@ func (p *Publisher) Publish(ctx context.Context, m Message) error {
 	for k, v := range m.Attributes {
 		attrs[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
 	}
-	_, err := p.SNS.Publish(ctx, &sns.PublishInput{
+	in := &sns.PublishInput{
 		TopicArn:          &p.Topic,
 		Subject:           &m.Subject,
 		Message:           &m.Body,
 		MessageStructure:  aws.String("json"),
 		MessageAttributes: attrs,
-	})
+	}
+	// Standard topics have no idempotency key: a publish whose answer was
+	// lost and is retried is delivered twice (the alert's alertId tells
+	// them apart). FIFO topics deduplicate on MessageDeduplicationId for
+	// 5 minutes; they deliver only to SQS and Lambda, not email or SMS.
+	if strings.HasSuffix(p.Topic, ".fifo") && m.DedupID != "" {
+		in.MessageDeduplicationId = aws.String(m.DedupID)
+		in.MessageGroupId = aws.String("s3xguard")
+	}
+	_, err := p.SNS.Publish(ctx, in)
 	if err != nil {
 		return fmt.Errorf("alert: publish %q: %w", m.Subject, err)
 	}

@@ -18,6 +18,11 @@ type Decoder struct {
 	// are read, the envelope's members being in any order.
 	st     [2]recState
 	detail Record
+	// env is the envelope's own fields, while the top level is read, and
+	// envSt the first of them of the wrong type (it counts for envelopes
+	// only: a bare record has no such fields).
+	env   Envelope
+	envSt recState
 	// tmp holds a resources entry's type and ARN while it is read.
 	typ, arn []byte
 
@@ -94,6 +99,7 @@ func (d *Decoder) decodeValue(i int, r *Record, containers bool) (end int, kind 
 	d.buf, d.spans = d.buf[:0], d.spans[:0]
 	d.st = [2]recState{}
 	d.hasBody, d.body = false, d.body[:0]
+	d.env, d.envSt = Envelope{}, recState{}
 	if i >= len(d.s.data) {
 		d.s.need(i)
 		return d.ended()
@@ -120,6 +126,10 @@ func (d *Decoder) decodeValue(i int, r *Record, containers bool) (end int, kind 
 	st := &d.st[0]
 	if env {
 		*r, st = d.detail, &d.st[1]
+		r.Envelope, r.FromEventBridge = d.env, true
+		if d.envSt.err != nil {
+			return end, decoded, d.envSt.err
+		}
 	}
 	if r.Bucket == "" {
 		r.Bucket = st.resBucket
@@ -226,7 +236,7 @@ func (d *Decoder) record(i int, r *Record, st *recState, top, containers bool) (
 				i = s.value(i)
 			case c == '"':
 				hasDetailType = true
-				i, _ = s.str(i)
+				i = d.str(i, &d.env.DetailType, "detail-type", st)
 			case c == 'n':
 				i = s.literal(i, "null")
 			default:
@@ -248,6 +258,12 @@ func (d *Decoder) record(i int, r *Record, st *recState, top, containers bool) (
 			} else {
 				i = s.value(i)
 			}
+		case "source":
+			i = d.envField(i, &d.env.Source, "source", top)
+		case "account":
+			i = d.envField(i, &d.env.Account, "account", top)
+		case "region":
+			i = d.envField(i, &d.env.Region, "region", top)
 		case "Records":
 			if containers && s.data[i] == '[' {
 				return i, false, true
@@ -295,6 +311,15 @@ func (d *Decoder) str(i int, dst *string, field string, st *recState) int {
 	}
 	d.fail(st, field, "want a string, got "+s.kindAt(i))
 	return s.value(i)
+}
+
+// envField reads an EventBridge envelope field at top level; below it the
+// name is not the envelope's and is skipped.
+func (d *Decoder) envField(i int, dst *string, field string, top bool) int {
+	if !top {
+		return d.s.value(i)
+	}
+	return d.str(i, dst, field, &d.envSt)
 }
 
 // bool reads a boolean field (null: false).

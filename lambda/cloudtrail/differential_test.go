@@ -126,7 +126,18 @@ func refRecord(v *node) (Record, string) {
 		if dt.kind != '"' || det.kind != '{' {
 			return Record{}, "field"
 		}
-		return refFields(det)
+		env := Envelope{DetailType: dt.str}
+		for name, dst := range map[string]*string{"source": &env.Source, "account": &env.Account, "region": &env.Region} {
+			if f := v.get(name); f != nil && f.kind != 'n' {
+				if f.kind != '"' {
+					return Record{}, "field"
+				}
+				*dst = f.str
+			}
+		}
+		r, e := refFields(det)
+		r.Envelope, r.FromEventBridge = env, true
+		return r, e
 	}
 	if dt := v.get("detail-type"); dt != nil && dt.kind != 'n' && dt.kind != '"' {
 		return Record{}, "field"

@@ -201,8 +201,11 @@ func TestNullAndEnvelope(t *testing.T) {
 		`{"detail":null,"detail-type":"x","eventID":"top"}`:                                             {EventID: "top"},
 		`{"detail":{"eventID":"in"},"detail-type":null,"eventID":"top"}`:                                {EventID: "top"},
 		`{"detail":{"eventID":"in"},"eventID":"top"}`:                                                   {EventID: "top"},
-		`{"resources":["x"],"detail":{"eventID":"in"},"version":"0","detail-type":"y"}`:                 {EventID: "in"},
-		`{"detail":{"eventID":"in","detail":{"eventID":"deeper"},"detail-type":"z"},"detail-type":"y"}`: {EventID: "in"},
+		`{"resources":["x"],"detail":{"eventID":"in"},"version":"0","detail-type":"y"}`:                 {EventID: "in", Envelope: Envelope{DetailType: "y"}, FromEventBridge: true},
+		`{"detail":{"eventID":"in","detail":{"eventID":"deeper"},"detail-type":"z"},"detail-type":"y"}`: {EventID: "in", Envelope: Envelope{DetailType: "y"}, FromEventBridge: true},
+		`{"source":"aws.s3express","account":"1","region":"r","detail":{"eventID":"in","source":"x"},"detail-type":"y"}`: {
+			EventID: "in", Envelope: Envelope{Source: "aws.s3express", Account: "1", Region: "r", DetailType: "y"}, FromEventBridge: true},
+		`{"source":7,"eventID":"bare"}`: {EventID: "bare"},
 	} {
 		r, err := DecodeEvent([]byte(in))
 		if err != nil {
@@ -281,5 +284,21 @@ func TestGzipMembers(t *testing.T) {
 	want := []string{"a@:1#0", "b@:1#1", "d@:2#0", "b@:2#1"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("got %q; want %q", got, want)
+	}
+}
+
+// The envelope fields the function trusts (source, account, region) are read
+// as strictly as the record: a wrong type or a duplicate is never decided on.
+func TestEnvelopeStrict(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"detail-type":"y","detail":{},"account":7}`:                     "account: want a string",
+		`{"detail-type":"y","detail":{},"region":["us-east-1"]}`:          "region: want a string",
+		`{"detail-type":"y","detail":{},"account":"1","account":"2"}`:     `duplicate name "account"`,
+		`{"detail-type":"y","detail":{},"source":"a","\u0073ource":"b"}`: `duplicate name "source"`,
+	} {
+		_, err := DecodeEvent([]byte(in))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v; want an error containing %q", in, err, want)
+		}
 	}
 }

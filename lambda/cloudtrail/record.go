@@ -6,6 +6,12 @@ package cloudtrail
 // EventSource is the eventSource of every S3 Express One Zone record.
 const EventSource = "s3express.amazonaws.com"
 
+// Envelope holds the EventBridge event fields that say where an event came
+// from.
+type Envelope struct {
+	Source, DetailType, Account, Region string
+}
+
 // Record is one CloudTrail record, reduced to the fields s3xguard decides on
 // or reports. Fields absent from the record are empty.
 type Record struct {
@@ -45,6 +51,12 @@ type Record struct {
 	// AccessPoint is the access point name (NAME--ZONEID--xa-s3) of a call
 	// made through one: the AWS::S3::AccessPoint entry of resources.
 	AccessPoint string
+
+	// Envelope is what EventBridge wrapped the record in (FromEventBridge);
+	// zero for a bare record. The function acts only on events whose
+	// envelope is what EventBridge writes for its own account and region.
+	Envelope        Envelope
+	FromEventBridge bool
 
 	// HasUserIdentity reports whether the record carried a userIdentity object.
 	HasUserIdentity bool

@@ -228,6 +228,10 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatalf("record decodes but its envelope does not: %v", err)
 		}
+		if w.Envelope != (Envelope{DetailType: "x"}) || !w.FromEventBridge {
+			t.Fatalf("envelope not recorded: %+v", *w)
+		}
+		w.Envelope, w.FromEventBridge = Envelope{}, false
 		if *w != *r {
 			t.Fatalf("envelope changes the record:\n%+v\n%+v", *w, *r)
 		}

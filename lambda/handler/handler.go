@@ -2,22 +2,27 @@
 // allowlist's decision, then the response (dedup, quarantine, alert). It
 // takes one EventBridge event, an SQS batch of them (with partial batch
 // failure), or the scheduled sweep that sends due summaries and expires
-// quarantines.
+// quarantines; any other input is alerted as invalid or forged, never acted
+// on. Alerts are delivered at least once (deliver.go), within the time the
+// invocation has (timing.go).
 package handler
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/s3xguard/s3xguard/lambda/alert"
-	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
 	"github.com/s3xguard/s3xguard/lambda/config"
+	"github.com/s3xguard/s3xguard/lambda/ownrole"
 	"github.com/s3xguard/s3xguard/lambda/quarantine"
 	"github.com/s3xguard/s3xguard/lambda/state"
 	"github.com/s3xguard/s3xguard/rules"
@@ -35,134 +40,134 @@ type Handler struct {
 	Store      *state.Store
 	Alerts     Publisher
 	Quarantine *quarantine.Quarantiner
-	Log        *slog.Logger
-	Metrics    *Metrics
+	// Own is the function's execution role: its own bucket policy calls
+	// are allowed (rule s3xguard-self).
+	Own     ownrole.Role
+	Log     *slog.Logger
+	Metrics *Metrics
+
+	memory memory
 }
 
-// input is enough of any payload to tell which kind it is.
-type input struct {
-	Records []struct {
-		EventSource string `json:"eventSource"`
-	} `json:"Records"`
-	Source     string `json:"source"`
-	DetailType string `json:"detail-type"`
-}
-
-// Handle is the Lambda handler.
-func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (any, error) {
+// Invoke is the Lambda handler. It takes the raw payload, so that any
+// input, not JSON at all, empty or huge, is judged by the function (an
+// invalid alert) rather than failing in the runtime before it.
+func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	var m tally
 	defer func() { h.Metrics.Emit(&m) }()
-	var in input
-	_ = json.Unmarshal(payload, &in) // an unreadable payload is one invalid event
-	switch {
-	case len(in.Records) > 0 && in.Records[0].EventSource == "aws:sqs":
-		return h.batch(ctx, payload, &m)
-	case in.Source == "aws.events" && in.DetailType == "Scheduled Event":
-		return nil, h.sweep(ctx, &m)
+	work, cancel, b := newBudget(ctx)
+	defer cancel()
+	switch route(payload) {
+	case routeSQS:
+		if resp, ok := h.batch(work, b, payload, &m); ok {
+			return json.Marshal(resp)
+		}
+	case routeSweep:
+		return []byte("null"), h.sweep(work, &m)
 	}
-	if err := h.event(ctx, payload, &m); err != nil {
-		m.Errors++
+	if err := h.event(work, b, payload, "invoke", h.Log, &m); err != nil {
 		return nil, err
 	}
-	return nil, nil
+	return []byte("null"), nil
+}
+
+const (
+	routeEvent = iota
+	routeSQS
+	routeSweep
+)
+
+// route tells an SQS batch and the scheduled sweep from everything else,
+// which is one event (or one invalid input).
+func route(payload []byte) int {
+	// Routing only picks the path: every event on it is then read by the
+	// strict decoder, and a forged sweep request does nothing but upkeep.
+	var in struct {
+		Records []struct {
+			EventSource string `json:"eventSource"`
+		} `json:"Records"`
+		Source     string `json:"source"`
+		DetailType string `json:"detail-type"`
+	}
+	if json.Unmarshal(payload, &in) != nil {
+		return routeEvent
+	}
+	switch {
+	case len(in.Records) > 0 && in.Records[0].EventSource == "aws:sqs":
+		return routeSQS
+	case in.Source == "aws.events" && in.DetailType == "Scheduled Event":
+		return routeSweep
+	}
+	return routeEvent
 }
 
 // batch handles an SQS batch: each message is one EventBridge event, and a
-// message that fails is reported alone, so it alone is retried.
-func (h *Handler) batch(ctx context.Context, payload []byte, m *tally) (events.SQSEventResponse, error) {
-	var b events.SQSEvent
-	// An empty list, not null: every message succeeded.
-	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
-	if err := json.Unmarshal(payload, &b); err != nil {
-		m.Errors++
-		return resp, fmt.Errorf("sqs batch: %w", err)
+// message that fails is reported alone, so it alone is retried. When the
+// work time left falls below the reserve, it stops taking messages and
+// reports the rest for redelivery. ok is false when the payload is not an
+// SQS batch after all: it is then judged as one input.
+func (h *Handler) batch(ctx context.Context, b budget, payload []byte, m *tally) (resp events.SQSEventResponse, ok bool) {
+	var sq events.SQSEvent
+	if err := json.Unmarshal(payload, &sq); err != nil {
+		return resp, false
 	}
-	for _, msg := range b.Records {
-		if err := h.event(ctx, []byte(msg.Body), m); err != nil {
-			m.Errors++
-			h.Log.ErrorContext(ctx, "message failed; reported for retry", "messageId", msg.MessageId, "error", err)
+	// An empty list, not null: every message succeeded.
+	resp.BatchItemFailures = []events.SQSBatchItemFailure{}
+	for i, msg := range sq.Records {
+		if left := b.left(); left < b.reserve {
+			for _, rest := range sq.Records[i:] {
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rest.MessageId})
+			}
+			h.Log.WarnContext(ctx, "out of time; messages left for SQS to redeliver", "messages", len(sq.Records)-i, "leftMs", left.Milliseconds())
+			break
+		}
+		log := h.Log.With("messageId", msg.MessageId)
+		if err := h.event(ctx, b, []byte(msg.Body), "sqs:"+msg.EventSourceARN, log, m); err != nil {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
 		}
 	}
-	return resp, nil
+	return resp, true
 }
 
-// maxRaw bounds how much of an undecodable event an alert quotes.
-const maxRaw = 512
-
-// event handles one event. An error means its alert was not sent: the
-// caller fails the invocation (or the SQS message) so that it is retried.
-func (h *Handler) event(ctx context.Context, data []byte, m *tally) error {
+// event handles one input. An error means its alert was not sent (or is
+// still in flight on another instance): the caller fails the invocation
+// (or the SQS message) so that it is retried. It logs one ERROR line then,
+// with the input's ID and the cause.
+func (h *Handler) event(ctx context.Context, b budget, data []byte, input string, log *slog.Logger, m *tally) error {
 	m.Events++
 	t0 := time.Now()
-	a := &alert.Alert{Keys: h.Config.ObjectKeys}
-	rec, err := cloudtrail.DecodeEvent(data)
-	if err != nil {
-		raw := string(data[:min(len(data), maxRaw)])
-		a.Record, a.Raw = &cloudtrail.Record{}, raw
-		a.Decision = rules.Decision{Verdict: rules.Invalid, Reasons: []string{"cannot decode event: " + err.Error()}}
-	} else {
-		a.Record = rec
-		a.Decision = h.Allowlist.Decide(rec)
-	}
+	c := h.classify(data, input)
 	decide := time.Since(t0)
-	log := h.Log.With("verdict", a.Decision.Verdict.String(), "eventID", a.Record.EventID, "eventName", a.Record.EventName,
-		"bucket", a.Record.Bucket, "principal", a.Decision.Principal.Normalized)
-	switch a.Decision.Verdict {
-	case rules.Allowed:
+	if c.alert == nil {
+		if c.ignored {
+			m.Ignored++
+			return nil
+		}
 		m.Allowed++
-		log.DebugContext(ctx, "allowed", "rule", a.Decision.Rule)
+		if c.rule == ownrole.Rule {
+			// Worth a line: the guard's own policy writes, told apart.
+			log.InfoContext(ctx, "allowed: the function's own bucket policy call", "rule", c.rule)
+		} else {
+			log.DebugContext(ctx, "allowed", "rule", c.rule)
+		}
 		return nil
-	case rules.Ignored:
-		m.Ignored++
-		return nil
-	case rules.Unauthorized:
+	}
+	a := c.alert
+	switch a.Kind {
+	case alert.KindUnauthorized:
 		m.Unauthorized++
-		a.Kind, a.Severity = alert.KindUnauthorized, alert.SeverityOf(a.Record)
+	case alert.KindForged:
+		m.Forged++
 	default:
 		m.Invalid++
-		a.Kind, a.Severity = alert.KindInvalid, alert.Medium
 	}
-
-	t1 := time.Now()
-	msg, err := a.Build()
-	if err != nil {
-		return fmt.Errorf("build alert: %w", err)
-	}
-	ticket, err := h.Store.Dedup(ctx, dedupKey(a), h.Config.DedupWindow, msg.Subject, msg.Attributes)
-	if err != nil {
-		// Without the state table, duplicates beat silence: alert anyway.
+	log = log.With("kind", string(a.Kind), "eventID", a.Record.EventID, "alertId", a.ID, "eventName", a.Record.EventName,
+		"bucket", a.Record.Bucket, "principal", a.Decision.Principal.Normalized)
+	if err := h.deliver(ctx, b, c, log, m, decide); err != nil {
 		m.Errors++
-		log.ErrorContext(ctx, "dedup unavailable; alerting without it", "error", err)
-		ticket = state.Ticket{First: true}
+		log.ErrorContext(ctx, "event failed; left for retry", "error", err)
+		return err
 	}
-	if !ticket.First {
-		m.Suppressed++
-		log.InfoContext(ctx, "repeat counted, not re-sent")
-		return nil
-	}
-
-	a.Response = h.respond(ctx, a, m, log)
-	respond := time.Since(t1)
-	if p := ticket.Prev; p != nil {
-		a.Previous = &alert.Repeats{Count: p.Repeats, From: p.Start, To: p.End}
-	}
-	t2 := time.Now()
-	if msg, err = a.Build(); err == nil {
-		err = h.Alerts.Publish(ctx, msg)
-	}
-	if err != nil {
-		// Unsent: forget the window so the retry sends it, not counts it.
-		return errors.Join(err, h.Store.Undo(ctx, ticket))
-	}
-	m.Alerts++
-	if p := ticket.Prev; p != nil {
-		if err := h.Store.DonePending(ctx, p); err != nil {
-			log.WarnContext(ctx, "summary sent with the alert; pending entry stays", "error", err)
-		}
-	}
-	log.InfoContext(ctx, "alert sent", "severity", a.Severity.String(), "action", a.Response.Action, "subject", msg.Subject,
-		"decideMs", ms(decide), "respondMs", ms(respond), "alertMs", ms(time.Since(t2)))
 	return nil
 }
 
@@ -216,8 +221,9 @@ func (h *Handler) sweep(ctx context.Context, m *tally) error {
 		return err
 	}
 	var errs []error
+	lease := time.Until(deadlineOr(ctx, time.Now().Add(noDeadlineLease)))
 	for _, w := range due {
-		got, ok, err := h.Store.ClaimSummary(ctx, w)
+		got, ok, err := h.Store.ClaimSummary(ctx, w, lease)
 		if err != nil || !ok {
 			errs = append(errs, err)
 			continue
@@ -226,13 +232,16 @@ func (h *Handler) sweep(ctx context.Context, m *tally) error {
 		if err == nil {
 			err = h.Alerts.Publish(ctx, msg)
 		}
+		cctx, cancel := cleanup(ctx)
 		if err != nil {
-			errs = append(errs, err, h.Store.UnclaimSummary(ctx, got))
-			continue
+			errs = append(errs, err, h.Store.UnclaimSummary(cctx, got))
+		} else {
+			m.Summaries++
+			errs = append(errs, h.Store.SummarySent(cctx, got))
 		}
-		m.Summaries++
-		errs = append(errs, h.Store.DonePending(ctx, w))
+		cancel()
 	}
+	errs = append(errs, h.memory.flushAll(ctx, h.Store))
 	released, err := h.Quarantine.ExpireAll(ctx)
 	errs = append(errs, err)
 	for b, arns := range released {
@@ -245,9 +254,11 @@ func (h *Handler) sweep(ctx context.Context, m *tally) error {
 	return nil
 }
 
-// dedupKey is (kind, principal, bucket, source): one alert per caller per
-// bucket per network origin per window.
-func dedupKey(a *alert.Alert) string {
+// dedupKey is (kind, principal, bucket, source) for unauthorized events:
+// one alert per caller per bucket per network origin per window. Invalid
+// and forged inputs add the reason's class and where the input came from,
+// so different malformed inputs are not hidden behind one count.
+func dedupKey(a *alert.Alert, class string) string {
 	src := a.Record.VPCEndpointID
 	if src == "" {
 		src = a.Record.SourceIPAddress
@@ -256,7 +267,26 @@ func dedupKey(a *alert.Alert) string {
 	if who == "" {
 		who = a.Record.UserIdentity.PrincipalID
 	}
-	return fmt.Sprintf("%s|%s|%s|%s", a.Kind, who, a.Record.Bucket, src)
+	parts := []string{string(a.Kind), who, a.Record.Bucket, src}
+	if a.Kind != alert.KindUnauthorized {
+		parts = append(parts, class, a.Input)
+	}
+	for i, p := range parts {
+		parts[i] = keyPart(p)
+	}
+	return strings.Join(parts, "|")
+}
+
+// keyPart keeps one part of a dedup key valid UTF-8 and short (DynamoDB
+// keys are UTF-8, at most 2048 bytes), still telling long values apart.
+func keyPart(s string) string {
+	const n = 200
+	s = strings.ToValidUTF8(s, "?")
+	if len(s) <= n {
+		return s
+	}
+	sum := sha256.Sum256([]byte(s))
+	return strings.ToValidUTF8(s[:n], "") + "~" + hex.EncodeToString(sum[:8])
 }
 
 func joinReasons(r []string) string {

@@ -43,13 +43,13 @@ func TestDedupKey(t *testing.T) {
 		return &alert.Alert{Kind: alert.KindUnauthorized, Record: &cloudtrail.Record{Bucket: "b", SourceIPAddress: ip, VPCEndpointID: vpce, UserIdentity: id},
 			Decision: rules.Decision{Principal: rules.PrincipalOf(id)}}
 	}
-	if dedupKey(rec("10.0.0.1", "", "s1")) != dedupKey(rec("10.0.0.1", "", "s2")) {
+	if dedupKey(rec("10.0.0.1", "", "s1"), "") != dedupKey(rec("10.0.0.1", "", "s2"), "") {
 		t.Error("two sessions of one role are different keys")
 	}
-	if dedupKey(rec("10.0.0.1", "", "s1")) == dedupKey(rec("10.0.0.2", "", "s1")) {
+	if dedupKey(rec("10.0.0.1", "", "s1"), "") == dedupKey(rec("10.0.0.2", "", "s1"), "") {
 		t.Error("two source IPs are one key")
 	}
-	if dedupKey(rec("10.0.0.1", "vpce-1", "s1")) != dedupKey(rec("10.0.0.2", "vpce-1", "s1")) {
+	if dedupKey(rec("10.0.0.1", "vpce-1", "s1"), "") != dedupKey(rec("10.0.0.2", "vpce-1", "s1"), "") {
 		t.Error("one VPC endpoint, two IPs: want one key")
 	}
 }

@@ -10,6 +10,7 @@ import (
 // tally counts what one invocation did.
 type tally struct {
 	Events, Allowed, Ignored, Unauthorized, Invalid int
+	Forged                                          int
 	Alerts, Suppressed, Summaries, Quarantines      int
 	DryRuns, Errors                                 int
 }
@@ -24,11 +25,11 @@ type Metrics struct {
 	Mode      string
 }
 
-var metricNames = []string{"Events", "Allowed", "Ignored", "Unauthorized", "Invalid", "Alerts", "Suppressed", "Summaries", "Quarantines", "DryRuns", "Errors"}
+var metricNames = []string{"Events", "Allowed", "Ignored", "Unauthorized", "Invalid", "Forged", "Alerts", "Suppressed", "Summaries", "Quarantines", "DryRuns", "Errors"}
 
 // Emit writes the line.
 func (mt *Metrics) Emit(t *tally) {
-	values := []int{t.Events, t.Allowed, t.Ignored, t.Unauthorized, t.Invalid, t.Alerts, t.Suppressed, t.Summaries, t.Quarantines, t.DryRuns, t.Errors}
+	values := []int{t.Events, t.Allowed, t.Ignored, t.Unauthorized, t.Invalid, t.Forged, t.Alerts, t.Suppressed, t.Summaries, t.Quarantines, t.DryRuns, t.Errors}
 	defs := make([]map[string]string, len(metricNames))
 	line := map[string]any{"Mode": mt.Mode}
 	for i, n := range metricNames {

@@ -9,34 +9,59 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/s3xguard/s3xguard/lambda/alert"
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
 	"github.com/s3xguard/s3xguard/lambda/config"
+	"github.com/s3xguard/s3xguard/lambda/ownrole"
 	"github.com/s3xguard/s3xguard/lambda/quarantine"
 	"github.com/s3xguard/s3xguard/lambda/state"
 	"github.com/s3xguard/s3xguard/rules"
 )
 
+// Time limits of every AWS call (README, "Time discipline").
+const (
+	// AttemptTimeout bounds one HTTP attempt, so a call that hangs is cut
+	// and retried instead of waiting for the function's timeout. Not
+	// shorter: an attempt cut while the service is merely slow may still
+	// take effect, and a retried publish is then a duplicate alert.
+	AttemptTimeout = 5 * time.Second
+	// CallBudget bounds one call: all its attempts and backoff.
+	CallBudget = 15 * time.Second
+	// MaxAttempts and MaxBackoff: throttling, 5xx, timeouts and connection
+	// errors are retried with jittered exponential backoff capped here.
+	MaxAttempts = 5
+	MaxBackoff  = 2 * time.Second
+)
+
 // LoadAWS loads the SDK configuration from the environment (region,
-// credentials, AWS_ENDPOINT_URL*, AWS_S3_DISABLE_EXPRESS_SESSION_AUTH).
-// Throttling, 5xx and connection errors are retried up to 5 attempts with
-// jittered exponential backoff capped at 2 s, so that a failing call still
-// fails well inside the function's timeout.
+// credentials, AWS_ENDPOINT_URL*, AWS_S3_DISABLE_EXPRESS_SESSION_AUTH),
+// with the time limits above. The retryer has no retry quota: the SDK's
+// default token bucket (500 tokens, 5 per retry, 10 per timeout) runs dry
+// after a burst of failures and then allows a single attempt per call,
+// which is when a paging system needs its retries most.
 func LoadAWS(ctx context.Context) (aws.Config, error) {
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRetryer(func() aws.Retryer {
-		return retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = 5
-			o.MaxBackoff = 2 * time.Second
-		})
-	}))
+	cfg, err := awsconfig.LoadDefaultConfig(ctx,
+		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(AttemptTimeout)),
+		awsconfig.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = MaxAttempts
+				o.MaxBackoff = MaxBackoff
+				o.RateLimiter = ratelimit.None
+			})
+		}),
+		awsconfig.WithAPIOptions([]func(*middleware.Stack) error{callBudget(CallBudget)}),
+	)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("aws configuration: %w", err)
 	}
@@ -44,6 +69,19 @@ func LoadAWS(ctx context.Context) (aws.Config, error) {
 		return aws.Config{}, fmt.Errorf("aws configuration: AWS_REGION is not set")
 	}
 	return cfg, nil
+}
+
+// callBudget bounds each call, attempts and backoff included, by d (or the
+// caller's deadline, when sooner).
+func callBudget(d time.Duration) func(*middleware.Stack) error {
+	return func(s *middleware.Stack) error {
+		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("s3xguardCallBudget",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				ctx, cancel := context.WithTimeout(ctx, d)
+				defer cancel()
+				return next.HandleInitialize(ctx, in)
+			}), middleware.Before)
+	}
 }
 
 // NewQuarantiner returns a Quarantiner for the region of awsCfg and the
@@ -77,6 +115,10 @@ func New(cfg *config.Config, awsCfg aws.Config, stdout io.Writer) (*Handler, err
 	q := NewQuarantiner(awsCfg, store)
 	q.Protected = allow.IsProtected
 	q.TTL, q.MaxPerHour, q.IAMResponse = cfg.QuarantineTTL, cfg.MaxQuarantinesHour, cfg.IAMResponse
+	own, err := ownrole.Parse(cfg.FunctionRoleARN)
+	if err != nil {
+		return nil, fmt.Errorf("FUNCTION_ROLE_ARN: %w", err)
+	}
 	log := slog.New(requestIDHandler{slog.NewJSONHandler(stdout, &slog.HandlerOptions{ReplaceAttr: lambdacontext.ReplaceAttr})})
 	log.Info("cold start", "mode", cfg.Mode, "allowlist", cfg.AllowlistPath, "allowEntries", len(allow.Entries), "region", q.Region)
 	return &Handler{
@@ -85,6 +127,7 @@ func New(cfg *config.Config, awsCfg aws.Config, stdout io.Writer) (*Handler, err
 		Store:      store,
 		Alerts:     &alert.Publisher{SNS: sns.NewFromConfig(awsCfg), Topic: cfg.AlertTopicARN},
 		Quarantine: q,
+		Own:        own,
 		Log:        log,
 		Metrics:    &Metrics{W: stdout, Namespace: "s3xguard", Mode: string(cfg.Mode)},
 	}, nil

@@ -423,3 +423,13 @@ func Main(m *testing.M) {
 	Cleanup()
 	os.Exit(code)
 }
+
+// KillBootstrap sends SIGKILL to the running bootstrap, as a crashed or
+// out-of-memory execution environment dies: no deferred cleanup runs.
+func (l *Lambda) KillBootstrap() error {
+	pid := l.BootstrapPID()
+	if pid == 0 {
+		return errors.New("kill bootstrap: not running")
+	}
+	return syscall.Kill(pid, syscall.SIGKILL)
+}

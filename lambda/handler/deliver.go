@@ -1,0 +1,219 @@
+package handler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/s3xguard/s3xguard/lambda/alert"
+	"github.com/s3xguard/s3xguard/lambda/state"
+)
+
+// deliver runs the delivery protocol for one alert (lambda/state, README
+// "Delivery"): claim the window, respond, publish, mark it sent; or count a
+// repeat of a sent alert. An error means nothing was sent, and the claim
+// was released (or will expire), so that the retry sends.
+func (h *Handler) deliver(ctx context.Context, b budget, c classified, log *slog.Logger, m *tally, decide time.Duration) error {
+	a := c.alert
+	t1 := time.Now()
+	msg, err := a.Build()
+	if err != nil {
+		return fmt.Errorf("build alert: %w", err)
+	}
+	key := dedupKey(a, c.class)
+	// The claim gets at most half the time left, so that an alert can still
+	// be sent without it when the table does not answer.
+	dctx, cancel := context.WithTimeout(ctx, b.left()/2)
+	tk, err := h.claim(dctx, b, key, a, msg)
+	cancel()
+	noTable := false
+	switch {
+	case errors.Is(err, state.ErrInFlight):
+		return err
+	case err != nil:
+		if h.memory.count(key, a.Severity) {
+			m.Suppressed++
+			log.WarnContext(ctx, "state table unavailable; repeat counted in memory", "error", err)
+			return nil
+		}
+		// Duplicates beat silence: alert without deduplication.
+		m.Errors++
+		log.ErrorContext(ctx, "state table unavailable; alerting without deduplication", "error", err)
+		noTable, tk = true, state.Ticket{First: true}
+		a.Duplicate = "the state table was unavailable: sent without deduplication"
+	case !tk.First:
+		m.Suppressed++
+		log.InfoContext(ctx, "repeat counted, not re-sent")
+		return nil
+	case tk.TookOver:
+		a.Duplicate = "an earlier attempt claimed this alert and stopped before recording it sent: it may have been published"
+	}
+	a.Escalated = tk.Escalated
+	if a.Kind == alert.KindUnauthorized {
+		a.Response = h.respond(ctx, a, m, log)
+	} else {
+		a.Response = alert.Response{Action: alert.ActionAlertOnly, Mode: string(h.Config.Mode),
+			Detail: string(a.Kind) + " inputs are never acted on"}
+	}
+	respond := time.Since(t1)
+	if p := tk.Prev; p != nil {
+		a.Previous = &alert.Repeats{Count: p.Repeats, From: p.Start, To: p.End}
+	}
+	t2 := time.Now()
+	if msg, err = a.Build(); err == nil {
+		err = h.Alerts.Publish(ctx, msg)
+	}
+	cctx, ccancel := cleanup(ctx)
+	defer ccancel()
+	if err != nil {
+		// Unsent: give the claim back so the retry sends, not counts.
+		return errors.Join(err, h.Store.Release(cctx, tk))
+	}
+	m.Alerts++
+	switch {
+	case noTable:
+		h.memory.remember(state.Window{Key: key, Start: t1, End: t1.Add(h.Config.DedupWindow), Severity: int(a.Severity),
+			Subject: msg.Subject, Attrs: msg.Attributes, LastSeen: t1})
+	default:
+		if err := h.Store.Sent(cctx, tk); errors.Is(err, state.ErrClaimLost) {
+			log.WarnContext(ctx, "alert sent after its claim expired; another attempt may send it too", "error", err)
+		} else if err != nil {
+			h.memory.unmarked(key, tk)
+			log.WarnContext(ctx, "alert sent; marking it sent failed, kept in memory to retry", "error", err)
+		}
+	}
+	if p := tk.Prev; p != nil {
+		if err := h.Store.DonePending(cctx, p); err != nil {
+			log.WarnContext(ctx, "summary sent with the alert; pending entry stays", "error", err)
+		}
+	}
+	log.InfoContext(ctx, "alert sent", "severity", a.Severity.String(), "action", a.Response.Action, "subject", msg.Subject,
+		"mayBeDuplicate", a.Duplicate != "", "escalated", a.Escalated,
+		"decideMs", ms(decide), "respondMs", ms(respond), "alertMs", ms(time.Since(t2)))
+	return nil
+}
+
+// claim first tells the table what this instance could not tell it
+// before, then claims the window or counts a repeat.
+func (h *Handler) claim(ctx context.Context, b budget, key string, a *alert.Alert, msg alert.Message) (state.Ticket, error) {
+	if err := h.memory.flush(ctx, h.Store, key); err != nil {
+		return state.Ticket{}, err
+	}
+	return h.Store.Dedup(ctx, state.Claim{
+		Key: key, Severity: int(a.Severity), Window: h.Config.DedupWindow, Lease: b.lease(),
+		Subject: msg.Subject, Attrs: msg.Attributes, Wait: min(5*time.Second, b.left()/3),
+	})
+}
+
+// memory holds, in one instance, what the state table could not be told:
+// windows alerted while it was unreachable (with the repeats counted in
+// them since), and claims whose alert went out but could not be marked
+// sent. Each is written to the table at the next chance: the next event of
+// its key, or the sweep.
+type memory struct {
+	mu           sync.Mutex
+	windows      map[string]*state.Window
+	sentUnmarked map[string]state.Ticket
+}
+
+// maxMemory bounds what one instance remembers; past it, new windows are
+// not remembered (their repeats are then alerted, not counted).
+const maxMemory = 1000
+
+func (mem *memory) remember(w state.Window) {
+	mem.mu.Lock()
+	defer mem.mu.Unlock()
+	if mem.windows == nil {
+		mem.windows = map[string]*state.Window{}
+	}
+	if len(mem.windows) < maxMemory {
+		mem.windows[w.Key] = &w
+	}
+}
+
+func (mem *memory) unmarked(key string, t state.Ticket) {
+	mem.mu.Lock()
+	defer mem.mu.Unlock()
+	if mem.sentUnmarked == nil {
+		mem.sentUnmarked = map[string]state.Ticket{}
+	}
+	if len(mem.sentUnmarked) < maxMemory {
+		mem.sentUnmarked[key] = t
+	}
+}
+
+// count counts a repeat in a remembered window of the key that is still
+// open and at least as severe.
+func (mem *memory) count(key string, sev alert.Severity) bool {
+	mem.mu.Lock()
+	defer mem.mu.Unlock()
+	w := mem.windows[key]
+	if w == nil || !time.Now().Before(w.End) || w.Severity < int(sev) {
+		return false
+	}
+	w.Repeats++
+	w.LastSeen = time.Now()
+	return true
+}
+
+// flush writes what is remembered for key to the table: first a claim's
+// mark sent, then a window's repeats (added to the live window, if any).
+func (mem *memory) flush(ctx context.Context, s *state.Store, key string) error {
+	mem.mu.Lock()
+	w, t := mem.windows[key], mem.sentUnmarked[key]
+	var cp state.Window
+	if w != nil {
+		cp = *w
+	}
+	mem.mu.Unlock()
+	if t.First {
+		if err := s.Sent(ctx, t); err != nil && !errors.Is(err, state.ErrClaimLost) {
+			return err
+		}
+		mem.mu.Lock()
+		delete(mem.sentUnmarked, key)
+		mem.mu.Unlock()
+	}
+	if w != nil {
+		if err := s.RecordSent(ctx, cp); err != nil {
+			return err
+		}
+		mem.mu.Lock()
+		if w.Repeats == cp.Repeats {
+			delete(mem.windows, key)
+		} else {
+			w.Repeats -= cp.Repeats // counted meanwhile: written next time
+		}
+		mem.mu.Unlock()
+	}
+	return nil
+}
+
+// flushAll writes everything remembered (the sweep calls it).
+func (mem *memory) flushAll(ctx context.Context, s *state.Store) error {
+	mem.mu.Lock()
+	var keys []string
+	for k := range mem.windows {
+		keys = append(keys, k)
+	}
+	for k := range mem.sentUnmarked {
+		keys = append(keys, k)
+	}
+	mem.mu.Unlock()
+	var errs []error
+	for _, k := range keys {
+		errs = append(errs, mem.flush(ctx, s, k))
+	}
+	return errors.Join(errs...)
+}
+
+// deadlineOr is ctx's deadline, or def when it has none.
+func deadlineOr(ctx context.Context, def time.Time) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return def
+}

@@ -1,0 +1,130 @@
+package handler
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/s3xguard/s3xguard/lambda/alert"
+	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
+	"github.com/s3xguard/s3xguard/lambda/ownrole"
+	"github.com/s3xguard/s3xguard/rules"
+)
+
+// What EventBridge puts on every S3 Express CloudTrail event (FACTS 1).
+const (
+	wantSource     = "aws.s3express"
+	wantDetailType = "AWS API Call via CloudTrail"
+)
+
+// maxRaw bounds how much of an undecodable input an alert quotes.
+const maxRaw = 512
+
+// classified is one input, judged: an alert to send (nil when allowed or
+// ignored), the class its dedup key names, and the decision's rule.
+type classified struct {
+	alert   *alert.Alert
+	class   string
+	rule    string
+	ignored bool
+}
+
+// classify decides one input. Only a full EventBridge envelope of an S3
+// Express CloudTrail event from the function's own account and region is
+// decided by the allowlist and may be acted on; anything else that reaches
+// the function was sent by someone allowed to invoke it or to write to its
+// queue, and is alerted as forged, never quarantined.
+func (h *Handler) classify(data []byte, input string) classified {
+	a := &alert.Alert{Keys: h.Config.ObjectKeys, Input: input, Record: &cloudtrail.Record{}}
+	invalid := func(class, reason string) classified {
+		a.Kind, a.Severity = alert.KindInvalid, alert.Medium
+		a.Raw = string(data[:min(len(data), maxRaw)])
+		a.Decision = rules.Decision{Verdict: rules.Invalid, Reasons: []string{reason}}
+		a.ID = inputID(a.Record, data)
+		return classified{alert: a, class: class}
+	}
+	forged := func(class, reason string) classified {
+		a.Kind, a.Severity = alert.KindForged, alert.High
+		a.Decision = rules.Decision{Verdict: rules.Invalid, Reasons: []string{reason}, Principal: rules.PrincipalOf(a.Record.UserIdentity)}
+		a.ID = inputID(a.Record, data)
+		return classified{alert: a, class: class}
+	}
+
+	if len(bytes.TrimSpace(data)) == 0 {
+		return invalid("empty", "empty input")
+	}
+	// One strict read (the decoder check uses): a duplicate name or a
+	// field of the wrong type, in the envelope or the record, is invalid.
+	rec, err := cloudtrail.DecodeEvent(data)
+	if err != nil {
+		var se *cloudtrail.SyntaxError
+		var fe *cloudtrail.FieldError
+		switch {
+		case errors.As(err, &se):
+			return invalid("not-json", "malformed JSON: "+err.Error())
+		case errors.As(err, &fe):
+			return invalid("field:"+fe.Field, "cannot decode event: "+err.Error())
+		}
+		return invalid("not-object", err.Error())
+	}
+	a.Record = rec
+	if !rec.FromEventBridge {
+		if rec.EventSource != "" {
+			return forged("bare-record", "a bare CloudTrail record, not an EventBridge event: only EventBridge delivers events to the guard")
+		}
+		return invalid("not-event", "neither an EventBridge event nor a CloudTrail record")
+	}
+	env := rec.Envelope
+	for _, c := range []struct{ field, got, want string }{
+		{"source", env.Source, wantSource}, {"detail-type", env.DetailType, wantDetailType},
+		{"account", env.Account, h.Config.AccountID}, {"region", env.Region, h.Config.Region},
+	} {
+		if c.got != c.want {
+			return forged(c.field+"="+clipText(c.got), fmt.Sprintf("envelope %s %q: want %q", c.field, clipText(c.got), c.want))
+		}
+	}
+	a.Record, a.ID = rec, inputID(rec, data)
+	if rec.RecipientAccountID != h.Config.AccountID {
+		return forged("recipientAccountId="+clipText(rec.RecipientAccountID), fmt.Sprintf("recipientAccountId %q: want %q", clipText(rec.RecipientAccountID), h.Config.AccountID))
+	}
+	a.Decision = h.Allowlist.Decide(rec)
+	switch a.Decision.Verdict {
+	case rules.Allowed:
+		return classified{rule: a.Decision.Rule}
+	case rules.Ignored:
+		return classified{ignored: true}
+	case rules.Unauthorized:
+		if h.Own.Allows(rec, a.Decision.Principal) && h.Config.Guards(rec.Bucket) {
+			return classified{rule: ownrole.Rule}
+		}
+		a.Kind, a.Severity = alert.KindUnauthorized, alert.SeverityOf(rec)
+		return classified{alert: a}
+	}
+	a.Kind, a.Severity = alert.KindInvalid, alert.Medium
+	class := "record"
+	if len(a.Decision.Reasons) > 0 {
+		class += ":" + a.Decision.Reasons[0]
+	}
+	return classified{alert: a, class: class}
+}
+
+// inputID names one input the same way on every attempt: its CloudTrail
+// event ID, else a hash of its bytes.
+func inputID(r *cloudtrail.Record, data []byte) string {
+	if r != nil && r.EventID != "" {
+		return clipText(r.EventID)
+	}
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:12])
+}
+
+// clipText bounds a value quoted in a reason or a key.
+func clipText(s string) string {
+	const n = 128
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

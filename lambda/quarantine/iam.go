@@ -91,7 +91,7 @@ func (q *Quarantiner) finishIAM(ctx context.Context, bucket, arn string) (*state
 	if ierr != nil {
 		rec.Attempts++
 		rec.LastError = clip(ierr.Error(), 300)
-		rec.NextTry = q.now().Add(min(time.Minute<<min(rec.Attempts-1, 6), time.Hour))
+		rec.NextTry = q.now().Add(backoff(rec.Attempts))
 	}
 	err = q.Store.UpdateQuarantines(context.WithoutCancel(ctx), bucket, func(m map[string]*state.Quarantine) bool {
 		cur := m[arn]

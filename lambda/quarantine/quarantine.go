@@ -210,41 +210,64 @@ func (q *Quarantiner) Apply(ctx context.Context, r Request) (Outcome, error) {
 	if why := q.Guard(r.Principal); why != "" {
 		return Outcome{Action: Refused, Detail: why}, nil
 	}
-	t, err := q.target(ctx, r)
-	if err != nil {
-		return Outcome{}, err
-	}
+	t := q.tentative(r)
 	recs, err := q.Store.Quarantines(ctx, r.Bucket)
 	if err != nil {
 		return Outcome{}, err
 	}
-	// One GET: "already quarantined" is what the policy says, not only
-	// the record (an administrator or the attacker may have removed it).
-	doc, err := q.getPolicy(ctx, r.Bucket)
-	if err != nil {
-		return Outcome{}, err
-	}
-	arns, err := Principals(doc)
-	if err != nil {
-		return Outcome{}, fmt.Errorf("quarantine: bucket %s: %w", r.Bucket, err)
-	}
 	now := q.now()
+	// A role's recorded ARN (with its path) saves the lookup.
+	for a, rec := range recs.Map {
+		if t.resolve && withoutPath(a) == t.arn && !rec.Has(state.PartResolve) {
+			t.arn, t.resolve = a, false
+		}
+	}
 	out := Outcome{Target: t.arn, Detail: t.note}
 	rec := recs.Map[t.arn]
 	live := rec != nil && !rec.Expired(now) && !rec.Has(state.PartRelease)
-	if live && slices.Contains(arns, t.arn) && !rec.Has(state.PartBucket) {
-		out.Action, out.Until, out.IAM = Already, rec.Until, iamSummary(rec)
-		out.Detail = joinDetail("since "+rec.At.UTC().Format(time.RFC3339), pendingNote(rec))
+	if live && len(rec.Pending) > 0 {
+		out.Action, out.Until = Pending, rec.Until
+		if !rec.Has(state.PartBucket) && !rec.Has(state.PartResolve) {
+			out.Action = Partial
+		}
+		out.Detail, out.IAM = joinDetail("since "+rec.At.UTC().Format(time.RFC3339), pendingNote(rec)), iamSummary(rec)
 		return out, nil
 	}
+	if live {
+		// One GET: "already quarantined" is what the policy says, not only
+		// the record (an administrator or the attacker may have removed it).
+		doc, err := q.getPolicy(ctx, r.Bucket)
+		if err != nil {
+			out.Action, out.Until, out.IAM = Already, rec.Until, iamSummary(rec)
+			out.Detail = joinDetail("recorded since "+rec.At.UTC().Format(time.RFC3339), fmt.Sprintf("the policy could not be read to confirm (%v); the sweep reconciles it", err))
+			return out, nil
+		}
+		arns, err := Principals(doc)
+		if err != nil {
+			return Outcome{}, fmt.Errorf("quarantine: bucket %s: %w", r.Bucket, err)
+		}
+		if slices.Contains(arns, t.arn) {
+			out.Action, out.Until, out.IAM = Already, rec.Until, iamSummary(rec)
+			out.Detail = "since " + rec.At.UTC().Format(time.RFC3339)
+			return out, nil
+		}
+		if !r.DryRun {
+			out.Notices = append(out.Notices, Notice{Kind: NoticeDrift, Bucket: r.Bucket, Principals: []string{t.arn},
+				Detail: "the quarantine statement no longer denied this principal (removed by hand or by someone else); re-applied"})
+		}
+	}
 	if r.DryRun {
+		if err := q.resolve(ctx, &t); err != nil {
+			return Outcome{}, err
+		}
+		doc, err := q.getPolicy(ctx, r.Bucket)
+		if err != nil {
+			return Outcome{}, err
+		}
+		out.Target = t.arn
 		return q.dryRun(r.Bucket, doc, t, out)
 	}
-	if live && !rec.Has(state.PartBucket) {
-		out.Notices = append(out.Notices, Notice{Kind: NoticeDrift, Bucket: r.Bucket, Principals: []string{t.arn},
-			Detail: "the quarantine statement no longer denied this principal (removed by hand or by someone else); re-applied"})
-	}
-	slot, limit, err := q.Store.Take(ctx, q.Breaker, r.Bucket, t.arn)
+	slot, limit, err := q.Store.Take(ctx, q.Breaker, r.Bucket, withoutPath(t.arn))
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -259,9 +282,13 @@ func (q *Quarantiner) Apply(ctx context.Context, r Request) (Outcome, error) {
 		}
 		return out, nil
 	}
-	// The intent first: from here on, a crash or a failure leaves a pending
-	// record that the sweep finishes.
-	parts := []string{state.PartBucket}
+	// The intent first, before any S3 or IAM call: from here on, a crash
+	// or a failure leaves a pending record that the sweep finishes.
+	var parts []string
+	if t.resolve {
+		parts = append(parts, state.PartResolve)
+	}
+	parts = append(parts, state.PartBucket)
 	if t.entity != "" && q.IAMResponse {
 		parts = append(parts, state.PartIAM)
 		if q.revokable(t) {
@@ -281,6 +308,15 @@ func (q *Quarantiner) Apply(ctx context.Context, r Request) (Outcome, error) {
 	if err != nil {
 		err = errors.Join(err, q.Store.Return(context.WithoutCancel(ctx), slot))
 		return Outcome{}, err
+	}
+	if t.resolve {
+		arn, err := q.resolveRecord(ctx, r.Bucket, t.arn)
+		if err != nil {
+			out.Action = Pending
+			out.Detail = joinDetail(out.Detail, fmt.Sprintf("the role could not be resolved yet (%v); recorded as pending, the sweep retries it every minute", err))
+			return out, nil
+		}
+		t.arn, out.Target = arn, arn
 	}
 	rw, err := q.writePolicy(ctx, r.Bucket, Change{Add: []string{t.arn}})
 	if errors.Is(err, ErrPolicyFull) {
@@ -350,9 +386,18 @@ func (q *Quarantiner) failed(ctx context.Context, bucket, arn string, cause erro
 		}
 		rec.Attempts++
 		rec.LastError = clip(cause.Error(), 300)
-		rec.NextTry = q.now().Add(min(time.Minute<<min(rec.Attempts-1, 6), time.Hour))
+		rec.NextTry = q.now().Add(backoff(rec.Attempts))
 		return true
 	})
+}
+
+// backoff is the wait before the sweep's next try after n failed
+// attempts: the next sweep, then 1, 2, 4... minutes, at most an hour.
+func backoff(n int) time.Duration {
+	if n <= 1 {
+		return 0
+	}
+	return min(time.Minute<<min(n-2, 6), time.Hour)
 }
 
 // forget drops the record of a quarantine that will not happen.

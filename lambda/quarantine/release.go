@@ -176,6 +176,19 @@ func (q *Quarantiner) Reconcile(ctx context.Context, bucket string) ([]Notice, e
 	var notices []Notice
 	var expired, releasing, drift, retry, retryIAM, adopt, ids []string
 	for a, r := range recs.Map {
+		if r.Has(state.PartResolve) && !r.Expired(now) && !r.Has(state.PartRelease) {
+			if r.NextTry.After(now) {
+				continue
+			}
+			arn, err := q.resolveRecord(ctx, bucket, a)
+			if err != nil {
+				notices = append(notices, Notice{Kind: NoticePending, Bucket: bucket, Principals: []string{a},
+					Detail: fmt.Sprintf("pending quarantine still failing: %v; retried with backoff", err)})
+				continue
+			}
+			retry = append(retry, arn)
+			continue
+		}
 		switch {
 		case r.Has(state.PartRelease):
 			releasing = append(releasing, a)

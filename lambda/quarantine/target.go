@@ -2,6 +2,7 @@ package quarantine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
+	"github.com/s3xguard/s3xguard/lambda/state"
 	"github.com/s3xguard/s3xguard/rules"
 )
 
@@ -76,55 +78,98 @@ func hasPrefixFold(s, prefix string) bool {
 // target is what a quarantine denies.
 type target struct {
 	arn string // in the bucket policy
+	// resolve is set while arn is a role of this account named without
+	// its path (zonal calls do not log it): GetRole gives the real ARN.
+	resolve bool
 	// entity is the IAM role or user of this account the IAM response acts
 	// on ("role/NAME", "user/NAME"), or "".
 	entity string
 	note   string
 }
 
-// target chooses what to deny for r. Zonal calls log the role session
-// without the role's path, and a policy naming a role ARN that does not
-// exist is rejected (FACTS §3), so roles of this account are looked up. A
-// role of another account is named without a path: if it has one, AWS
-// rejects the policy and nothing changes.
-func (q *Quarantiner) target(ctx context.Context, r Request) (target, error) {
+// tentative chooses what to deny for r, without any AWS call. A role of
+// another account is named without a path: if it has one, AWS rejects the
+// policy and nothing changes.
+func (q *Quarantiner) tentative(r Request) target {
 	p := r.Principal
 	switch p.Kind {
 	case rules.KindRole:
 		if q.SessionTarget && p.Session != "" {
-			return target{arn: p.ARN, note: "QUARANTINE_TARGET=session: denied this role session only; other sessions of role/" + p.Name + " keep working, and the IAM response (role-wide) is not applied"}, nil
+			return target{arn: p.ARN, note: "QUARANTINE_TARGET=session: denied this role session only; other sessions of role/" + p.Name + " keep working, and the IAM response (role-wide) is not applied"}
 		}
 		if p.Account != q.Account {
-			return target{arn: p.Normalized}, nil
+			return target{arn: p.Normalized}
 		}
-		cctx, cancel := q.call(ctx)
-		defer cancel()
-		out, err := q.IAM.GetRole(cctx, &iam.GetRoleInput{RoleName: &p.Name})
-		if err != nil {
-			return target{}, fmt.Errorf("quarantine: resolve role %s: %w", p.Name, err)
-		}
-		return target{arn: aws.ToString(out.Role.Arn), entity: "role/" + p.Name}, nil
+		return target{arn: p.Normalized, resolve: true, entity: "role/" + p.Name}
 	case rules.KindUser:
 		t := target{arn: p.ARN}
 		if p.Account == q.Account {
 			t.entity = "user/" + p.Name
 		}
-		return t, nil
+		return t
 	}
 	// A federated user (GetFederationToken) acts with its parent IAM user's
 	// permissions: deny the parent when the record names it.
 	parent := rules.PrincipalOf(cloudtrail.Identity{ARN: r.IssuerARN})
 	if parent.Kind == rules.KindUser {
 		if why := q.Guard(parent); why != "" {
-			return target{arn: p.ARN, note: "federated user: its parent " + parent.ARN + " is guarded (" + why + "); denied the federated-user ARN only"}, nil
+			return target{arn: p.ARN, note: "federated user: its parent " + parent.ARN + " is guarded (" + why + "); denied the federated-user ARN only"}
 		}
 		t := target{arn: parent.ARN, note: "federated user: denied its parent IAM user " + parent.ARN}
 		if parent.Account == q.Account {
 			t.entity = "user/" + parent.Name
 		}
-		return t, nil
+		return t
 	}
-	return target{arn: p.ARN, note: "federated user: its parent IAM user is not in this record; denied the federated-user ARN only"}, nil
+	return target{arn: p.ARN, note: "federated user: its parent IAM user is not in this record; denied the federated-user ARN only"}
+}
+
+// resolve looks up the path of a role of this account: zonal calls log the
+// role session without it, and a policy naming a role ARN that does not
+// exist is rejected (FACTS §3).
+func (q *Quarantiner) resolve(ctx context.Context, t *target) error {
+	if !t.resolve {
+		return nil
+	}
+	name := strings.TrimPrefix(t.entity, "role/")
+	cctx, cancel := q.call(ctx)
+	defer cancel()
+	out, err := q.IAM.GetRole(cctx, &iam.GetRoleInput{RoleName: &name})
+	if err != nil {
+		return fmt.Errorf("quarantine: resolve role %s: %w", name, err)
+	}
+	t.arn, t.resolve = aws.ToString(out.Role.Arn), false
+	return nil
+}
+
+// resolveRecord resolves the role of a record keyed by the role ARN without
+// path, and moves the record to the resolved ARN. A failure is recorded for
+// the sweep's next try.
+func (q *Quarantiner) resolveRecord(ctx context.Context, bucket, key string) (string, error) {
+	recs, err := q.Store.Quarantines(ctx, bucket)
+	if err != nil {
+		return "", err
+	}
+	rec := recs.Map[key]
+	if rec == nil || !rec.Has(state.PartResolve) {
+		return key, nil
+	}
+	t := target{arn: key, resolve: true, entity: rec.Entity}
+	if err := q.resolve(ctx, &t); err != nil {
+		return "", errors.Join(err, q.failed(context.WithoutCancel(ctx), bucket, key, err))
+	}
+	err = q.Store.UpdateQuarantines(ctx, bucket, func(m map[string]*state.Quarantine) bool {
+		cur := m[key]
+		if cur == nil || !cur.Has(state.PartResolve) {
+			return false
+		}
+		delete(m, key)
+		cur.Done(state.PartResolve)
+		cur.Principal = t.arn
+		m[t.arn] = cur
+		return true
+	})
+	return t.arn, err
 }
 
 // revokable reports whether the role's sessions may be revoked: opt-in,

@@ -16,6 +16,9 @@ import (
 
 // Parts of a quarantine that may remain to be done (Quarantine.Pending).
 const (
+	// PartResolve is the lookup of the role's path (iam:GetRole): until it
+	// is done, the record is keyed by the role ARN without path.
+	PartResolve = "resolve"
 	// PartBucket is the deny in the bucket policy.
 	PartBucket = "bucket"
 	// PartIAM is the managed deny policy attached to the role or user.

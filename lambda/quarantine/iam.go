@@ -23,8 +23,16 @@ import (
 // Revoking sessions (REVOKE_SESSIONS=on) is the one inline write: AWS's own
 // scheme is an inline role policy denying everything to sessions issued
 // before a time (aws:TokenIssueTime), which is per role and per moment, so
-// it cannot be a shared managed policy. It is written under one fixed
-// name, recorded, and deleted on release.
+// it cannot be a shared managed policy: a shared one would need the time
+// from a role tag through a policy variable, and "you cannot use a policy
+// variable with the Date condition operator" (IAM user guide, "AWS: Allows
+// access based on date and time"; "Condition element"). Nor can it be a
+// managed policy the function rewrites: iam:CreatePolicyVersion would let
+// whoever changes the function write any document into a policy it may
+// attach. It is written under one fixed name, recorded, and deleted on
+// release. IAM has no condition key on an inline policy's name, so the
+// stack grants iam:PutRolePolicy/DeleteRolePolicy only with
+// REVOKE_SESSIONS on, with explicit denies on the roles never revoked.
 
 // RevokePolicy is the inline role policy that revokes older sessions: Deny
 // * when aws:TokenIssueTime is before the quarantine, as the IAM console's

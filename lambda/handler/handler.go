@@ -231,11 +231,15 @@ func (h *Handler) respond(ctx context.Context, a *alert.Alert, m *tally, log *sl
 // notify pages the health topic. A notice that cannot be sent is logged
 // as an error (the errors alarm goes to the health topic too).
 func (h *Handler) notify(ctx context.Context, notices []quarantine.Notice, m *tally, log *slog.Logger) error {
+	health := h.Health
+	if health == nil {
+		health = h.Alerts
+	}
 	var errs []error
 	for _, n := range notices {
 		msg, err := alert.Notice{Kind: n.Kind, Bucket: n.Bucket, Principals: n.Principals, Detail: n.Detail, Time: time.Now()}.Build()
 		if err == nil {
-			err = h.Health.Publish(ctx, msg)
+			err = health.Publish(ctx, msg)
 		}
 		if err != nil {
 			m.Errors++
@@ -275,10 +279,10 @@ func (h *Handler) sweep(ctx context.Context, m *tally) error {
 		m.Summaries++
 		errs = append(errs, h.Store.DonePending(ctx, w))
 	}
-	if h.Config.Mode == config.ModeEnforce {
-		notices, err := h.Quarantine.Sweep(ctx)
-		errs = append(errs, err, h.notify(ctx, notices, m, h.Log))
-	}
+	// In every mode: quarantines made before a switch back to alert or
+	// dry-run must still expire, and pending work still finish.
+	notices, err := h.Quarantine.Sweep(ctx)
+	errs = append(errs, err, h.notify(ctx, notices, m, h.Log))
 	if err := errors.Join(errs...); err != nil {
 		m.Errors++
 		return err

@@ -101,3 +101,42 @@ func TestWithoutPath(t *testing.T) {
 		}
 	}
 }
+
+func TestTentativeTarget(t *testing.T) {
+	q := &Quarantiner{Account: "123456789012"}
+	pr := func(arn string) rules.Principal {
+		return rules.PrincipalOf(cloudtrail.Identity{ARN: arn, AccountID: "123456789012"})
+	}
+	for _, tc := range []struct {
+		name    string
+		session bool
+		arn     string
+		issuer  string
+		want    target
+	}{
+		{"role: resolved later", false, "arn:aws:sts::123456789012:assumed-role/writer/s1", "",
+			target{arn: "arn:aws:iam::123456789012:role/writer", resolve: true, entity: "role/writer"}},
+		{"role of another account: no lookup, no IAM", false, "arn:aws:sts::999999999999:assumed-role/x/s1", "",
+			target{arn: "arn:aws:iam::999999999999:role/x"}},
+		{"session target", true, "arn:aws:sts::123456789012:assumed-role/shared/s1", "",
+			target{arn: "arn:aws:sts::123456789012:assumed-role/shared/s1"}},
+		{"user", false, "arn:aws:iam::123456789012:user/people/alice", "",
+			target{arn: "arn:aws:iam::123456789012:user/people/alice", entity: "user/alice"}},
+		{"federated user, parent known", false, "arn:aws:sts::123456789012:federated-user/bob", "arn:aws:iam::123456789012:user/bob-parent",
+			target{arn: "arn:aws:iam::123456789012:user/bob-parent", entity: "user/bob-parent"}},
+		{"federated user, parent unknown", false, "arn:aws:sts::123456789012:federated-user/bob", "",
+			target{arn: "arn:aws:sts::123456789012:federated-user/bob"}},
+	} {
+		q.SessionTarget = tc.session
+		got := q.tentative(Request{Principal: pr(tc.arn), IssuerARN: tc.issuer})
+		note := got.note
+		got.note = ""
+		if got != tc.want {
+			t.Errorf("%s: target %+v; want %+v", tc.name, got, tc.want)
+		}
+		if strings.Contains(tc.name, "federated") && !strings.Contains(note, "federated user") ||
+			tc.session && !strings.Contains(note, "this role session only") {
+			t.Errorf("%s: note %q does not say which was denied", tc.name, note)
+		}
+	}
+}

@@ -273,7 +273,7 @@ func (q *Quarantiner) Reconcile(ctx context.Context, bucket string) ([]Notice, e
 				return len(add) > 0
 			}))
 			for _, a := range retry {
-				errs = append(errs, q.Store.Keep(ctx, state.Slot{Bucket: bucket, Who: a}))
+				errs = append(errs, q.Store.Keep(ctx, q.Store.SlotOf(bucket, withoutPath(a))))
 			}
 			if len(drift) > 0 {
 				notices = append(notices, Notice{Kind: NoticeDrift, Bucket: bucket, Principals: drift,

@@ -36,10 +36,15 @@ func (s Slot) keys() []string {
 	return []string{"breaker#" + h + "#" + s.Bucket, "breaker#" + h}
 }
 
+// SlotOf names the slot of who on bucket in the current hour, for Keep.
+func (s *Store) SlotOf(bucket, who string) Slot {
+	return Slot{Bucket: bucket, Who: who, hour: s.now().UTC().Truncate(time.Hour)}
+}
+
 // Take takes a slot for who on bucket. It returns the limit that refused it
 // ("" when taken): "bucket" or "global".
 func (s *Store) Take(ctx context.Context, b Breaker, bucket, who string) (Slot, string, error) {
-	sl := Slot{Bucket: bucket, Who: who, hour: s.now().UTC().Truncate(time.Hour)}
+	sl := s.SlotOf(bucket, who)
 	keys, limits, names := sl.keys(), []int{b.PerBucket, b.Global}, []string{"bucket", "global"}
 	for i, pk := range keys {
 		ok, err := s.takeOne(ctx, pk, who, limits[i], sl.hour)

@@ -425,3 +425,22 @@ func (w *world) check(role, deny string) string {
 	}
 	return strings.Join(wrong, "; ")
 }
+
+// QUARANTINE_TARGET=session denies the logged session only, and leaves the
+// role-wide IAM response alone.
+func TestSessionTarget(t *testing.T) {
+	w := newWorld(t, map[string]string{"RESPONSE_MODE": "enforce", "QUARANTINE_TARGET": "session"})
+	w.withDenyPolicy()
+	fn := w.function()
+	fn.MustInvoke(t, ev{principal: session("writer")}.json())
+	if got := w.denied(); !slices.Equal(got, []string{session("writer")}) {
+		t.Fatalf("denied = %q; want the session ARN only", got)
+	}
+	if got := w.attached("writer"); len(got) != 0 {
+		t.Errorf("attached = %q; the role-wide deny was applied in session mode", got)
+	}
+	a := w.alerts(2 * time.Second)
+	if len(a) != 1 || a[0].Attributes["action"] != "quarantined" || !strings.Contains(fmt.Sprint(field(a[0].Doc, "response", "detail")), "this role session only") {
+		t.Fatalf("alerts = %+v; want quarantined, saying the session only", a)
+	}
+}

@@ -192,10 +192,7 @@ func TestEnforceQuarantinesAndReleases(t *testing.T) {
 	if got := w.inline("writer"); len(got) != 0 {
 		t.Errorf("role inline policies = %v; want none (REVOKE_SESSIONS is off)", got)
 	}
-	got := w.alerts(2 * time.Second)
-	if len(got) != 2 || got[0].Attributes["action"] != "quarantined" || !strings.Contains(fmt.Sprint(field(got[0].Doc, "response", "note")), "5 minutes") {
-		t.Fatalf("alerts = %+v; want two, quarantined, with the 5-minute note", got)
-	}
+	w.wantAlerts(2, "quarantined", "note", "5 minutes")
 
 	// Already quarantined: a new source is a new alert; one policy read
 	// confirms it, and nothing is written.

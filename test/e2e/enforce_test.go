@@ -75,6 +75,17 @@ func (w *world) putPolicy(doc string) {
 	must(w.s3().PutBucketPolicy(context.Background(), &s3.PutBucketPolicyInput{Bucket: aws.String(bucket), Policy: aws.String(doc)}))
 }
 
+// wantAlerts receives the alerts, and fails unless there are n, the first
+// with action and its response member containing substr.
+func (w *world) wantAlerts(n int, action, member, substr string) []alert {
+	w.t.Helper()
+	got := w.alerts(2 * time.Second)
+	if len(got) != n || got[0].Attributes["action"] != action || !strings.Contains(fmt.Sprint(field(got[0].Doc, "response", member)), substr) {
+		w.t.Fatalf("alerts = %+v; want %d, the first %q with response.%s containing %q", got, n, action, member, substr)
+	}
+	return got
+}
+
 func roleARN(name string) string { return "arn:aws:iam::" + account + ":role/" + name }
 
 func TestIAMResponseAttachesTheManagedPolicyOnly(t *testing.T) {
@@ -439,8 +450,5 @@ func TestSessionTarget(t *testing.T) {
 	if got := w.attached("writer"); len(got) != 0 {
 		t.Errorf("attached = %q; the role-wide deny was applied in session mode", got)
 	}
-	a := w.alerts(2 * time.Second)
-	if len(a) != 1 || a[0].Attributes["action"] != "quarantined" || !strings.Contains(fmt.Sprint(field(a[0].Doc, "response", "detail")), "this role session only") {
-		t.Fatalf("alerts = %+v; want quarantined, saying the session only", a)
-	}
+	w.wantAlerts(1, "quarantined", "detail", "this role session only")
 }

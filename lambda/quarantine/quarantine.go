@@ -298,7 +298,7 @@ func (q *Quarantiner) Apply(ctx context.Context, r Request) (Outcome, error) {
 	err = q.Store.UpdateQuarantines(ctx, r.Bucket, func(m map[string]*state.Quarantine) bool {
 		prev := m[t.arn]
 		rec := &state.Quarantine{Principal: t.arn, At: now, Until: q.until(now), Reason: r.Reason, EventID: r.EventID,
-			Entity: t.entity, Note: t.note, Pending: parts}
+			Entity: t.entity, Note: t.note, Pending: parts, NextTry: inFlightUntil(ctx, now)}
 		if prev != nil && !prev.Has(state.PartRelease) {
 			rec.Attached, rec.Revoked = prev.Attached, prev.Revoked
 		}
@@ -389,6 +389,21 @@ func (q *Quarantiner) failed(ctx context.Context, bucket, arn string, cause erro
 		rec.NextTry = q.now().Add(backoff(rec.Attempts))
 		return true
 	})
+}
+
+// InFlight is how long the sweep leaves a quarantine in progress to the
+// instance doing it, when its context has no deadline.
+const InFlight = time.Minute
+
+// inFlightUntil is when the sweep may take over a quarantine this
+// invocation started: its deadline (a Lambda invocation's context ends at
+// the function's timeout), so that the sweep neither races the holder nor
+// waits long after the holder died.
+func inFlightUntil(ctx context.Context, now time.Time) time.Time {
+	if d, ok := ctx.Deadline(); ok && d.Before(now.Add(15*time.Minute)) {
+		return d
+	}
+	return now.Add(InFlight)
 }
 
 // backoff is the wait before the sweep's next try after n failed

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -363,7 +364,11 @@ func TestFaultMatrix(t *testing.T) {
 			w.proxy.Inject(&harness.Fault{Service: "s3express", Action: "GET?policy", Hang: true})
 		}
 		w.proxy.Inject(f)
+		// The sweep leaves a quarantine to its holder until the holder's
+		// deadline: a short timeout keeps the test short.
+		w.env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = "12"
 		victim := w.function()
+		w.env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = "60"
 		victim.MustInvoke(t, ev{principal: session("etl"), ip: "10.0.0.1"}.json()) // started, identity known
 		done := make(chan harness.Result, 1)
 		e := ev{principal: session(role)}
@@ -386,9 +391,10 @@ func TestFaultMatrix(t *testing.T) {
 		w.proxy.Clear()
 		w.alerts(500 * time.Millisecond)
 		fn.MustInvoke(t, e.json())
-		// A lock left by the killed holder is recovered by its lease: the
-		// sweep runs (every second here, every minute deployed) until then.
-		rows = append(rows, cell{"kill -9", s.name, "killed", w.sweepUntil(fn, role, deny, state.LockLease+5*time.Second)})
+		// The sweep takes over at the dead holder's deadline, and a lock it
+		// left is recovered by its lease: the sweep runs (every second here,
+		// every minute deployed) until then.
+		rows = append(rows, cell{"kill -9", s.name, "killed", w.sweepUntil(fn, role, deny, 20*time.Second)})
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n| call | fault | first answer (alert action) | after retry + sweep |\n|---|---|---|---|\n")
@@ -451,4 +457,59 @@ func TestSessionTarget(t *testing.T) {
 		t.Errorf("attached = %q; the role-wide deny was applied in session mode", got)
 	}
 	w.wantAlerts(1, "quarantined", "detail", "this role session only")
+}
+
+// Quarantines racing on one bucket from several instances, with the sweep
+// running all the while: every principal lands in the policy and the
+// records with nothing pending, and the sweep never mistakes work in
+// flight for drift or for a deny without a record.
+func TestQuarantinesRaceWithTheSweep(t *testing.T) {
+	const n, instances = 12, 3
+	w := newWorld(t, map[string]string{"RESPONSE_MODE": "enforce", "QUARANTINE_MAX_PER_HOUR": "100", "QUARANTINE_MAX_PER_BUCKET_HOUR": "100"})
+	deny := w.withDenyPolicy()
+	health := w.withHealth()
+	for i := range n {
+		w.createRole(fmt.Sprintf("race-%02d", i), "/")
+	}
+	fns := make([]*harness.Lambda, instances)
+	for i := range fns {
+		fns[i] = w.function()
+	}
+	sweeper := w.function()
+	stop := make(chan struct{})
+	swept := make(chan int)
+	go func() {
+		k := 0
+		for {
+			select {
+			case <-stop:
+				swept <- k
+				return
+			default:
+				sweeper.MustInvoke(t, sweepEvent)
+				k++
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for i := range instances {
+		wg.Go(func() {
+			for j := i; j < n; j += instances {
+				if r := fns[i].MustInvoke(t, ev{principal: session(fmt.Sprintf("race-%02d", j))}.json()); r.Err != "" {
+					t.Errorf("invocation failed: %s", r.Err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	t.Logf("%d sweeps ran during the race", <-swept)
+	for i := range n {
+		if got := w.check(fmt.Sprintf("race-%02d", i), deny); got != "ok" {
+			t.Errorf("race-%02d: %s", i, got)
+		}
+	}
+	for _, a := range w.receive(health, time.Second) {
+		t.Errorf("the sweep paged during a clean race: %s %v", a.Attributes["notice"], field(a.Doc, "detail"))
+	}
 }

@@ -197,7 +197,9 @@ func (h *Handler) respond(ctx context.Context, a *alert.Alert, m *tally, log *sl
 		r.Detail = fmt.Sprintf("the call failed (%s): alerted, not quarantined (QUARANTINE_FAILED_CALLS=off)", rec.ErrorCode)
 		return r
 	}
-	out, err := h.Quarantine.Apply(ctx, quarantine.Request{
+	qctx, cancel := context.WithDeadline(ctx, quarantineDeadline(ctx, time.Now()))
+	defer cancel()
+	out, err := h.Quarantine.Apply(qctx, quarantine.Request{
 		Bucket: rec.Bucket, Principal: a.Decision.Principal, IssuerARN: rec.UserIdentity.SessionIssuerARN,
 		Reason:  fmt.Sprintf("%s %s: %s", a.Kind, rec.EventName, joinReasons(a.Decision.Reasons)),
 		EventID: rec.EventID, DryRun: cfg.Mode == config.ModeDryRun,
@@ -210,6 +212,9 @@ func (h *Handler) respond(ctx context.Context, a *alert.Alert, m *tally, log *sl
 			r.Action, r.Detail = alert.ActionNotQuarantined, "quarantine failed: "+err.Error()
 			return r
 		}
+	}
+	if out.Action == quarantine.Pending || out.Action == quarantine.Partial {
+		log.WarnContext(ctx, "quarantine incomplete; recorded as pending for the sweep", "action", out.Action, "detail", out.Detail)
 	}
 	r.Action, r.Detail, r.Statement, r.IAM = out.Action, out.Detail, out.Statement, out.IAM
 	if !out.Until.IsZero() {
@@ -226,6 +231,23 @@ func (h *Handler) respond(ctx context.Context, a *alert.Alert, m *tally, log *sl
 		r.Note = quarantine.SessionNote
 	}
 	return r
+}
+
+// QuarantineBudget bounds the quarantine of one event, and AlertReserve is
+// kept before the function's deadline: whatever the quarantine meets, the
+// alert still goes out, and what the quarantine did not finish is pending
+// for the sweep.
+const (
+	QuarantineBudget = 30 * time.Second
+	AlertReserve     = 10 * time.Second
+)
+
+func quarantineDeadline(ctx context.Context, now time.Time) time.Time {
+	d := now.Add(QuarantineBudget)
+	if fd, ok := ctx.Deadline(); ok && fd.Add(-AlertReserve).Before(d) {
+		d = fd.Add(-AlertReserve)
+	}
+	return d
 }
 
 // notify pages the health topic. A notice that cannot be sent is logged

@@ -85,8 +85,10 @@ type Quarantiner struct {
 }
 
 // DefaultCallTimeout bounds one S3 or IAM call with its retries, so that a
-// hung call leaves time to record what remains and to send the alert.
-const DefaultCallTimeout = 5 * time.Second
+// hung call leaves time to record what remains and to send the alert. A
+// policy call takes tens of milliseconds when AWS is well; the bound is
+// for when it is not.
+const DefaultCallTimeout = 8 * time.Second
 
 // Actions of an Outcome.
 const (

@@ -18,14 +18,15 @@ import (
 )
 
 const quarantineUsage = `usage: s3xguard quarantine list --bucket BUCKET [--table TABLE]
-       s3xguard quarantine release --bucket BUCKET (--principal ARN ... | --all) [--table TABLE]
+       s3xguard quarantine release --bucket BUCKET (--principal ARN ... | --all) [--table TABLE] [--deny-policy ARN]
 
 Lists or releases the principals s3xguard denied on a directory bucket,
 against the real AWS APIs (credentials and region from the environment).
---table defaults to $STATE_TABLE. Release removes the principal from the
-bucket policy's S3xguardQuarantine statement and deletes the per-bucket IAM
-inline deny; it keeps AWSRevokeOlderSessions, which only denies sessions
-issued before the quarantine.
+--table defaults to $STATE_TABLE, --deny-policy to $IAM_DENY_POLICY_ARN.
+Release removes the principal from the bucket policy's S3xguardQuarantine
+statement and, once no bucket quarantines it any more, detaches the managed
+deny policy (the one named by --deny-policy, never a name from the records)
+and deletes S3xguardRevokeOlderSessions if s3xguard wrote it.
 `
 
 // runQuarantine is the `quarantine` command.
@@ -40,6 +41,7 @@ func runQuarantine(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprint(stderr, quarantineUsage) }
 	bucket := fs.String("bucket", "", "directory bucket `name`")
 	table := fs.String("table", os.Getenv("STATE_TABLE"), "state `table`")
+	deny := fs.String("deny-policy", os.Getenv("IAM_DENY_POLICY_ARN"), "the stack's managed deny policy `ARN`")
 	var principals multiFlag
 	all := false
 	if sub == "release" {
@@ -75,6 +77,7 @@ func runQuarantine(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	q := handler.NewQuarantiner(awsCfg, &state.Store{DB: dynamodb.NewFromConfig(awsCfg), Table: *table})
+	q.DenyPolicyARN = *deny
 
 	if sub == "list" {
 		entries, err := q.List(ctx, *bucket)
@@ -83,13 +86,28 @@ func runQuarantine(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "PRINCIPAL\tSINCE\tUNTIL\tIAM\tREASON")
+		fmt.Fprintln(tw, "PRINCIPAL\tIN POLICY\tSINCE\tUNTIL\tIAM\tPENDING\tREASON")
 		for _, e := range entries {
+			in := "no"
+			if e.InPolicy {
+				in = "yes"
+			}
 			if r := e.Record; r != nil {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Principal, r.At.UTC().Format(time.RFC3339), r.Until.UTC().Format(time.RFC3339),
-					orNone(strings.Join(r.IAM, ",")), r.Reason)
+				until := "never"
+				if !r.Until.IsZero() {
+					until = r.Until.UTC().Format(time.RFC3339)
+				}
+				var iam []string
+				if r.Attached {
+					iam = append(iam, "deny attached to "+r.Entity)
+				}
+				if !r.Revoked.IsZero() {
+					iam = append(iam, "sessions revoked")
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Principal, in, r.At.UTC().Format(time.RFC3339), until,
+					orNone(strings.Join(iam, ", ")), orNone(strings.Join(r.Pending, ",")), r.Reason)
 			} else {
-				fmt.Fprintf(tw, "%s\t-\t-\t-\tin the policy, no s3xguard record\n", e.Principal)
+				fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\tno s3xguard record (the sweep adopts it)\n", e.Principal, in)
 			}
 		}
 		tw.Flush()

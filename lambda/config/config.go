@@ -192,6 +192,9 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	if c.IAMDenyPolicyARN != "" && !strings.Contains(c.IAMDenyPolicyARN, ":iam::"+c.AccountID+":policy/") {
 		bad("IAM_DENY_POLICY_ARN", c.IAMDenyPolicyARN, "want the stack's managed deny policy ARN (arn:PARTITION:iam::ACCOUNT_ID:policy/NAME)")
 	}
+	if c.IAMResponse && c.IAMDenyPolicyARN == "" {
+		bad("IAM_DENY_POLICY_ARN", "", "required with IAM_RESPONSE=on: the stack's managed deny policy, the only policy the IAM response attaches")
+	}
 	if c.RevokeSessions && !c.IAMResponse {
 		bad("REVOKE_SESSIONS", "on", "needs IAM_RESPONSE=on")
 	}

@@ -39,6 +39,7 @@ func TestValues(t *testing.T) {
 	e["QUARANTINE_MAX_PER_HOUR"] = "0"
 	e["QUARANTINE_TTL"] = "2h"
 	e["IAM_RESPONSE"] = "on"
+	e["IAM_DENY_POLICY_ARN"] = "arn:aws:iam::123456789012:policy/s3xguard-deny"
 	e["ALLOWLIST"] = "/etc/a.yaml"
 	e["OBJECT_KEYS"] = "redact"
 	e["GUARDED_BUCKETS"] = "a--use1-az4--x-s3, b--use1-az4--x-s3"
@@ -95,6 +96,7 @@ func TestErrorsNameVariableAndValue(t *testing.T) {
 		{"QUARANTINE_MAX_PER_HOUR", "-1", `QUARANTINE_MAX_PER_HOUR="-1": want an integer >= 0`},
 		{"QUARANTINE_TTL", "1d", `QUARANTINE_TTL="1d"`},
 		{"IAM_RESPONSE", "yes", `IAM_RESPONSE="yes": want on or off`},
+		{"IAM_RESPONSE", "on", `IAM_DENY_POLICY_ARN="": required with IAM_RESPONSE=on`},
 		{"OBJECT_KEYS", "hide", `OBJECT_KEYS="hide"`},
 		{"GUARDED_BUCKETS", "plain-bucket", `GUARDED_BUCKETS="plain-bucket": "plain-bucket" is not a directory bucket name`},
 		{"ACCOUNT_ID", "12345", `ACCOUNT_ID="12345": want the 12-digit account`},

@@ -35,10 +35,13 @@ type Publisher interface {
 
 // Handler holds what the function builds once at cold start.
 type Handler struct {
-	Config     *config.Config
-	Allowlist  *rules.Allowlist
-	Store      *state.Store
-	Alerts     Publisher
+	Config    *config.Config
+	Allowlist *rules.Allowlist
+	Store     *state.Store
+	Alerts    Publisher
+	// Health receives pages about the guard itself (HEALTH_TOPIC_ARN, else
+	// the alert topic).
+	Health     Publisher
 	Quarantine *quarantine.Quarantiner
 	// Own is the function's execution role: its own bucket policy calls
 	// are allowed (rule s3xguard-self).
@@ -172,48 +175,113 @@ func (h *Handler) event(ctx context.Context, b budget, data []byte, input string
 }
 
 // respond quarantines as configured, and says what it did. A quarantine
-// that fails is reported in the alert: the alert must go out regardless.
+// that fails is recorded as pending (the sweep finishes it) and reported in
+// the alert: the alert must go out regardless.
 func (h *Handler) respond(ctx context.Context, a *alert.Alert, m *tally, log *slog.Logger) alert.Response {
-	mode := h.Config.Mode
-	r := alert.Response{Action: alert.ActionAlertOnly, Mode: string(mode)}
+	cfg := h.Config
+	r := alert.Response{Action: alert.ActionAlertOnly, Mode: string(cfg.Mode)}
+	rec := a.Record
 	switch {
 	case a.Kind != alert.KindUnauthorized:
-		r.Detail = "invalid events are never quarantined"
+		r.Detail = string(a.Kind) + " events are never quarantined"
 		return r
-	case mode == config.ModeAlert:
+	case cfg.Mode == config.ModeAlert:
 		return r
-	case a.Record.Bucket == "":
+	case rec.Bucket == "":
 		r.Detail = "the event names no bucket"
 		return r
-	case !h.Config.Guards(a.Record.Bucket):
+	case !cfg.Guards(rec.Bucket):
 		r.Detail = "the bucket is not in GUARDED_BUCKETS"
 		return r
+	case rec.RecipientAccountID != cfg.AccountID || rec.AWSRegion != cfg.Region:
+		// Defence in depth beside the envelope check: only this account's
+		// own records, from this region, are ever acted on.
+		r.Detail = fmt.Sprintf("the record is from account %q, region %q, not this function's (%s, %s): never quarantined", rec.RecipientAccountID, rec.AWSRegion, cfg.AccountID, cfg.Region)
+		return r
+	case rec.ErrorCode != "" && !cfg.QuarantineFailedCalls:
+		r.Detail = fmt.Sprintf("the call failed (%s): alerted, not quarantined (QUARANTINE_FAILED_CALLS=off)", rec.ErrorCode)
+		return r
 	}
-	reason := fmt.Sprintf("%s %s: %s", a.Kind, a.Record.EventName, joinReasons(a.Decision.Reasons))
-	out, err := h.Quarantine.Apply(ctx, a.Record.Bucket, a.Decision.Principal, reason, a.Record.EventID, mode == config.ModeDryRun)
+	qctx, cancel := context.WithDeadline(ctx, quarantineDeadline(ctx, time.Now()))
+	defer cancel()
+	out, err := h.Quarantine.Apply(qctx, quarantine.Request{
+		Bucket: rec.Bucket, Principal: a.Decision.Principal, IssuerARN: rec.UserIdentity.SessionIssuerARN,
+		Reason:  fmt.Sprintf("%s %s: %s", a.Kind, rec.EventName, joinReasons(a.Decision.Reasons)),
+		EventID: rec.EventID, DryRun: cfg.Mode == config.ModeDryRun,
+	})
+	h.notify(ctx, out.Notices, m, log)
 	if err != nil {
 		m.Errors++
-		log.ErrorContext(ctx, "quarantine failed", "error", err)
-		r.Action, r.Detail = alert.ActionNotQuarantined, "quarantine failed: "+err.Error()
-		return r
+		log.ErrorContext(ctx, "quarantine failed", "action", out.Action, "error", err)
+		if out.Action == "" {
+			r.Action, r.Detail = alert.ActionNotQuarantined, "quarantine failed: "+err.Error()
+			return r
+		}
+	}
+	if out.Action == quarantine.Pending || out.Action == quarantine.Partial {
+		log.WarnContext(ctx, "quarantine incomplete; recorded as pending for the sweep", "action", out.Action, "detail", out.Detail)
 	}
 	r.Action, r.Detail, r.Statement, r.IAM = out.Action, out.Detail, out.Statement, out.IAM
 	if !out.Until.IsZero() {
 		r.Until = out.Until.UTC().Format(time.RFC3339)
+	} else if out.Action == quarantine.Applied || out.Action == quarantine.Partial || out.Action == quarantine.DryRun {
+		r.Until = "never (QUARANTINE_TTL=0): until released"
 	}
 	switch out.Action {
-	case quarantine.Applied:
+	case quarantine.Applied, quarantine.Partial:
 		m.Quarantines++
-		r.Note = alert.SessionNote
+		r.Note = quarantine.SessionNote
 	case quarantine.DryRun:
 		m.DryRuns++
-		r.Note = alert.SessionNote
+		r.Note = quarantine.SessionNote
 	}
 	return r
 }
 
+// QuarantineBudget bounds the quarantine of one event, and AlertReserve is
+// kept before the function's deadline: whatever the quarantine meets, the
+// alert still goes out, and what the quarantine did not finish is pending
+// for the sweep.
+const (
+	QuarantineBudget = 30 * time.Second
+	AlertReserve     = 10 * time.Second
+)
+
+func quarantineDeadline(ctx context.Context, now time.Time) time.Time {
+	d := now.Add(QuarantineBudget)
+	if fd, ok := ctx.Deadline(); ok && fd.Add(-AlertReserve).Before(d) {
+		d = fd.Add(-AlertReserve)
+	}
+	return d
+}
+
+// notify pages the health topic. A notice that cannot be sent is logged
+// as an error (the errors alarm goes to the health topic too).
+func (h *Handler) notify(ctx context.Context, notices []quarantine.Notice, m *tally, log *slog.Logger) error {
+	health := h.Health
+	if health == nil {
+		health = h.Alerts
+	}
+	var errs []error
+	for _, n := range notices {
+		msg, err := alert.Notice{Kind: n.Kind, Bucket: n.Bucket, Principals: n.Principals, Detail: n.Detail, Time: time.Now()}.Build()
+		if err == nil {
+			err = health.Publish(ctx, msg)
+		}
+		if err != nil {
+			m.Errors++
+			log.ErrorContext(ctx, "health notice not sent", "notice", n.Kind, "bucket", n.Bucket, "principals", n.Principals, "detail", n.Detail, "error", err)
+			errs = append(errs, err)
+			continue
+		}
+		log.WarnContext(ctx, "health notice sent", "notice", n.Kind, "bucket", n.Bucket, "principals", n.Principals, "detail", n.Detail)
+	}
+	return errors.Join(errs...)
+}
+
 // sweep sends the summaries of dedup windows that ended with repeats, and
-// releases expired quarantines.
+// reconciles quarantines with the bucket policies (expiry, drift, pending
+// work, adoption), paging the health topic about each finding.
 func (h *Handler) sweep(ctx context.Context, m *tally) error {
 	due, err := h.Store.DueSummaries(ctx)
 	if err != nil {
@@ -242,11 +310,10 @@ func (h *Handler) sweep(ctx context.Context, m *tally) error {
 		cancel()
 	}
 	errs = append(errs, h.memory.flushAll(ctx, h.Store))
-	released, err := h.Quarantine.ExpireAll(ctx)
-	errs = append(errs, err)
-	for b, arns := range released {
-		h.Log.InfoContext(ctx, "quarantine expired and released", "bucket", b, "principals", arns)
-	}
+	// In every mode: quarantines made before a switch back to alert or
+	// dry-run must still expire, and pending work still finish.
+	notices, err := h.Quarantine.Sweep(ctx)
+	errs = append(errs, err, h.notify(ctx, notices, m, h.Log))
 	if err := errors.Join(errs...); err != nil {
 		m.Errors++
 		return err

@@ -12,6 +12,8 @@ import (
 	"github.com/s3xguard/s3xguard/rules"
 )
 
+var here = cloudtrail.Record{RecipientAccountID: "123456789012", AWSRegion: "us-east-1"}
+
 // Cases decided before any AWS call: the Quarantiner is nil and must not
 // be reached.
 func TestRespondWithoutQuarantine(t *testing.T) {
@@ -22,14 +24,27 @@ func TestRespondWithoutQuarantine(t *testing.T) {
 		kind   alert.Kind
 		bucket string
 		detail string
+		rec    cloudtrail.Record
 	}{
-		{"alert mode", config.ModeAlert, alert.KindUnauthorized, "a--use1-az4--x-s3", ""},
-		{"invalid event", config.ModeEnforce, alert.KindInvalid, "a--use1-az4--x-s3", "invalid events are never quarantined"},
-		{"no bucket", config.ModeEnforce, alert.KindUnauthorized, "", "the event names no bucket"},
-		{"bucket not guarded", config.ModeDryRun, alert.KindUnauthorized, "b--use1-az4--x-s3", "the bucket is not in GUARDED_BUCKETS"},
+		{"alert mode", config.ModeAlert, alert.KindUnauthorized, "a--use1-az4--x-s3", "", here},
+		{"invalid event", config.ModeEnforce, alert.KindInvalid, "a--use1-az4--x-s3", "invalid events are never quarantined", here},
+		{"no bucket", config.ModeEnforce, alert.KindUnauthorized, "", "the event names no bucket", here},
+		{"bucket not guarded", config.ModeDryRun, alert.KindUnauthorized, "b--use1-az4--x-s3", "the bucket is not in GUARDED_BUCKETS", here},
+		{"another account's record", config.ModeEnforce, alert.KindUnauthorized, "a--use1-az4--x-s3",
+			`the record is from account "999999999999", region "us-east-1", not this function's (123456789012, us-east-1): never quarantined`,
+			cloudtrail.Record{RecipientAccountID: "999999999999", AWSRegion: "us-east-1"}},
+		{"another region's record", config.ModeEnforce, alert.KindUnauthorized, "a--use1-az4--x-s3",
+			`the record is from account "123456789012", region "eu-west-1", not this function's (123456789012, us-east-1): never quarantined`,
+			cloudtrail.Record{RecipientAccountID: "123456789012", AWSRegion: "eu-west-1"}},
+		{"failed call", config.ModeEnforce, alert.KindUnauthorized, "a--use1-az4--x-s3",
+			"the call failed (AccessDenied): alerted, not quarantined (QUARANTINE_FAILED_CALLS=off)",
+			cloudtrail.Record{RecipientAccountID: "123456789012", AWSRegion: "us-east-1", ErrorCode: "AccessDenied"}},
 	} {
-		h := &Handler{Config: &config.Config{Mode: tc.mode, GuardedBuckets: guarded}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-		a := &alert.Alert{Kind: tc.kind, Record: &cloudtrail.Record{Bucket: tc.bucket}, Decision: rules.Decision{Verdict: rules.Unauthorized}}
+		h := &Handler{Config: &config.Config{Mode: tc.mode, GuardedBuckets: guarded, AccountID: "123456789012", Region: "us-east-1"},
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		rec := tc.rec
+		rec.Bucket = tc.bucket
+		a := &alert.Alert{Kind: tc.kind, Record: &rec, Decision: rules.Decision{Verdict: rules.Unauthorized}}
 		r := h.respond(context.Background(), a, &tally{}, h.Log)
 		if r.Action != alert.ActionAlertOnly || r.Detail != tc.detail || r.Mode != string(tc.mode) {
 			t.Errorf("%s: got %+v; want alert only, %q", tc.name, r, tc.detail)

@@ -113,19 +113,26 @@ func New(cfg *config.Config, awsCfg aws.Config, stdout io.Writer) (*Handler, err
 	}
 	store := &state.Store{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.StateTable}
 	q := NewQuarantiner(awsCfg, store)
-	q.Protected = allow.IsProtected
-	q.TTL, q.MaxPerHour, q.IAMResponse = cfg.QuarantineTTL, cfg.MaxQuarantinesHour, cfg.IAMResponse
+	q.Protected, q.ProtectedARNs = allow.IsProtected, allow.Protected()
+	q.TTL, q.IAMResponse, q.DenyPolicyARN, q.RevokeSessions = cfg.QuarantineTTL, cfg.IAMResponse, cfg.IAMDenyPolicyARN, cfg.RevokeSessions
+	q.Breaker = state.Breaker{PerBucket: cfg.MaxQuarantinesBucketHour, Global: cfg.MaxQuarantinesHour}
+	q.SessionTarget = cfg.Target == config.TargetSession
+	for b := range cfg.GuardedBuckets {
+		q.Buckets = append(q.Buckets, b)
+	}
 	own, err := ownrole.Parse(cfg.FunctionRoleARN)
 	if err != nil {
 		return nil, fmt.Errorf("FUNCTION_ROLE_ARN: %w", err)
 	}
+	snsc := sns.NewFromConfig(awsCfg)
 	log := slog.New(requestIDHandler{slog.NewJSONHandler(stdout, &slog.HandlerOptions{ReplaceAttr: lambdacontext.ReplaceAttr})})
 	log.Info("cold start", "mode", cfg.Mode, "allowlist", cfg.AllowlistPath, "allowEntries", len(allow.Entries), "region", q.Region)
 	return &Handler{
 		Config:     cfg,
 		Allowlist:  allow,
 		Store:      store,
-		Alerts:     &alert.Publisher{SNS: sns.NewFromConfig(awsCfg), Topic: cfg.AlertTopicARN},
+		Alerts:     &alert.Publisher{SNS: snsc, Topic: cfg.AlertTopicARN},
+		Health:     &alert.Publisher{SNS: snsc, Topic: cfg.HealthTopic()},
 		Quarantine: q,
 		Own:        own,
 		Log:        log,

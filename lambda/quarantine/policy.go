@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Sid names the one statement s3xguard owns in a bucket policy. Every
@@ -20,26 +21,15 @@ const MaxPolicyBytes = 20 * 1024
 // MaxPolicyBytes; the policy is left as it was.
 var ErrPolicyFull = errors.New("bucket policy would exceed 20 KB")
 
-// statement is the quarantine statement. A directory bucket policy can only
-// name s3express:CreateSession: denying it stops new sessions, and sessions
-// already issued expire within 5 minutes.
-type statement struct {
-	Sid       string
-	Effect    string
-	Principal struct {
-		AWS []string
-	}
-	Action   string
-	Resource string
-}
-
 // policy is a bucket policy with its statements kept as they were written:
-// s3xguard only ever rewrites its own.
+// s3xguard only ever rewrites its own, and keeps what a person added to it
+// (a list Resource, a Condition).
 type policy struct {
 	top        map[string]json.RawMessage
 	statements []json.RawMessage
-	ours       int // index of our statement, or -1
-	stmt       statement
+	ours       int                        // index of our statement, or -1
+	fields     map[string]json.RawMessage // our statement's fields
+	arns       []string                   // our statement's Principal.AWS
 }
 
 func parsePolicy(doc string) (*policy, error) {
@@ -60,55 +50,62 @@ func parsePolicy(doc string) (*policy, error) {
 		}
 	}
 	for i, raw := range p.statements {
-		var s struct {
-			Sid       string
-			Resource  string
-			Principal struct{ AWS json.RawMessage }
-		}
-		if json.Unmarshal(raw, &s) != nil || s.Sid != Sid {
+		var f map[string]json.RawMessage
+		var sid string
+		if json.Unmarshal(raw, &f) != nil || json.Unmarshal(f["Sid"], &sid) != nil || sid != Sid {
 			continue
 		}
-		p.ours, p.stmt.Resource = i, s.Resource
+		p.ours, p.fields = i, f
+		var pr struct{ AWS json.RawMessage }
+		if err := json.Unmarshal(f["Principal"], &pr); err != nil {
+			return nil, fmt.Errorf("bucket policy statement %s: Principal: %w", Sid, err)
+		}
 		// Principal.AWS is a list, or a single string when one is left.
-		if err := json.Unmarshal(s.Principal.AWS, &p.stmt.Principal.AWS); err != nil {
+		if err := json.Unmarshal(pr.AWS, &p.arns); err != nil {
 			var one string
-			if json.Unmarshal(s.Principal.AWS, &one) != nil {
+			if json.Unmarshal(pr.AWS, &one) != nil {
 				return nil, fmt.Errorf("bucket policy statement %s: Principal.AWS is neither a string nor a list", Sid)
 			}
-			p.stmt.Principal.AWS = []string{one}
+			p.arns = []string{one}
 		}
 		break
 	}
 	return p, nil
 }
 
-// principals returns the ARNs our statement denies.
-func (p *policy) principals() []string {
-	if p.ours < 0 {
-		return nil
-	}
-	return slices.Clone(p.stmt.Principal.AWS)
+// IsUniqueID reports whether a Principal entry is an IAM unique ID (AROA…,
+// AIDA…) rather than an ARN: AWS shows a deleted principal that way, and
+// rejects a policy write that carries one (FACTS §8, "Deleted principals").
+func IsUniqueID(s string) bool {
+	return s != "*" && !strings.HasPrefix(s, "arn:") && len(s) >= 16 && strings.ToUpper(s) == s
 }
 
-// encode writes the policy with our statement set to arns on resource (or
-// removed, when arns is empty). It returns "" when no statement is left.
-func (p *policy) encode(resource string, arns []string) (string, error) {
+// encode writes the policy with our statement denying arns (or removed,
+// when arns is empty). It returns "" when no statement is left.
+func (p *policy) encode(bucketARN string, arns []string) (string, error) {
 	stmts := slices.Clone(p.statements)
 	if p.ours >= 0 {
 		stmts = slices.Delete(stmts, p.ours, p.ours+1)
 	}
 	if len(arns) > 0 {
-		s := statement{Sid: Sid, Effect: "Deny", Action: "s3express:CreateSession", Resource: resource}
-		s.Principal.AWS = arns
-		raw, err := json.Marshal(s)
-		if err != nil {
-			return "", err
+		f := map[string]json.RawMessage{}
+		for k, v := range p.fields {
+			f[k] = v // a list Resource, a Condition: kept as written
 		}
+		f["Sid"] = mustRaw(Sid)
+		// Whatever else was changed by hand, ours is a Deny on CreateSession.
+		f["Effect"], f["Action"] = mustRaw("Deny"), mustRaw("s3express:CreateSession")
+		f["Principal"] = mustRaw(map[string][]string{"AWS": arns})
+		if _, ok := f["Resource"]; !ok {
+			f["Resource"] = mustRaw(bucketARN)
+		}
+		delete(f, "NotPrincipal")
+		raw := mustRaw(ordered(f))
 		at := len(stmts)
 		if p.ours >= 0 {
 			at = p.ours
 		}
-		stmts = slices.Insert(stmts, at, json.RawMessage(raw))
+		stmts = slices.Insert(stmts, at, raw)
 	}
 	if len(stmts) == 0 {
 		return "", nil
@@ -117,83 +114,147 @@ func (p *policy) encode(resource string, arns []string) (string, error) {
 	for k, v := range p.top {
 		top[k] = v
 	}
-	raw, err := json.Marshal(stmts)
-	if err != nil {
-		return "", err
-	}
-	top["Statement"] = raw
+	top["Statement"] = mustRaw(stmts)
 	out, err := json.Marshal(top)
 	return string(out), err
 }
 
-// AddPrincipals returns doc with arns added to the quarantine statement
-// (created if absent) on bucketARN. changed is false when every ARN was
-// already denied. Other statements are kept as they are. It fails with
-// ErrPolicyFull, changing nothing, when the result exceeds MaxPolicyBytes.
-func AddPrincipals(doc, bucketARN string, arns ...string) (out string, changed bool, err error) {
-	p, err := parsePolicy(doc)
-	if err != nil {
-		return "", false, err
-	}
-	have := p.principals()
-	for _, a := range arns {
-		if !slices.Contains(have, a) {
-			have = append(have, a)
-			changed = true
+// ordered writes a statement's fields in the usual order (Sid, Effect,
+// Principal, Action, Resource, then the rest by name), which people read.
+func ordered(f map[string]json.RawMessage) json.RawMessage {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	keys := []string{"Sid", "Effect", "Principal", "Action", "Resource"}
+	var rest []string
+	for k := range f {
+		if !slices.Contains(keys, k) {
+			rest = append(rest, k)
 		}
 	}
-	if !changed {
-		return doc, false, nil
+	slices.Sort(rest)
+	first := true
+	for _, k := range append(keys, rest...) {
+		v, ok := f[k]
+		if !ok {
+			continue
+		}
+		if !first {
+			b.WriteByte(',')
+		}
+		first = false
+		b.Write(mustRaw(k))
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes()
+}
+
+func mustRaw(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // strings, maps and raw messages: cannot fail
+	}
+	return b
+}
+
+// Change is a rewrite of our statement.
+type Change struct {
+	Add, Remove []string
+	// All removes the statement whatever it holds.
+	All bool
+}
+
+// Rewritten is the outcome of Rewrite.
+type Rewritten struct {
+	Doc string // "" when no statement is left: delete the policy
+	// Changed reports whether Doc differs from the input.
+	Changed bool
+	// Dropped lists the unique IDs of deleted principals removed from the
+	// statement: a policy that carries one cannot be written back.
+	Dropped []string
+}
+
+// Rewrite applies c to our statement of doc (created on bucketARN if
+// absent), dropping unique IDs of deleted principals. Other statements are
+// kept as they are. It fails with ErrPolicyFull, changing nothing, when an
+// addition takes the result over MaxPolicyBytes.
+func Rewrite(doc, bucketARN string, c Change) (Rewritten, error) {
+	p, err := parsePolicy(doc)
+	if err != nil {
+		return Rewritten{}, err
+	}
+	var r Rewritten
+	var have []string
+	if !c.All {
+		for _, a := range p.arns {
+			switch {
+			case IsUniqueID(a):
+				r.Dropped = append(r.Dropped, a)
+			case slices.Contains(c.Remove, a) || slices.Contains(have, a):
+			default:
+				have = append(have, a)
+			}
+		}
+	}
+	added := false
+	for _, a := range c.Add {
+		if !slices.Contains(have, a) {
+			have = append(have, a)
+			added = true
+		}
 	}
 	slices.Sort(have)
-	resource := bucketARN
-	if p.ours >= 0 && p.stmt.Resource != "" {
-		resource = p.stmt.Resource
+	if p.ours < 0 && len(have) == 0 || p.ours >= 0 && slices.Equal(have, p.arns) {
+		return Rewritten{Doc: doc}, nil
 	}
-	out, err = p.encode(resource, have)
-	if err != nil {
-		return "", false, err
+	if r.Doc, err = p.encode(bucketARN, have); err != nil {
+		return Rewritten{}, err
 	}
-	if len(out) > MaxPolicyBytes {
-		return doc, false, fmt.Errorf("%w (%d bytes with %d quarantined principals)", ErrPolicyFull, len(out), len(have))
+	if added && len(r.Doc) > MaxPolicyBytes {
+		return Rewritten{Doc: doc}, fmt.Errorf("%w (%d bytes with %d quarantined principals)", ErrPolicyFull, len(r.Doc), len(have))
 	}
-	return out, true, nil
+	r.Changed = true
+	return r, nil
+}
+
+// AddPrincipals returns doc with arns added to the quarantine statement
+// (created if absent) on bucketARN. changed is false when every ARN was
+// already denied.
+func AddPrincipals(doc, bucketARN string, arns ...string) (out string, changed bool, err error) {
+	r, err := Rewrite(doc, bucketARN, Change{Add: arns})
+	return r.Doc, r.Changed, err
 }
 
 // RemovePrincipals returns doc without arns in the quarantine statement, or
 // without the statement at all when all is set or none is left. out is ""
-// when the policy has no statement left (delete it). changed reports
-// whether anything was removed.
+// when the policy has no statement left (delete it).
 func RemovePrincipals(doc string, all bool, arns ...string) (out string, changed bool, err error) {
-	p, err := parsePolicy(doc)
-	if err != nil {
-		return "", false, err
-	}
-	if p.ours < 0 {
-		return doc, false, nil
-	}
-	var keep []string
-	if !all {
-		for _, a := range p.principals() {
-			if slices.Contains(arns, a) {
-				changed = true
-			} else {
-				keep = append(keep, a)
-			}
-		}
-		if !changed {
-			return doc, false, nil
-		}
-	}
-	out, err = p.encode(p.stmt.Resource, keep)
-	return out, true, err
+	r, err := Rewrite(doc, "", Change{Remove: arns, All: all})
+	return r.Doc, r.Changed, err
 }
 
-// Principals returns the ARNs the quarantine statement of doc denies.
+// Principals returns the entries of the quarantine statement of doc (ARNs,
+// and unique IDs of deleted principals), and whether the statement exists.
 func Principals(doc string) ([]string, error) {
 	p, err := parsePolicy(doc)
 	if err != nil {
 		return nil, err
 	}
-	return p.principals(), nil
+	return slices.Clone(p.arns), nil
+}
+
+// HasStatement reports whether doc has our statement.
+func HasStatement(doc string) bool {
+	p, err := parsePolicy(doc)
+	return err == nil && p.ours >= 0
+}
+
+// statementOf returns our statement of a policy document, as JSON.
+func statementOf(doc string) string {
+	p, err := parsePolicy(doc)
+	if err != nil || p.ours < 0 {
+		return ""
+	}
+	return string(p.statements[p.ours])
 }

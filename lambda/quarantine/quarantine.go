@@ -1,16 +1,18 @@
 // Package quarantine is the enforcing response: a Deny on
 // s3express:CreateSession for a principal in the directory bucket's policy
-// and, optionally, IAM inline denies on the principal itself. Every
-// quarantine is guarded, recorded with when, why and until when, idempotent,
-// serialized per bucket, and undone by Release.
+// and, optionally, the stack's managed IAM deny policy attached to the
+// principal (and, opt-in, its older sessions revoked). Every quarantine is
+// guarded, recorded (with what remains to be done, so that the sweep
+// finishes a failed or interrupted one), idempotent, serialized per bucket
+// with a fenced lock, reconciled against the policy, and undone by Release.
 package quarantine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,13 +32,16 @@ type S3 interface {
 	DeleteBucketPolicy(context.Context, *s3.DeleteBucketPolicyInput, ...func(*s3.Options)) (*s3.DeleteBucketPolicyOutput, error)
 }
 
-// IAM is the part of the IAM client the quarantine uses.
+// IAM is the part of the IAM client the quarantine uses. There is no
+// inline-policy call but the one named revocation policy (see iam.go).
 type IAM interface {
 	GetRole(context.Context, *iam.GetRoleInput, ...func(*iam.Options)) (*iam.GetRoleOutput, error)
+	AttachRolePolicy(context.Context, *iam.AttachRolePolicyInput, ...func(*iam.Options)) (*iam.AttachRolePolicyOutput, error)
+	DetachRolePolicy(context.Context, *iam.DetachRolePolicyInput, ...func(*iam.Options)) (*iam.DetachRolePolicyOutput, error)
+	AttachUserPolicy(context.Context, *iam.AttachUserPolicyInput, ...func(*iam.Options)) (*iam.AttachUserPolicyOutput, error)
+	DetachUserPolicy(context.Context, *iam.DetachUserPolicyInput, ...func(*iam.Options)) (*iam.DetachUserPolicyOutput, error)
 	PutRolePolicy(context.Context, *iam.PutRolePolicyInput, ...func(*iam.Options)) (*iam.PutRolePolicyOutput, error)
 	DeleteRolePolicy(context.Context, *iam.DeleteRolePolicyInput, ...func(*iam.Options)) (*iam.DeleteRolePolicyOutput, error)
-	PutUserPolicy(context.Context, *iam.PutUserPolicyInput, ...func(*iam.Options)) (*iam.PutUserPolicyOutput, error)
-	DeleteUserPolicy(context.Context, *iam.DeleteUserPolicyInput, ...func(*iam.Options)) (*iam.DeleteUserPolicyOutput, error)
 }
 
 // Quarantiner applies and releases quarantines for one account and region.
@@ -49,49 +54,120 @@ type Quarantiner struct {
 	// Self is the function's own role: never quarantined.
 	Self rules.Principal
 	// Identify, when set, looks up Self (and so Account and Partition) on
-	// first need, not at cold start: a function that only alerts never
-	// pays for the call.
+	// first need, not at cold start.
 	Identify func(context.Context) (rules.Principal, error)
 	idMu     sync.Mutex
-	// Protected reports whether the allowlist protects a principal.
-	Protected func(rules.Principal) bool
+	// Protected reports whether the allowlist protects a principal;
+	// ProtectedARNs are the same entries, also matched by name without
+	// regard to case (IAM role and user names are case-insensitive).
+	Protected     func(rules.Principal) bool
+	ProtectedARNs []string
 
-	TTL         time.Duration
-	MaxPerHour  int
-	IAMResponse bool
+	// TTL is how long a quarantine lasts; 0 means until released by hand.
+	TTL     time.Duration
+	Breaker state.Breaker
+	// IAMResponse attaches DenyPolicyARN (the stack's managed deny policy)
+	// to a quarantined role or user of this account.
+	IAMResponse   bool
+	DenyPolicyARN string
+	// RevokeSessions also revokes a quarantined role's older sessions.
+	RevokeSessions bool
+	// SessionTarget denies the session ARN only, not the role.
+	SessionTarget bool
+	// Buckets are buckets to reconcile even without records (the guarded
+	// buckets, when named): a deny found there without a record is adopted.
+	Buckets []string
+	// CallTimeout bounds each S3 and IAM call (all its SDK attempts); 0
+	// means DefaultCallTimeout.
+	CallTimeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
 
+// DefaultCallTimeout bounds one S3 or IAM call with its retries, so that a
+// hung call leaves time to record what remains and to send the alert. A
+// policy call takes tens of milliseconds when AWS is well; the bound is
+// for when it is not.
+const DefaultCallTimeout = 8 * time.Second
+
 // Actions of an Outcome.
 const (
 	Applied = "quarantined"
+	// Partial: the bucket deny is in force, the IAM part is pending.
+	Partial = "quarantined (IAM part pending)"
+	// Pending: nothing in force yet; recorded, the sweep retries.
+	Pending = "quarantine pending"
 	DryRun  = "would quarantine"
 	Already = "already quarantined"
 	Refused = "not quarantined"
 )
 
-// RevokePolicy is the inline role policy the IAM console's "Revoke active
-// sessions" writes; s3xguard writes the same.
-const RevokePolicy = "AWSRevokeOlderSessions"
+// SessionNote is said with every quarantine: a Deny on CreateSession stops
+// new sessions only, and the event itself reached the function after
+// CloudTrail's delivery to EventBridge.
+const SessionNote = "Sessions already issued may keep working for up to 5 minutes plus the CloudTrail-to-EventBridge delivery delay (typically seconds to a few minutes)."
+
+// Request is one quarantine to apply.
+type Request struct {
+	Bucket    string
+	Principal rules.Principal
+	// IssuerARN is the session issuer of the record, when logged: for a
+	// federated user, its parent IAM user.
+	IssuerARN       string
+	Reason, EventID string
+	DryRun          bool
+}
 
 // Outcome says what Apply did.
 type Outcome struct {
 	Action string
-	// Detail says why a quarantine was refused or what limited it.
+	// Detail says why a quarantine was refused, what limited it, or how
+	// the target was chosen.
 	Detail string
+	// Target is the ARN the bucket deny names.
+	Target string
 	// Statement is the bucket policy statement applied (or that would be).
 	Statement string
-	// IAM names the inline policies put (or that would be).
+	// IAM says what was done (or would be) on the role or user.
 	IAM   []string
 	Until time.Time
+	// Notices are pages for the health topic (breaker tripped, drift).
+	Notices []Notice
 }
+
+// Notice is a page about the guard itself, for the health topic.
+type Notice struct {
+	Kind       string // see the Notice* kinds
+	Bucket     string
+	Principals []string
+	Detail     string
+}
+
+// Kinds of Notice.
+const (
+	NoticeBreaker  = "breaker"  // the circuit breaker refused a quarantine
+	NoticeExpired  = "expired"  // a quarantine expired and was released
+	NoticeDrift    = "drift"    // a deny had gone from the policy and was re-applied
+	NoticeAdopted  = "adopted"  // a deny without a record was adopted
+	NoticePending  = "pending"  // a pending quarantine still fails
+	NoticeResolved = "resolved" // a pending quarantine now holds
+	NoticeDropped  = "dropped"  // unique IDs of deleted principals dropped
+)
 
 func (q *Quarantiner) now() time.Time {
 	if q.Now != nil {
 		return q.Now()
 	}
 	return time.Now()
+}
+
+// call bounds one AWS call.
+func (q *Quarantiner) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := q.CallTimeout
+	if d <= 0 {
+		d = DefaultCallTimeout
+	}
+	return context.WithTimeout(ctx, d)
 }
 
 // identify fills Self, Account and Partition once, through Identify.
@@ -112,209 +188,331 @@ func (q *Quarantiner) identify(ctx context.Context) error {
 	return nil
 }
 
-// Guard returns why p must never be quarantined, or "".
-func (q *Quarantiner) Guard(p rules.Principal) string {
-	switch {
-	case p.Kind == rules.KindRoot:
-		return "the account root is never quarantined"
-	case p.Kind != rules.KindRole && p.Kind != rules.KindUser && p.Kind != rules.KindFederated:
-		return fmt.Sprintf("a principal of kind %s cannot be named in a bucket policy deny", p.Kind)
-	case q.Self.Normalized != "" && p.Normalized == q.Self.Normalized:
-		return "the function's own role is never quarantined"
-	case q.Protected != nil && q.Protected(p):
-		return "the principal is protected by the allowlist"
-	}
-	return ""
-}
-
 // BucketARN returns the ARN of a directory bucket of this account.
 func (q *Quarantiner) BucketARN(bucket string) string {
 	return fmt.Sprintf("arn:%s:s3express:%s:%s:bucket/%s", q.Partition, q.Region, q.Account, bucket)
 }
 
-// Apply quarantines p on bucket, or with dryRun says exactly what it would
-// do. It changes nothing for a guarded principal, one already quarantined,
-// when the circuit breaker has tripped, or when the policy is full.
-func (q *Quarantiner) Apply(ctx context.Context, bucket string, p rules.Principal, reason, eventID string, dryRun bool) (Outcome, error) {
+func (q *Quarantiner) until(now time.Time) time.Time {
+	if q.TTL <= 0 {
+		return time.Time{}
+	}
+	return now.Add(q.TTL)
+}
+
+// Apply quarantines r.Principal on r.Bucket, or with r.DryRun says exactly
+// what it would do. It changes nothing for a guarded principal, one whose
+// deny is in the policy already, when the circuit breaker refuses, or when
+// the policy is full. A quarantine that fails part-way is recorded as
+// pending and finished by the sweep (Reconcile).
+func (q *Quarantiner) Apply(ctx context.Context, r Request) (Outcome, error) {
 	if err := q.identify(ctx); err != nil {
 		return Outcome{}, err
 	}
-	if why := q.Guard(p); why != "" {
+	if why := q.Guard(r.Principal); why != "" {
 		return Outcome{Action: Refused, Detail: why}, nil
 	}
-	// Lock-free first look: a principal already quarantined costs one
-	// DynamoDB read and no S3 call.
-	recs, err := q.Store.Quarantines(ctx, bucket)
-	if err != nil {
-		return Outcome{}, err
-	}
-	if r := recs[p.Normalized]; r != nil && !r.Expired(q.now()) {
-		return Outcome{Action: Already, Until: r.Until, IAM: r.IAM, Detail: "since " + r.At.UTC().Format(time.RFC3339)}, nil
-	}
-	arn, err := q.policyARN(ctx, p)
-	if err != nil {
-		return Outcome{}, err
-	}
-	if dryRun {
-		return q.dryRun(ctx, bucket, p, arn)
-	}
-	ok, err := q.Store.TakeQuarantineSlot(ctx, q.MaxPerHour)
-	if err != nil {
-		return Outcome{}, err
-	}
-	if !ok {
-		return Outcome{Action: Refused, Detail: fmt.Sprintf("circuit breaker: %d quarantines this hour already; alerting only until the hour ends", q.MaxPerHour)}, nil
-	}
-	out, err := q.apply(ctx, bucket, p, arn, reason, eventID)
-	if err != nil || out.Action != Applied {
-		if rerr := q.Store.ReturnQuarantineSlot(ctx); rerr != nil {
-			err = errors.Join(err, rerr)
-		}
-	}
-	return out, err
-}
-
-func (q *Quarantiner) dryRun(ctx context.Context, bucket string, p rules.Principal, arn string) (Outcome, error) {
-	doc, err := q.getPolicy(ctx, bucket)
-	if err != nil {
-		return Outcome{}, err
-	}
-	next, _, err := AddPrincipals(doc, q.BucketARN(bucket), arn)
-	if errors.Is(err, ErrPolicyFull) {
-		return Outcome{Action: Refused, Detail: err.Error()}, nil
-	}
-	if err != nil {
-		return Outcome{}, err
-	}
-	out := Outcome{Action: DryRun, Statement: statementOf(next), Until: q.now().Add(q.TTL)}
-	for _, d := range q.iamDocs(bucket, p) {
-		out.IAM = append(out.IAM, d.name)
-	}
-	return out, nil
-}
-
-func (q *Quarantiner) apply(ctx context.Context, bucket string, p rules.Principal, arn, reason, eventID string) (_ Outcome, err error) {
-	unlock, err := q.lockBucket(ctx, bucket)
-	if err != nil {
-		return Outcome{}, err
-	}
-	defer func() {
-		if uerr := unlock(context.WithoutCancel(ctx)); uerr != nil {
-			err = errors.Join(err, uerr)
-		}
-	}()
-	recs, err := q.Store.Quarantines(ctx, bucket)
+	t := q.tentative(r)
+	recs, err := q.Store.Quarantines(ctx, r.Bucket)
 	if err != nil {
 		return Outcome{}, err
 	}
 	now := q.now()
-	if r := recs[p.Normalized]; r != nil && !r.Expired(now) {
-		return Outcome{Action: Already, Until: r.Until, IAM: r.IAM}, nil
-	}
-	// Expired quarantines leave in the same write (released lazily).
-	var expired []string
-	for k, r := range recs {
-		if r.Expired(now) {
-			expired = append(expired, r.Principal)
-			if err := q.removeIAM(ctx, r); err != nil {
-				return Outcome{}, err
-			}
-			delete(recs, k)
+	// A role's recorded ARN (with its path) saves the lookup.
+	for a, rec := range recs.Map {
+		if t.resolve && withoutPath(a) == t.arn && !rec.Has(state.PartResolve) {
+			t.arn, t.resolve = a, false
 		}
 	}
-	doc, err := q.getPolicy(ctx, bucket)
-	if err != nil {
-		return Outcome{}, err
-	}
-	if len(expired) > 0 {
-		if doc, _, err = RemovePrincipals(doc, false, expired...); err != nil {
-			return Outcome{}, err
+	out := Outcome{Target: t.arn, Detail: t.note}
+	rec := recs.Map[t.arn]
+	live := rec != nil && !rec.Expired(now) && !rec.Has(state.PartRelease)
+	if live && len(rec.Pending) > 0 {
+		out.Action, out.Until = Pending, rec.Until
+		if !rec.Has(state.PartBucket) && !rec.Has(state.PartResolve) {
+			out.Action = Partial
 		}
+		out.Detail, out.IAM = joinDetail("since "+rec.At.UTC().Format(time.RFC3339), pendingNote(rec)), iamSummary(rec)
+		return out, nil
 	}
-	next, changed, err := AddPrincipals(doc, q.BucketARN(bucket), arn)
-	if errors.Is(err, ErrPolicyFull) {
-		return Outcome{Action: Refused, Detail: err.Error() + "; the policy was left unchanged"}, nil
-	}
-	if err != nil {
-		return Outcome{}, err
-	}
-	if changed || len(expired) > 0 {
-		if err := q.putPolicy(ctx, bucket, next); err != nil {
-			return Outcome{}, err
-		}
-	}
-	if err := q.verify(ctx, bucket, arn); err != nil {
-		return Outcome{}, err
-	}
-	rec := &state.Quarantine{Principal: arn, At: now, Until: now.Add(q.TTL), Reason: reason, EventID: eventID}
-	// Record before the IAM changes, so that a failure below leaves a
-	// record that release can act on.
-	recs[p.Normalized] = rec
-	if err := q.Store.PutQuarantines(ctx, bucket, recs); err != nil {
-		return Outcome{}, err
-	}
-	out := Outcome{Action: Applied, Statement: statementOf(next), Until: rec.Until}
-	if ap, err := q.applyIAM(ctx, bucket, p, now); len(ap) > 0 || err != nil {
-		rec.IAM, out.IAM = ap, ap
-		if perr := q.Store.PutQuarantines(ctx, bucket, recs); perr != nil {
-			err = errors.Join(err, perr)
-		}
+	if live {
+		// One GET: "already quarantined" is what the policy says, not only
+		// the record (an administrator or the attacker may have removed it).
+		doc, err := q.getPolicy(ctx, r.Bucket)
 		if err != nil {
-			return out, err
+			out.Action, out.Until, out.IAM = Already, rec.Until, iamSummary(rec)
+			out.Detail = joinDetail("recorded since "+rec.At.UTC().Format(time.RFC3339), fmt.Sprintf("the policy could not be read to confirm (%v); the sweep reconciles it", err))
+			return out, nil
+		}
+		arns, err := Principals(doc)
+		if err != nil {
+			return Outcome{}, fmt.Errorf("quarantine: bucket %s: %w", r.Bucket, err)
+		}
+		if slices.Contains(arns, t.arn) {
+			out.Action, out.Until, out.IAM = Already, rec.Until, iamSummary(rec)
+			out.Detail = "since " + rec.At.UTC().Format(time.RFC3339)
+			return out, nil
+		}
+		if !r.DryRun {
+			out.Notices = append(out.Notices, Notice{Kind: NoticeDrift, Bucket: r.Bucket, Principals: []string{t.arn},
+				Detail: "the quarantine statement no longer denied this principal (removed by hand or by someone else); re-applied"})
+		}
+	}
+	if r.DryRun {
+		if err := q.resolve(ctx, &t); err != nil {
+			return Outcome{}, err
+		}
+		doc, err := q.getPolicy(ctx, r.Bucket)
+		if err != nil {
+			return Outcome{}, err
+		}
+		out.Target = t.arn
+		return q.dryRun(r.Bucket, doc, t, out)
+	}
+	slot, limit, err := q.Store.Take(ctx, q.Breaker, r.Bucket, withoutPath(t.arn))
+	if err != nil {
+		return Outcome{}, err
+	}
+	if limit != "" {
+		max := q.Breaker.PerBucket
+		if limit == "global" {
+			max = q.Breaker.Global
+		}
+		out.Action, out.Detail = Refused, fmt.Sprintf("circuit breaker: %d new quarantines this hour already (%s limit); alerting only until the hour ends", max, limit)
+		if first, ferr := q.Store.FirstTrip(ctx, slot, limit); ferr == nil && first {
+			out.Notices = append(out.Notices, Notice{Kind: NoticeBreaker, Bucket: r.Bucket, Principals: []string{t.arn}, Detail: out.Detail})
+		}
+		return out, nil
+	}
+	// The intent first, before any S3 or IAM call: from here on, a crash
+	// or a failure leaves a pending record that the sweep finishes.
+	var parts []string
+	if t.resolve {
+		parts = append(parts, state.PartResolve)
+	}
+	parts = append(parts, state.PartBucket)
+	if t.entity != "" && q.IAMResponse {
+		parts = append(parts, state.PartIAM)
+		if q.revokable(t) {
+			parts = append(parts, state.PartRevoke)
+		}
+	}
+	err = q.Store.UpdateQuarantines(ctx, r.Bucket, func(m map[string]*state.Quarantine) bool {
+		prev := m[t.arn]
+		rec := &state.Quarantine{Principal: t.arn, At: now, Until: q.until(now), Reason: r.Reason, EventID: r.EventID,
+			Entity: t.entity, Note: t.note, Pending: parts, NextTry: inFlightUntil(ctx, now)}
+		if prev != nil && !prev.Has(state.PartRelease) {
+			rec.Attached, rec.Revoked = prev.Attached, prev.Revoked
+		}
+		m[t.arn] = rec
+		return true
+	})
+	if err != nil {
+		err = errors.Join(err, q.Store.Return(context.WithoutCancel(ctx), slot))
+		return Outcome{}, err
+	}
+	if t.resolve {
+		arn, err := q.resolveRecord(ctx, r.Bucket, t.arn)
+		if err != nil {
+			out.Action = Pending
+			out.Detail = joinDetail(out.Detail, fmt.Sprintf("the role could not be resolved yet (%v); recorded as pending, the sweep retries it every minute", err))
+			return out, nil
+		}
+		t.arn, out.Target = arn, arn
+	}
+	rw, err := q.writePolicy(ctx, r.Bucket, Change{Add: []string{t.arn}})
+	if errors.Is(err, ErrPolicyFull) {
+		err = errors.Join(q.forget(ctx, r.Bucket, t.arn), q.Store.Return(context.WithoutCancel(ctx), slot))
+		out.Action, out.Detail = Refused, ErrPolicyFull.Error()+"; the policy was left unchanged"
+		return out, err
+	}
+	if err != nil {
+		ferr := q.failed(context.WithoutCancel(ctx), r.Bucket, t.arn, err)
+		out.Action = Pending
+		out.Detail = joinDetail(out.Detail, fmt.Sprintf("the bucket deny could not be written yet (%v); recorded as pending, the sweep retries it every minute", err))
+		return out, ferr
+	}
+	out.Statement, out.Until = statementOf(rw.Doc), q.until(now)
+	if len(rw.Dropped) > 0 {
+		out.Notices = append(out.Notices, droppedNotice(r.Bucket, rw.Dropped))
+		out.Detail = joinDetail(out.Detail, droppedNotice(r.Bucket, rw.Dropped).Detail)
+	}
+	// The deny is in force: the slot counts even if this instance dies now.
+	errs := []error{q.Store.Keep(ctx, slot)}
+	errs = append(errs, q.Store.UpdateQuarantines(ctx, r.Bucket, func(m map[string]*state.Quarantine) bool {
+		if rec := m[t.arn]; rec != nil {
+			rec.Done(state.PartBucket)
+			rec.Dropped = rw.Dropped
+			return true
+		}
+		return false
+	}))
+	rec, ierr := q.finishIAM(ctx, r.Bucket, t.arn)
+	out.Action = Applied
+	if rec != nil {
+		out.IAM = iamSummary(rec)
+	}
+	if ierr != nil || rec != nil && (rec.Has(state.PartIAM) || rec.Has(state.PartRevoke)) {
+		out.Action = Partial
+		out.Detail = joinDetail(out.Detail, fmt.Sprintf("IAM part failed (%v); recorded as pending, the sweep retries it", ierr))
+	}
+	return out, errors.Join(errs...)
+}
+
+func (q *Quarantiner) dryRun(bucket, doc string, t target, out Outcome) (Outcome, error) {
+	rw, err := Rewrite(doc, q.BucketARN(bucket), Change{Add: []string{t.arn}})
+	if errors.Is(err, ErrPolicyFull) {
+		out.Action, out.Detail = Refused, err.Error()
+		return out, nil
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	out.Action, out.Statement, out.Until = DryRun, statementOf(rw.Doc), q.until(q.now())
+	if t.entity != "" && q.IAMResponse {
+		out.IAM = append(out.IAM, "attach "+q.DenyPolicyARN+" to "+t.entity)
+		if q.revokable(t) {
+			out.IAM = append(out.IAM, "revoke sessions of "+t.entity+" issued before now")
 		}
 	}
 	return out, nil
+}
+
+// failed records that the pending parts of a quarantine failed, with a
+// backoff for the sweep's next try (1, 2, 4... minutes, at most an hour).
+func (q *Quarantiner) failed(ctx context.Context, bucket, arn string, cause error) error {
+	return q.Store.UpdateQuarantines(ctx, bucket, func(m map[string]*state.Quarantine) bool {
+		rec := m[arn]
+		if rec == nil {
+			return false
+		}
+		rec.Attempts++
+		rec.LastError = clip(cause.Error(), 300)
+		rec.NextTry = q.now().Add(backoff(rec.Attempts))
+		return true
+	})
+}
+
+// InFlight is how long the sweep leaves a quarantine in progress to the
+// instance doing it, when its context has no deadline.
+const InFlight = time.Minute
+
+// inFlightUntil is when the sweep may take over a quarantine this
+// invocation started: its deadline (a Lambda invocation's context ends at
+// the function's timeout), so that the sweep neither races the holder nor
+// waits long after the holder died.
+func inFlightUntil(ctx context.Context, now time.Time) time.Time {
+	if d, ok := ctx.Deadline(); ok && d.Before(now.Add(15*time.Minute)) {
+		return d
+	}
+	return now.Add(InFlight)
+}
+
+// backoff is the wait before the sweep's next try after n failed
+// attempts: the next sweep, then 1, 2, 4... minutes, at most an hour.
+func backoff(n int) time.Duration {
+	if n <= 1 {
+		return 0
+	}
+	return min(time.Minute<<min(n-2, 6), time.Hour)
+}
+
+// forget drops the record of a quarantine that will not happen.
+func (q *Quarantiner) forget(ctx context.Context, bucket, arn string) error {
+	return q.Store.UpdateQuarantines(context.WithoutCancel(ctx), bucket, func(m map[string]*state.Quarantine) bool {
+		if m[arn] == nil {
+			return false
+		}
+		delete(m, arn)
+		return true
+	})
 }
 
 // LockWait bounds the wait for a bucket's lock, so that the alert still
 // goes out well within the function's timeout.
 const LockWait = 20 * time.Second
 
-// lockBucket serializes read-modify-writes of the bucket's policy.
-func (q *Quarantiner) lockBucket(ctx context.Context, bucket string) (unlock func(context.Context) error, err error) {
+// writePolicy applies c to the bucket's policy: the only work done under
+// the bucket's lock. The write is fenced (the lock must still be ours just
+// before PutBucketPolicy), then read back until it shows (a write may take
+// a moment to be visible).
+func (q *Quarantiner) writePolicy(ctx context.Context, bucket string, c Change) (_ Rewritten, err error) {
 	wctx, cancel := context.WithTimeout(ctx, LockWait)
-	defer cancel()
-	return q.Store.Lock(wctx, "bucket#"+bucket)
-}
-
-// verify re-reads the policy: a bucket policy has no ETag, so a writer
-// that bypassed the lock would otherwise go unnoticed.
-func (q *Quarantiner) verify(ctx context.Context, bucket, arn string) error {
+	lease, err := q.Store.Lock(wctx, "bucket#"+bucket)
+	cancel()
+	if err != nil {
+		return Rewritten{}, err
+	}
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if uerr := lease.Unlock(uctx); uerr != nil {
+			err = errors.Join(err, uerr)
+		}
+	}()
 	doc, err := q.getPolicy(ctx, bucket)
 	if err != nil {
-		return err
+		return Rewritten{}, err
 	}
-	got, err := Principals(doc)
+	rw, err := Rewrite(doc, q.BucketARN(bucket), c)
 	if err != nil {
-		return err
+		return rw, err
 	}
-	if !slices.Contains(got, arn) {
-		return fmt.Errorf("quarantine: bucket %s: %s missing from the policy after it was written (another writer?)", bucket, arn)
+	if !rw.Changed {
+		return rw, nil
 	}
-	return nil
+	if err := lease.Fence(ctx); err != nil {
+		return Rewritten{}, err
+	}
+	if err := q.putPolicy(ctx, bucket, rw.Doc); err != nil {
+		return Rewritten{}, err
+	}
+	return rw, q.verify(ctx, bucket, c)
 }
 
-// policyARN is the ARN a bucket policy can name for p. Zonal calls log the
-// role session without the role's path, and a policy naming a role ARN
-// that does not exist is rejected, so roles of this account are looked up.
-// A role of another account is named without a path: if it has one, AWS
-// rejects the policy and nothing changes.
-func (q *Quarantiner) policyARN(ctx context.Context, p rules.Principal) (string, error) {
-	if p.Kind != rules.KindRole {
-		return p.ARN, nil
+// verify re-reads the policy, with backoff, until it shows c: a bucket
+// policy has no ETag, and a write may not be visible at once.
+func (q *Quarantiner) verify(ctx context.Context, bucket string, c Change) error {
+	var missing []string
+	for delay := 100 * time.Millisecond; ; delay *= 2 {
+		doc, err := q.getPolicy(ctx, bucket)
+		if err != nil {
+			return err
+		}
+		got, err := Principals(doc)
+		if err != nil {
+			return err
+		}
+		missing = missing[:0]
+		for _, a := range c.Add {
+			if !slices.Contains(got, a) {
+				missing = append(missing, a)
+			}
+		}
+		for _, a := range c.Remove {
+			if slices.Contains(got, a) {
+				missing = append(missing, "-"+a)
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		if delay > 1600*time.Millisecond {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
 	}
-	if p.Account != q.Account {
-		return p.Normalized, nil
-	}
-	out, err := q.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: &p.Name})
-	if err != nil {
-		return "", fmt.Errorf("quarantine: resolve role %s: %w", p.Name, err)
-	}
-	return aws.ToString(out.Role.Arn), nil
+	return fmt.Errorf("quarantine: bucket %s: policy does not show %s after it was written (another writer?)", bucket, strings.Join(missing, ", "))
 }
 
 func (q *Quarantiner) getPolicy(ctx context.Context, bucket string) (string, error) {
-	out, err := q.S3.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &bucket})
+	cctx, cancel := q.call(ctx)
+	defer cancel()
+	out, err := q.S3.GetBucketPolicy(cctx, &s3.GetBucketPolicyInput{Bucket: &bucket})
 	if errorCode(err) == "NoSuchBucketPolicy" {
 		return "", nil
 	}
@@ -325,11 +523,13 @@ func (q *Quarantiner) getPolicy(ctx context.Context, bucket string) (string, err
 }
 
 func (q *Quarantiner) putPolicy(ctx context.Context, bucket, doc string) error {
+	cctx, cancel := q.call(ctx)
+	defer cancel()
 	var err error
 	if doc == "" {
-		_, err = q.S3.DeleteBucketPolicy(ctx, &s3.DeleteBucketPolicyInput{Bucket: &bucket})
+		_, err = q.S3.DeleteBucketPolicy(cctx, &s3.DeleteBucketPolicyInput{Bucket: &bucket})
 	} else {
-		_, err = q.S3.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: &bucket, Policy: &doc})
+		_, err = q.S3.PutBucketPolicy(cctx, &s3.PutBucketPolicyInput{Bucket: &bucket, Policy: &doc})
 	}
 	if err != nil {
 		return fmt.Errorf("quarantine: write policy of %s: %w", bucket, err)
@@ -345,17 +545,31 @@ func errorCode(err error) string {
 	return ""
 }
 
-// statementOf returns our statement of a policy document, as JSON.
-func statementOf(doc string) string {
-	p, err := parsePolicy(doc)
-	if err != nil || p.ours < 0 {
+func joinDetail(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func pendingNote(rec *state.Quarantine) string {
+	if len(rec.Pending) == 0 {
 		return ""
 	}
-	for _, raw := range p.statements {
-		var s struct{ Sid string }
-		if json.Unmarshal(raw, &s) == nil && s.Sid == Sid {
-			return string(raw)
-		}
-	}
-	return ""
+	return "pending: " + strings.Join(rec.Pending, ", ") + " (the sweep retries)"
+}
+
+func droppedNotice(bucket string, ids []string) Notice {
+	return Notice{Kind: NoticeDropped, Bucket: bucket, Principals: ids,
+		Detail: fmt.Sprintf("dropped %s from the quarantine statement: unique IDs of deleted principals, which a policy write cannot carry", strings.Join(ids, ", "))}
 }

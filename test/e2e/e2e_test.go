@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -136,7 +135,8 @@ func TestSQSBatch(t *testing.T) {
 }
 
 func TestDryRunChangesNothing(t *testing.T) {
-	w := newWorld(t, map[string]string{"RESPONSE_MODE": "dry-run", "IAM_RESPONSE": "on"})
+	w := newWorld(t, map[string]string{"RESPONSE_MODE": "dry-run"})
+	w.withDenyPolicy()
 	fn := w.function()
 	if r := fn.MustInvoke(t, ev{principal: session("writer")}.json()); r.Err != "" {
 		t.Fatalf("%s\n%s", r.Err, fn.Log())
@@ -157,10 +157,17 @@ func TestDryRunChangesNothing(t *testing.T) {
 	if l := must(ic.ListRolePolicies(context.Background(), &iam.ListRolePoliciesInput{RoleName: aws.String("writer")})); len(l.PolicyNames) != 0 {
 		t.Errorf("dry run put inline policies: %v", l.PolicyNames)
 	}
+	if got := w.attached("writer"); len(got) != 0 {
+		t.Errorf("dry run attached policies: %v", got)
+	}
+	if said := fmt.Sprint(field(got[0].Doc, "response", "iam")); !strings.Contains(said, "attach "+w.env["IAM_DENY_POLICY_ARN"]+" to role/writer") {
+		t.Errorf("dry run says IAM %s; want the attach it would make", said)
+	}
 }
 
 func TestEnforceQuarantinesAndReleases(t *testing.T) {
-	w := newWorld(t, map[string]string{"RESPONSE_MODE": "enforce", "IAM_RESPONSE": "on"})
+	w := newWorld(t, map[string]string{"RESPONSE_MODE": "enforce"})
+	deny := w.withDenyPolicy()
 	// An existing statement must survive the merge.
 	other := `{"Version":"2012-10-17","Statement":[{"Sid":"Owner","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"s3express:CreateSession","Resource":"*"}]}`
 	must(w.s3().PutBucketPolicy(context.Background(), &s3.PutBucketPolicyInput{Bucket: aws.String(bucket), Policy: aws.String(other)}))
@@ -179,36 +186,24 @@ func TestEnforceQuarantinesAndReleases(t *testing.T) {
 	if !strings.Contains(w.policy(), `"Sid":"Owner"`) {
 		t.Fatalf("the other statement was lost: %s", w.policy())
 	}
-	ic := iam.NewFromConfig(w.cfg)
-	ctx := context.Background()
-	roleP := must(ic.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: aws.String("writer")})).PolicyNames
-	slices.Sort(roleP)
-	if !slices.Equal(roleP, []string{"AWSRevokeOlderSessions", "S3xguardQuarantine-" + bucket}) {
-		t.Errorf("role inline policies = %v", roleP)
+	if got := w.attached("writer"); !slices.Equal(got, []string{deny}) {
+		t.Errorf("role attached policies = %v; want the managed deny", got)
 	}
-	doc := must(ic.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String("writer"), PolicyName: aws.String("AWSRevokeOlderSessions")})).PolicyDocument
-	// IAM returns policy documents URL-encoded; moto does too.
-	if d, _ := url.QueryUnescape(*doc); !strings.Contains(d, `"aws:TokenIssueTime"`) {
-		t.Errorf("AWSRevokeOlderSessions = %s", *doc)
+	if got := w.inline("writer"); len(got) != 0 {
+		t.Errorf("role inline policies = %v; want none (REVOKE_SESSIONS is off)", got)
 	}
-	userP := must(ic.ListUserPolicies(ctx, &iam.ListUserPoliciesInput{UserName: aws.String("alice")})).PolicyNames
-	if !slices.Equal(userP, []string{"S3xguardQuarantine-" + bucket}) {
-		t.Errorf("user inline policies = %v", userP)
-	}
-	got := w.alerts(2 * time.Second)
-	if len(got) != 2 || got[0].Attributes["action"] != "quarantined" || !strings.Contains(fmt.Sprint(field(got[0].Doc, "response", "note")), "5 minutes") {
-		t.Fatalf("alerts = %+v; want two, quarantined, with the 5-minute note", got)
-	}
+	w.wantAlerts(2, "quarantined", "note", "5 minutes")
 
-	// Already quarantined: a new source is a new alert, but no S3 call.
+	// Already quarantined: a new source is a new alert; one policy read
+	// confirms it, and nothing is written.
 	w.proxy.Reset()
 	if r := fn.MustInvoke(t, ev{principal: session("writer"), ip: "198.51.100.9"}.json()); r.Err != "" {
 		t.Fatal(r.Err)
 	}
 	c := w.proxy.Calls()
-	for k := range c {
-		if strings.HasPrefix(k, "s3express:") || strings.HasPrefix(k, "iam:") {
-			t.Errorf("already-quarantined principal cost %s", harness.FormatCalls(c))
+	for k, n := range c {
+		if strings.HasPrefix(k, "iam:") || strings.HasPrefix(k, "s3express:") && (k != "s3express:GET?policy" || n != 1) {
+			t.Errorf("already-quarantined principal cost %s; want one policy GET", harness.FormatCalls(c))
 			break
 		}
 	}
@@ -220,18 +215,17 @@ func TestEnforceQuarantinesAndReleases(t *testing.T) {
 	if err != nil || !strings.Contains(out, "role/app/team/writer") || !strings.Contains(out, "user/people/alice") {
 		t.Fatalf("quarantine list: %v\n%s", err, out)
 	}
-	out, err = w.cli("quarantine", "release", "--bucket", bucket, "--principal", "arn:aws:iam::123456789012:role/app/team/writer")
+	out, err = w.cli("quarantine", "release", "--bucket", bucket, "--principal", "arn:aws:iam::123456789012:role/writer", "--deny-policy", deny)
 	if err != nil || !strings.Contains(out, "released arn:aws:iam::123456789012:role/app/team/writer") {
-		t.Fatalf("release: %v\n%s", err, out)
+		t.Fatalf("release by the ARN alerts show: %v\n%s", err, out)
 	}
 	if got := w.denied(); !slices.Equal(got, want[1:]) {
 		t.Fatalf("after release denied = %q; want %q", got, want[1:])
 	}
-	roleP = must(ic.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: aws.String("writer")})).PolicyNames
-	if !slices.Equal(roleP, []string{"AWSRevokeOlderSessions"}) {
-		t.Errorf("after release, role inline policies = %v; want only AWSRevokeOlderSessions kept", roleP)
+	if got := w.attached("writer"); len(got) != 0 {
+		t.Errorf("after release, role attached policies = %v; want none", got)
 	}
-	if out, err = w.cli("quarantine", "release", "--bucket", bucket, "--all"); err != nil {
+	if out, err = w.cli("quarantine", "release", "--bucket", bucket, "--all", "--deny-policy", deny); err != nil {
 		t.Fatalf("release --all: %v\n%s", err, out)
 	}
 	if p := w.policy(); strings.Contains(p, "S3xguardQuarantine") || !strings.Contains(p, `"Sid":"Owner"`) {
@@ -281,7 +275,7 @@ func TestGuardsAndCircuitBreaker(t *testing.T) {
 
 func TestConcurrentQuarantinesOnOneBucket(t *testing.T) {
 	const n, instances = 20, 4
-	w := newWorld(t, map[string]string{"RESPONSE_MODE": "enforce", "QUARANTINE_MAX_PER_HOUR": "100"})
+	w := newWorld(t, map[string]string{"RESPONSE_MODE": "enforce", "QUARANTINE_MAX_PER_HOUR": "100", "QUARANTINE_MAX_PER_BUCKET_HOUR": "100"})
 	var want []string
 	for i := range n {
 		name := fmt.Sprintf("r%02d", i)
@@ -401,7 +395,9 @@ func TestAlertFailureFailsTheInvocation(t *testing.T) {
 }
 
 func TestQuarantineExpires(t *testing.T) {
-	w := newWorld(t, map[string]string{"RESPONSE_MODE": "enforce", "IAM_RESPONSE": "on", "QUARANTINE_TTL": "2s"})
+	w := newWorld(t, map[string]string{"RESPONSE_MODE": "enforce", "QUARANTINE_TTL": "2s"})
+	w.withDenyPolicy()
+	health := w.withHealth()
 	fn := w.function()
 	if r := fn.MustInvoke(t, ev{principal: session("writer")}.json()); r.Err != "" {
 		t.Fatal(r.Err)
@@ -409,24 +405,26 @@ func TestQuarantineExpires(t *testing.T) {
 	if got := w.denied(); len(got) != 1 {
 		t.Fatalf("denied = %q; want the writer", got)
 	}
-	sweep := []byte(`{"source":"aws.events","detail-type":"Scheduled Event","detail":{}}`)
-	fn.MustInvoke(t, sweep)
+	fn.MustInvoke(t, sweepEvent)
 	if got := w.denied(); len(got) != 1 {
 		t.Fatalf("released before its time: denied = %q", got)
 	}
 	time.Sleep(2500 * time.Millisecond)
-	if r := fn.MustInvoke(t, sweep); r.Err != "" {
+	if r := fn.MustInvoke(t, sweepEvent); r.Err != "" {
 		t.Fatalf("sweep: %s\n%s", r.Err, fn.Log())
 	}
 	if p := w.policy(); p != "" {
 		t.Fatalf("expired quarantine still in the policy: %s", p)
 	}
-	roleP := must(iam.NewFromConfig(w.cfg).ListRolePolicies(context.Background(), &iam.ListRolePoliciesInput{RoleName: aws.String("writer")})).PolicyNames
-	if !slices.Equal(roleP, []string{"AWSRevokeOlderSessions"}) {
-		t.Errorf("after expiry, role inline policies = %v; want only AWSRevokeOlderSessions", roleP)
+	if got := w.attached("writer"); len(got) != 0 {
+		t.Errorf("after expiry, role attached policies = %v; want none", got)
 	}
 	if out, err := w.cli("quarantine", "list", "--bucket", bucket); err != nil || strings.Contains(out, "writer") {
 		t.Errorf("list after expiry: %v\n%s", err, out)
+	}
+	// A release is never silent: the expiry pages the health topic.
+	if n := w.receive(health, time.Second); len(n) != 1 || n[0].Attributes["notice"] != "expired" {
+		t.Errorf("health = %+v; want one expired notice", n)
 	}
 }
 

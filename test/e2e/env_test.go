@@ -145,12 +145,19 @@ type alert struct {
 // for quiet.
 func (w *world) alerts(quiet time.Duration) []alert {
 	w.t.Helper()
+	return w.receive(w.queueURL, quiet)
+}
+
+// receive returns every SNS notification on a subscribed queue until none
+// arrives for quiet.
+func (w *world) receive(queueURL string, quiet time.Duration) []alert {
+	w.t.Helper()
 	sqsc := sqs.NewFromConfig(w.cfg)
 	var out []alert
 	deadline := time.Now().Add(quiet)
 	for time.Now().Before(deadline) {
 		got := must(sqsc.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
-			QueueUrl: &w.queueURL, MaxNumberOfMessages: 10, WaitTimeSeconds: 1}))
+			QueueUrl: &queueURL, MaxNumberOfMessages: 10, WaitTimeSeconds: 1}))
 		for _, m := range got.Messages {
 			var env struct {
 				Subject, Message  string
@@ -167,7 +174,7 @@ func (w *world) alerts(quiet time.Duration) []alert {
 				w.t.Fatalf("alert's default member is not JSON: %v: %s", err, env.Message)
 			}
 			out = append(out, a)
-			must(sqsc.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: &w.queueURL, ReceiptHandle: m.ReceiptHandle}))
+			must(sqsc.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: &queueURL, ReceiptHandle: m.ReceiptHandle}))
 			deadline = time.Now().Add(quiet)
 		}
 	}

@@ -291,9 +291,9 @@ func TestGzipMembers(t *testing.T) {
 // as strictly as the record: a wrong type or a duplicate is never decided on.
 func TestEnvelopeStrict(t *testing.T) {
 	for in, want := range map[string]string{
-		`{"detail-type":"y","detail":{},"account":7}`:                     "account: want a string",
-		`{"detail-type":"y","detail":{},"region":["us-east-1"]}`:          "region: want a string",
-		`{"detail-type":"y","detail":{},"account":"1","account":"2"}`:     `duplicate name "account"`,
+		`{"detail-type":"y","detail":{},"account":7}`:                    "account: want a string",
+		`{"detail-type":"y","detail":{},"region":["us-east-1"]}`:         "region: want a string",
+		`{"detail-type":"y","detail":{},"account":"1","account":"2"}`:    `duplicate name "account"`,
 		`{"detail-type":"y","detail":{},"source":"a","\u0073ource":"b"}`: `duplicate name "source"`,
 	} {
 		_, err := DecodeEvent([]byte(in))

@@ -32,4 +32,3 @@ func newStore(t *testing.T) (*Store, *atomic.Int64) {
 	now.Store(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC).UnixMilli())
 	return &Store{DB: db, Table: "state", Now: func() time.Time { return time.UnixMilli(now.Load()) }}, &now
 }
-

@@ -239,9 +239,10 @@ func (h *Handler) respond(ctx context.Context, a *alert.Alert, m *tally, log *sl
 }
 
 // QuarantineBudget bounds the quarantine of one event, and AlertReserve is
-// kept before the function's deadline: whatever the quarantine meets, the
-// alert still goes out, and what the quarantine did not finish is pending
-// for the sweep.
+// kept after it, before the work deadline (which already stops short of the
+// function's): whatever the quarantine meets, the alert still goes out, and
+// what the quarantine did not finish is pending for the sweep. A short
+// function timeout keeps a third of the time left for the alert instead.
 const (
 	QuarantineBudget = 30 * time.Second
 	AlertReserve     = 10 * time.Second
@@ -249,8 +250,11 @@ const (
 
 func quarantineDeadline(ctx context.Context, now time.Time) time.Time {
 	d := now.Add(QuarantineBudget)
-	if fd, ok := ctx.Deadline(); ok && fd.Add(-AlertReserve).Before(d) {
-		d = fd.Add(-AlertReserve)
+	if fd, ok := ctx.Deadline(); ok {
+		keep := min(AlertReserve, fd.Sub(now)/3)
+		if end := fd.Add(-keep); end.Before(d) {
+			d = end
+		}
 	}
 	return d
 }

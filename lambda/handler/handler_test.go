@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/s3xguard/s3xguard/lambda/alert"
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
@@ -66,5 +67,28 @@ func TestDedupKey(t *testing.T) {
 	}
 	if dedupKey(rec("10.0.0.1", "vpce-1", "s1"), "") != dedupKey(rec("10.0.0.2", "vpce-1", "s1"), "") {
 		t.Error("one VPC endpoint, two IPs: want one key")
+	}
+}
+
+// The quarantine of one event leaves the alert its time whatever the
+// function's timeout: 30 s at most, never the last 10 s of the work time, and
+// a third of it when the timeout is short.
+func TestQuarantineDeadline(t *testing.T) {
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		left, want time.Duration
+	}{
+		{50 * time.Second, 30 * time.Second},
+		{35 * time.Second, 25 * time.Second},
+		{9 * time.Second, 6 * time.Second},
+	} {
+		ctx, cancel := context.WithDeadline(context.Background(), now.Add(tc.left))
+		if got := quarantineDeadline(ctx, now).Sub(now); got != tc.want {
+			t.Errorf("work time %v: quarantine gets %v; want %v", tc.left, got, tc.want)
+		}
+		cancel()
+	}
+	if got := quarantineDeadline(context.Background(), now).Sub(now); got != QuarantineBudget {
+		t.Errorf("no deadline: %v; want %v", got, QuarantineBudget)
 	}
 }

@@ -41,7 +41,8 @@ func edit(e []byte, fn func(env map[string]any)) []byte {
 // Forged inputs are alerted as forged and never quarantined, through the
 // function and through the queue, even in enforce mode.
 func TestForgedNeverQuarantined(t *testing.T) {
-	w := newWorld(t, map[string]string{"RESPONSE_MODE": "enforce", "IAM_RESPONSE": "on"})
+	w := newWorld(t, map[string]string{"RESPONSE_MODE": "enforce"})
+	w.withDenyPolicy()
 	fn := w.function()
 	real := ev{principal: session("writer"), name: "DeleteObject"}
 	forged := map[string][]byte{

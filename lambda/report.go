@@ -53,6 +53,7 @@ func appendJSON(b []byte, name string, it cloudtrail.Item, r *cloudtrail.Record,
 		{"eventSource", r.EventSource},
 		{"eventName", r.EventName},
 		{"bucket", r.Bucket},
+		{"accessPoint", r.AccessPoint},
 		{"principal", d.Principal.Normalized},
 		{"arn", r.UserIdentity.ARN},
 		{"identityType", r.UserIdentity.Type},
@@ -171,6 +172,11 @@ func appendText(b []byte, name string, it cloudtrail.Item, r *cloudtrail.Record,
 	}
 	b = appendLocation(b, escapeText(name), it)
 	b = append(b, '\n')
+	if r.AccessPoint != "" {
+		b = append(b, "    access point: "...)
+		b = appendEscaped(b, r.AccessPoint)
+		b = append(b, '\n')
+	}
 	if d.Rule != "" {
 		b = append(b, "    rule: "...)
 		b = appendEscaped(b, d.Rule)

@@ -50,25 +50,23 @@ func appendJSON(b []byte, qname []byte, it cloudtrail.Item, r *cloudtrail.Record
 		b = append(b, ']')
 	}
 	for _, f := range [...]struct{ k, v string }{
-		{"eventTime", r.EventTime},
-		{"eventSource", r.EventSource},
-		{"eventName", r.EventName},
-		{"bucket", r.Bucket},
-		{"accessPoint", r.AccessPoint},
-		{"principal", d.Principal.Normalized},
-		{"arn", r.UserIdentity.ARN},
-		{"identityType", r.UserIdentity.Type},
-		{"accountId", r.UserIdentity.AccountID},
-		{"sourceIPAddress", r.SourceIPAddress},
-		{"vpcEndpointId", r.VPCEndpointID},
-		{"errorCode", r.ErrorCode},
+		{`,"eventTime":`, r.EventTime},
+		{`,"eventSource":`, r.EventSource},
+		{`,"eventName":`, r.EventName},
+		{`,"bucket":`, r.Bucket},
+		{`,"accessPoint":`, r.AccessPoint},
+		{`,"principal":`, d.Principal.Normalized},
+		{`,"arn":`, r.UserIdentity.ARN},
+		{`,"identityType":`, r.UserIdentity.Type},
+		{`,"accountId":`, r.UserIdentity.AccountID},
+		{`,"sourceIPAddress":`, r.SourceIPAddress},
+		{`,"vpcEndpointId":`, r.VPCEndpointID},
+		{`,"errorCode":`, r.ErrorCode},
 	} {
 		if f.v == "" {
 			continue
 		}
-		b = append(b, ',', '"')
 		b = append(b, f.k...)
-		b = append(b, '"', ':')
 		b = appendJSONString(b, f.v)
 	}
 	// The location is the file name, escaped, then the line and index.

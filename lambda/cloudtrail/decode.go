@@ -122,7 +122,7 @@ func (d *Decoder) decodeValue(i int, r *Record, containers bool) (end int, kind 
 	if env {
 		*r, st = d.detail, &d.st[1]
 	}
-	if r.Bucket == "" || (st.resBucket != "" && namesAccessPoint(r.Bucket)) {
+	if r.Bucket == "" || namesAccessPoint(r.Bucket) {
 		r.Bucket = st.resBucket
 	}
 	return end, decoded, st.err
@@ -505,7 +505,9 @@ func (d *Decoder) resource(i, n int, r *Record, st *recState) int {
 // request made through an access point for directory buckets also names, in
 // resources, the directory bucket it reached (S3 user guide, "Monitoring and
 // logging access points for directory buckets"); that bucket's policy is the
-// one a quarantine changes, so it is the record's Bucket.
+// one a quarantine changes, so it is the record's Bucket. Without that
+// entry the bucket is unknown: Bucket stays empty, so that no `buckets`
+// glob matches an access point's name and no quarantine targets it.
 func namesAccessPoint(name string) bool {
 	return strings.HasSuffix(name, "--xa-s3") || strings.Contains(name, ":accesspoint/")
 }

@@ -232,7 +232,7 @@ func refFields(v *node) (Record, string) {
 			}
 		}
 	}
-	if r.Bucket == "" || (resBucket != "" && (strings.HasSuffix(r.Bucket, "--xa-s3") || strings.Contains(r.Bucket, ":accesspoint/"))) {
+	if r.Bucket == "" || strings.HasSuffix(r.Bucket, "--xa-s3") || strings.Contains(r.Bucket, ":accesspoint/") {
 		r.Bucket = resBucket
 	}
 	if bad {

@@ -25,8 +25,9 @@ func reasons(it cloudtrail.Item, d rules.Decision) []string {
 }
 
 // appendJSON writes one JSON line. It is written by hand because check
-// writes one line per record of multi-gigabyte trails.
-func appendJSON(b []byte, name string, it cloudtrail.Item, r *cloudtrail.Record, d rules.Decision) []byte {
+// writes one line per record of multi-gigabyte trails. qname is the file
+// name as a JSON string (appendJSONString), escaped once per file.
+func appendJSON(b []byte, qname []byte, it cloudtrail.Item, r *cloudtrail.Record, d rules.Decision) []byte {
 	if r == nil {
 		r = &cloudtrail.Record{}
 	}
@@ -49,29 +50,28 @@ func appendJSON(b []byte, name string, it cloudtrail.Item, r *cloudtrail.Record,
 		b = append(b, ']')
 	}
 	for _, f := range [...]struct{ k, v string }{
-		{"eventTime", r.EventTime},
-		{"eventSource", r.EventSource},
-		{"eventName", r.EventName},
-		{"bucket", r.Bucket},
-		{"principal", d.Principal.Normalized},
-		{"arn", r.UserIdentity.ARN},
-		{"identityType", r.UserIdentity.Type},
-		{"accountId", r.UserIdentity.AccountID},
-		{"sourceIPAddress", r.SourceIPAddress},
-		{"vpcEndpointId", r.VPCEndpointID},
-		{"errorCode", r.ErrorCode},
+		{`,"eventTime":`, r.EventTime},
+		{`,"eventSource":`, r.EventSource},
+		{`,"eventName":`, r.EventName},
+		{`,"bucket":`, r.Bucket},
+		{`,"accessPoint":`, r.AccessPoint},
+		{`,"principal":`, d.Principal.Normalized},
+		{`,"arn":`, r.UserIdentity.ARN},
+		{`,"identityType":`, r.UserIdentity.Type},
+		{`,"accountId":`, r.UserIdentity.AccountID},
+		{`,"sourceIPAddress":`, r.SourceIPAddress},
+		{`,"vpcEndpointId":`, r.VPCEndpointID},
+		{`,"errorCode":`, r.ErrorCode},
 	} {
 		if f.v == "" {
 			continue
 		}
-		b = append(b, ',', '"')
 		b = append(b, f.k...)
-		b = append(b, '"', ':')
 		b = appendJSONString(b, f.v)
 	}
 	// The location is the file name, escaped, then the line and index.
 	b = append(b, `,"location":`...)
-	b = appendJSONString(b, name)
+	b = append(b, qname...)
 	b = it.AppendLocation(b[:len(b)-1], "")
 	return append(b, '"', '}', '\n')
 }
@@ -84,6 +84,13 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Most values are plain ASCII: pass eight bytes at a time.
+		for i+8 <= len(s) && plain8(s, i) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
@@ -122,6 +129,31 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// plain8 reports whether the eight bytes of s at i are printable ASCII
+// other than a quote and a backslash: bytes appendJSONString copies as
+// they are. Each test finds whether any byte of the word is in a class
+// (haszero, hasless: "Bit Twiddling Hacks", S. E. Anderson); a borrow can
+// only flag a word that has such a byte anyway.
+func plain8(s string, i int) bool {
+	_ = s[i+7]
+	x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+	quote := x ^ ('"' * ones)
+	bslash := x ^ ('\\' * ones)
+	del := x ^ (0x7f * ones)
+	bad := x | // >= 0x80: not ASCII
+		(x-0x20*ones)&^x | // < 0x20: control
+		(quote-ones)&^quote |
+		(bslash-ones)&^bslash |
+		(del-ones)&^del
+	return bad&highs == 0
 }
 
 // appendShortEscape appends the two-character escape of a quote,
@@ -171,6 +203,11 @@ func appendText(b []byte, name string, it cloudtrail.Item, r *cloudtrail.Record,
 	}
 	b = appendLocation(b, escapeText(name), it)
 	b = append(b, '\n')
+	if r.AccessPoint != "" {
+		b = append(b, "    access point: "...)
+		b = appendEscaped(b, r.AccessPoint)
+		b = append(b, '\n')
+	}
 	if d.Rule != "" {
 		b = append(b, "    rule: "...)
 		b = appendEscaped(b, d.Rule)

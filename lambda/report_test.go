@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
@@ -119,4 +120,86 @@ func TestJSONEscapesInvisible(t *testing.T) {
 			}
 		})
 	}
+}
+
+// appendJSONStringRef is appendJSONString as it was before its ASCII fast
+// path: one byte at a time. The fast path must not change a byte.
+func appendJSONStringRef(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			var ok bool
+			if b, ok = appendShortEscape(b, c); !ok {
+				b = appendU4(b, rune(c))
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case !unicode.IsPrint(r):
+			b = append(b, s[start:i]...)
+			if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+				b = appendU4(appendU4(b, r1), r2)
+			} else {
+				b = appendU4(b, r)
+			}
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// TestJSONStringSameBytes compares appendJSONString with the byte-at-a-time
+// reference on every single byte and every pair of bytes at each offset of
+// a word, and on the hostile values at every offset.
+func TestJSONStringSameBytes(t *testing.T) {
+	check := func(s string) {
+		t.Helper()
+		if got, want := appendJSONString(nil, s), appendJSONStringRef(nil, s); string(got) != string(want) {
+			t.Fatalf("%q: got %s; want %s", s, got, want)
+		}
+	}
+	pad := strings.Repeat("a", 17)
+	for c := range 256 {
+		for off := range 9 {
+			check(pad[:off] + string([]byte{byte(c)}) + pad[:off])
+			for d := 0; d < 256; d += 7 {
+				check(pad[:off] + string([]byte{byte(c), byte(d)}) + pad[:16-off])
+			}
+		}
+	}
+	for _, tt := range hostile {
+		for off := range 9 {
+			check(pad[:off] + tt.in + pad[:off])
+			check(pad[:off] + tt.in + tt.in + pad[:16-off])
+		}
+	}
+}
+
+func FuzzJSONStringSameBytes(f *testing.F) {
+	for _, tt := range hostile {
+		f.Add(tt.in)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := appendJSONString(nil, s), appendJSONStringRef(nil, s); string(got) != string(want) {
+			t.Fatalf("%q: got %s; want %s", s, got, want)
+		}
+	})
 }

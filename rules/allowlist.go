@@ -35,6 +35,7 @@ type Entry struct {
 	sources      []netip.Prefix
 	vpcEndpoints map[string]struct{}
 	buckets      *globSet
+	accessPoints *globSet
 	operations   *globSet
 
 	// raw keeps the values as written, for reasons and alerts.
@@ -45,7 +46,7 @@ type Entry struct {
 var topFields = []string{"version", "allow", "protected"}
 
 // Field names as written in the YAML, in the order reasons list them.
-var entryFields = []string{"principals", "accounts", "services", "sources", "vpc_endpoints", "buckets", "operations"}
+var entryFields = []string{"principals", "accounts", "services", "sources", "vpc_endpoints", "buckets", "access_points", "operations"}
 
 // LoadError lists every problem found in an allowlist, one per line, each
 // as PATH:LINE: FIELD: message.
@@ -243,6 +244,7 @@ var (
 	vpceRE       = regexp.MustCompile(`^vpce-[0-9a-f]{8}([0-9a-f]{9})?$`)
 	serviceRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*\.amazonaws\.com$`)
 	bucketGlobRE = regexp.MustCompile(`^[a-z0-9*?][a-z0-9.*?-]*$`)
+	apGlobRE     = regexp.MustCompile(`^[a-z0-9*?][a-z0-9*?-]*$`)
 	operationRE  = regexp.MustCompile(`^[A-Za-z0-9*?]+$`)
 )
 
@@ -330,6 +332,10 @@ func (l *loader) entry(n *yaml.Node, field string) *Entry {
 		gs := compileGlobSet(v)
 		e.buckets = &gs
 	}
+	if v := e.raw["access_points"]; v != nil {
+		gs := compileGlobSet(v)
+		e.accessPoints = &gs
+	}
 	if v := e.raw["operations"]; v != nil {
 		gs := compileGlobSet(v)
 		e.operations = &gs
@@ -386,6 +392,20 @@ func (e *Entry) add(field, v string) string {
 		}
 		if matchesAll(v, bucketProbes) {
 			return "matches every directory bucket; remove the field to match any bucket"
+		}
+	case "access_points":
+		// Access points for directory buckets are named
+		// NAME--ZONEID--xa-s3 (S3 user guide, "Monitoring and logging
+		// access points for directory buckets"). What follows the last
+		// wildcard must end such a name, so a bucket name (--x-s3) written
+		// here is an error, not an entry that never matches.
+		tail := v[strings.LastIndexAny(v, "*?")+1:]
+		if !apGlobRE.MatchString(v) || len(v) > 63 || !strings.HasSuffix(accessPointSuffix, tail) && !strings.HasSuffix(tail, accessPointSuffix) ||
+			!hasWildcard(v) && !strings.HasSuffix(v, accessPointSuffix) {
+			return "not an access point name or glob (NAME--ZONEID--xa-s3: lowercase letters, digits, '-', '*', '?')"
+		}
+		if matchesAll(v, accessPointProbes) {
+			return "matches every access point; remove the field to match any request, or name the access points"
 		}
 	case "operations":
 		if !operationRE.MatchString(v) {
@@ -527,6 +547,18 @@ var bucketProbes = []string{
 	"9z9--usw2-lax1-az3--x-s3",
 	"bk--cnn1-az5--x-s3",
 	"m0--sae1-az6--x-s3",
+}
+
+// accessPointProbes are access point names for directory buckets
+// (NAME--ZONEID--xa-s3) sharing only what every such name has, as
+// bucketProbes do for buckets ("*", "*--xa-s3", "*-az*").
+var accessPointProbes = []string{
+	"a--use1-az4--xa-s3",
+	"logs-2026--apne1-az1--xa-s3",
+	"q-b--euw3-az2--xa-s3",
+	"9z9--usw2-lax1-az3--xa-s3",
+	"bk--cnn1-az5--xa-s3",
+	"m0--sae1-az6--xa-s3",
 }
 
 // matchesAll reports whether the glob pattern matches every one of names.

@@ -9,8 +9,8 @@ import (
 
 func TestExampleAllowlistLoads(t *testing.T) {
 	a := loadExample(t)
-	if len(a.Entries) != 5 {
-		t.Fatalf("got %d entries; want 5", len(a.Entries))
+	if len(a.Entries) != 6 {
+		t.Fatalf("got %d entries; want 6", len(a.Entries))
 	}
 }
 
@@ -65,6 +65,17 @@ func TestValidation(t *testing.T) {
 		{"buckets star", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    buckets: [\"*\"]\n", `t.yaml:5: allow[0].buckets[0]: "*": matches every directory bucket; remove the field to match any bucket`},
 		{"buckets suffix every directory bucket has", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    buckets: [\"*--x-s3\"]\n", `allow[0].buckets[0]: "*--x-s3": matches every directory bucket`},
 		{"buckets zone part", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    buckets: [\"*-az*\"]\n", `allow[0].buckets[0]: "*-az*": matches every directory bucket`},
+		{"access_points star", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    access_points: [\"*\"]\n", `t.yaml:5: allow[0].access_points[0]: "*": matches every access point; remove the field to match any request, or name the access points`},
+		{"access_points suffix every access point has", "version: 1\nallow:\n  - name: a\n    access_points: [\"*--xa-s3\"]\n", `t.yaml:4: allow[0].access_points[0]: "*--xa-s3": matches every access point`},
+		{"access_points zone part", "version: 1\nallow:\n  - name: a\n    access_points: [\"*-az*\"]\n", `allow[0].access_points[0]: "*-az*": matches every access point`},
+		{"access_points empty", "version: 1\nallow:\n  - name: a\n    access_points: []\n", "t.yaml:4: allow[0].access_points: empty list"},
+		{"access_points bucket name", "version: 1\nallow:\n  - name: a\n    access_points: [\"reports--use1-az4--x-s3\"]\n", `t.yaml:4: allow[0].access_points[0]: "reports--use1-az4--x-s3": not an access point name or glob (NAME--ZONEID--xa-s3`},
+		{"access_points bucket glob", "version: 1\nallow:\n  - name: a\n    access_points: [\"rep*--x-s3\"]\n", `"rep*--x-s3": not an access point name or glob`},
+		{"access_points no suffix", "version: 1\nallow:\n  - name: a\n    access_points: [\"reports\"]\n", `"reports": not an access point name or glob`},
+		{"access_points uppercase", "version: 1\nallow:\n  - name: a\n    access_points: [\"Reports--use1-az4--xa-s3\"]\n", `"Reports--use1-az4--xa-s3": not an access point name or glob`},
+		{"access_points ARN", "version: 1\nallow:\n  - name: a\n    access_points: [\"arn:aws:s3express:us-east-1:111122223333:accesspoint/reports--use1-az4--xa-s3\"]\n", `not an access point name or glob`},
+		{"access_points dot", "version: 1\nallow:\n  - name: a\n    access_points: [\"re.ports--use1-az4--xa-s3\"]\n", `not an access point name or glob`},
+		{"access_points typo in key", "version: 1\nallow:\n  - name: a\n    access_point: [\"reports--use1-az4--xa-s3\"]\n", "t.yaml:4: allow[0].access_point: unknown key"},
 		{"sources ipv4 all", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    sources: [\"0.0.0.0/0\"]\n", `t.yaml:5: allow[0].sources[0]: "0.0.0.0/0": matches every IPv4 address; remove the field to match any source, or list your ranges`},
 		{"sources ipv6 all", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    sources: [\"10.0.0.0/8\", \"::/0\"]\n", `allow[0].sources[1]: "::/0": matches every IPv6 address`},
 		{"sources mapped all", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    sources: [\"::ffff:0.0.0.0/96\"]\n", `allow[0].sources[0]: "::ffff:0.0.0.0/96": matches every IPv4 address`},

@@ -139,6 +139,9 @@ func (e *Entry) check(f string, c *candidate) bool {
 		return e.vpcEndpoints == nil || inSet(e.vpcEndpoints, c.r.VPCEndpointID)
 	case "buckets":
 		return e.buckets == nil || (c.r.Bucket != "" && e.buckets.match(c.r.Bucket))
+	case "access_points":
+		// A request made without an access point has none to match.
+		return e.accessPoints == nil || (c.r.AccessPoint != "" && e.accessPoints.match(c.r.AccessPoint))
 	case "operations":
 		return e.operations == nil || e.operations.match(c.r.EventName)
 	}
@@ -237,6 +240,8 @@ func (c *candidate) value(f string) string {
 		return c.r.VPCEndpointID
 	case "buckets":
 		return c.r.Bucket
+	case "access_points":
+		return c.r.AccessPoint
 	case "operations":
 		return c.r.EventName
 	}

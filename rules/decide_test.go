@@ -178,6 +178,17 @@ func TestFieldSemantics(t *testing.T) {
 		{"bucket glob", `buckets: ["b*--x-s3"]`, rec(nil), true},
 		{"bucket exact other", `buckets: ["b2--use1-az4--x-s3"]`, rec(nil), false},
 		{"no bucket never matches buckets", `buckets: ["b*"]`, rec(func(r *cloudtrail.Record) { r.Bucket = "" }), false},
+		{"access point exact", `access_points: ["reports--use1-az4--xa-s3"]`,
+			rec(func(r *cloudtrail.Record) { r.AccessPoint = "reports--use1-az4--xa-s3" }), true},
+		{"access point glob", `access_points: ["rep*--xa-s3"]`,
+			rec(func(r *cloudtrail.Record) { r.AccessPoint = "reports--use1-az4--xa-s3" }), true},
+		{"access point other", `access_points: ["etl--use1-az4--xa-s3"]`,
+			rec(func(r *cloudtrail.Record) { r.AccessPoint = "reports--use1-az4--xa-s3" }), false},
+		{"no access point never matches access_points", `access_points: ["rep*"]`, rec(nil), false},
+		{"access point name is not a bucket", `buckets: ["reports--use1-az4--*"]`,
+			rec(func(r *cloudtrail.Record) { r.AccessPoint = "reports--use1-az4--xa-s3" }), false},
+		{"bucket and access point both", "buckets: [\"b1--use1-az4--x-s3\"]\n    access_points: [\"reports--*\"]",
+			rec(func(r *cloudtrail.Record) { r.AccessPoint = "reports--use1-az4--xa-s3" }), true},
 		{"operation glob", `operations: ["Get*"]`, rec(nil), true},
 		{"operation other", `operations: ["Put*"]`, rec(nil), false},
 		{"AND across fields", "accounts: [\"111122223333\"]\n    operations: [\"Put*\"]", rec(nil), false},
@@ -268,5 +279,23 @@ func TestServiceReason(t *testing.T) {
 	want := "lc: services lifecycle.s3.amazonaws.com (userIdentity.type AssumedRole, not AWSService) not in lifecycle.s3.amazonaws.com"
 	if d.Verdict != Unauthorized || len(d.Reasons) != 1 || d.Reasons[0] != want {
 		t.Fatalf("got %s %q; want unauthorized [%q]", d.Verdict, d.Reasons, want)
+	}
+}
+
+// An access point that fails an entry is named in the reason; a record
+// without one says (none).
+func TestAccessPointReason(t *testing.T) {
+	a, err := Parse("t.yaml", []byte("version: 1\nallow:\n  - name: reports\n    access_points: [\"reports--*--xa-s3\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ap, want := range map[string]string{
+		"etl--use1-az4--xa-s3": "reports: access_points etl--use1-az4--xa-s3 not in reports--*--xa-s3",
+		"":                     "reports: access_points (none) not in reports--*--xa-s3",
+	} {
+		d := a.Decide(rec(func(r *cloudtrail.Record) { r.AccessPoint = ap }))
+		if d.Verdict != Unauthorized || len(d.Reasons) != 1 || d.Reasons[0] != want {
+			t.Errorf("access point %q: %v %q; want unauthorized %q", ap, d.Verdict, d.Reasons, want)
+		}
 	}
 }

@@ -15,6 +15,7 @@ type Spec struct {
 	Sources      []netip.Prefix // IPv4-mapped prefixes already stored as IPv4
 	VPCEndpoints []string
 	Buckets      []string // globs
+	AccessPoints []string // globs; a record without an access point never matches
 	Operations   []string // globs
 	// Unknown names fields this Spec cannot describe. A consumer must refuse
 	// an entry that has any, rather than drop a condition and widen it.
@@ -63,6 +64,8 @@ func (e *Entry) Spec() Spec {
 			s.VPCEndpoints = append([]string{}, vals...)
 		case "buckets":
 			s.Buckets = append([]string{}, vals...)
+		case "access_points":
+			s.AccessPoints = append([]string{}, vals...)
 		case "operations":
 			s.Operations = append([]string{}, vals...)
 		default:

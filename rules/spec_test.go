@@ -15,6 +15,7 @@ allow:
     sources: ["::ffff:10.0.0.0/104", "2600:1f18::/32"]
     vpc_endpoints: ["vpce-0a1b2c3d"]
     buckets: ["b*--x-s3"]
+    access_points: ["reports--use1-az4--xa-s3"]
     operations: ["Get*"]
 `))
 	if err != nil {
@@ -24,7 +25,7 @@ allow:
 	if len(s.Unknown) > 0 {
 		t.Fatalf("Unknown = %q", s.Unknown)
 	}
-	if s.Principals == nil || s.Accounts == nil || s.Services == nil || s.Sources == nil || s.VPCEndpoints == nil || s.Buckets == nil || s.Operations == nil {
+	if s.Principals == nil || s.Accounts == nil || s.Services == nil || s.Sources == nil || s.VPCEndpoints == nil || s.Buckets == nil || s.AccessPoints == nil || s.Operations == nil {
 		t.Fatalf("a field is missing: %+v", s)
 	}
 	if got := s.Sources[0].String(); got != "10.0.0.0/8" {
@@ -39,7 +40,7 @@ allow:
 			t.Errorf("principal %d = %+v; want %+v", i, s.Principals[i], w)
 		}
 	}
-	if n := len(entryFields); n != 7 {
-		t.Errorf("entryFields has %d fields; Spec describes 7: give the new one a Spec form (and SQL in rules/query)", n)
+	if n := len(entryFields); n != 8 {
+		t.Errorf("entryFields has %d fields; Spec describes 8: give the new one a Spec form (and SQL in rules/query)", n)
 	}
 }

@@ -3,6 +3,7 @@ package cloudtrail
 import (
 	"bytes"
 	"fmt"
+	"strings"
 )
 
 // Decoder turns JSON values into Records in one pass: it validates the
@@ -35,7 +36,7 @@ type Decoder struct {
 // recState is what one record object leaves besides its Record.
 type recState struct {
 	err       error  // the first field of the wrong type
-	resBucket string // the bucket named by resources, if requestParameters names none
+	resBucket string // the bucket named by resources, if requestParameters names none (or an access point)
 }
 
 // DecodeEvent decodes one EventBridge event (an envelope with detail) or one
@@ -131,7 +132,7 @@ func (d *Decoder) decodeValue(i int, r *Record, containers bool) (end int, kind 
 			return end, decoded, d.envSt.err
 		}
 	}
-	if r.Bucket == "" {
+	if r.Bucket == "" || namesAccessPoint(r.Bucket) {
 		r.Bucket = st.resBucket
 	}
 	return end, decoded, st.err
@@ -522,6 +523,18 @@ func (d *Decoder) resource(i, n int, r *Record, st *recState) int {
 		}
 	}
 	return i
+}
+
+// namesAccessPoint reports whether a requestParameters.bucketName holds an
+// access point (NAME--ZONEID--xa-s3, or its ARN) rather than a bucket. A
+// request made through an access point for directory buckets also names, in
+// resources, the directory bucket it reached (S3 user guide, "Monitoring and
+// logging access points for directory buckets"); that bucket's policy is the
+// one a quarantine changes, so it is the record's Bucket. Without that
+// entry the bucket is unknown: Bucket stays empty, so that no `buckets`
+// glob matches an access point's name and no quarantine targets it.
+func namesAccessPoint(name string) bool {
+	return strings.HasSuffix(name, "--xa-s3") || strings.Contains(name, ":accesspoint/")
 }
 
 func unescapeOrCopy(dst, raw []byte, esc bool) []byte {

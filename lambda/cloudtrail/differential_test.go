@@ -243,7 +243,7 @@ func refFields(v *node) (Record, string) {
 			}
 		}
 	}
-	if r.Bucket == "" {
+	if r.Bucket == "" || strings.HasSuffix(r.Bucket, "--xa-s3") || strings.Contains(r.Bucket, ":accesspoint/") {
 		r.Bucket = resBucket
 	}
 	if bad {
@@ -402,6 +402,7 @@ func seeds() [][]byte {
 	}
 	for _, s := range []string{recA, recB, envC, recD, indent0, `{}`, `[]`, `{"userIdentity":null}`, `{"Records":[]}`,
 		`{"resources":[{"type":"AWS::S3Express::DirectoryBucket","ARN":"arn:aws:s3express:r:1:bucket/x"},{"type":"AWS::S3::AccessPoint","ARN":"arn:aws:s3express:r:1:accesspoint/a--use1-az4--xa-s3"}]}`,
+		`{"requestParameters":{"bucketName":"a--use1-az4--xa-s3"},"resources":[{"type":"AWS::S3Express::DirectoryBucket","ARN":"arn:aws:s3express:r:1:bucket/x"},{"type":"AWS::S3::AccessPoint","ARN":"arn:aws:s3express:r:1:accesspoint/a--use1-az4--xa-s3"}]}`,
 		`"\ud83d\ude00" "\u00e9" "é" "\/\b\f\n\r\t"`, `-0.5e+10 1E-2 0 true false null`, "\xef\xbb\xbf[1]"} {
 		out = append(out, []byte(s))
 	}

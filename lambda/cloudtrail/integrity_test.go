@@ -233,7 +233,15 @@ func TestResources(t *testing.T) {
 		`{"resources":[{"type":"AWS::S3::AccessPoint","ARN":"arn:aws:s3:r:1:accesspoint/x"}]}`:                                                                                    {"", ""},
 		`{"resources":[{"type":"AWS::S3::AccessPoint","ARN":"arn:aws:s3express:r:1:bucket/x"}]}`:                                                                                  {"", ""},
 		`{"resources":[{"type":"AWS::S3::AccessPoint","ARN":"arn:aws:s3express:r:1:accesspoint/a"},{"type":"AWS::S3::AccessPoint","ARN":"arn:aws:s3express:r:1:accesspoint/b"}]}`: {"", "a"},
-		`{"resources":[{"type":"AWS::S3Express::DirectoryBucket","ARN":"arn:aws:s3express:r:1:b\u002fx"}]}`:                                                                       {"", ""},
+		// Through an access point, bucketName may name the access point:
+		// the bucket reached (and quarantined) is the resources one.
+		`{"requestParameters":{"bucketName":"reports--use1-az4--xa-s3"},"resources":[` + object + "," + bucket + "," + ap + `]}`:                                       {"b--use1-az4--x-s3", "reports--use1-az4--xa-s3"},
+		`{"resources":[` + bucket + "," + ap + `],"requestParameters":{"bucketName":"arn:aws:s3express:us-east-1:111122223333:accesspoint/reports--use1-az4--xa-s3"}}`: {"b--use1-az4--x-s3", "reports--use1-az4--xa-s3"},
+		// Without the bucket's entry, the bucket is unknown.
+		`{"requestParameters":{"bucketName":"reports--use1-az4--xa-s3"},"resources":[` + ap + `]}`:          {"", "reports--use1-az4--xa-s3"},
+		`{"requestParameters":{"bucketName":"reports--use1-az4--xa-s3"}}`:                                   {"", ""},
+		`{"requestParameters":{"bucketName":"b--use1-az4--x-s3"},"resources":[` + ap + `]}`:                 {"b--use1-az4--x-s3", "reports--use1-az4--xa-s3"},
+		`{"resources":[{"type":"AWS::S3Express::DirectoryBucket","ARN":"arn:aws:s3express:r:1:b\u002fx"}]}`: {"", ""},
 	} {
 		r, err := DecodeEvent([]byte(in))
 		if err != nil {

@@ -219,6 +219,13 @@ func rowSource(o Options) string {
         THEN (CASE WHEN array_join(slice(split(x.arn, ':'), 6, 2147483647), ':') LIKE 'bucket/%'
           THEN substr(array_join(slice(split(x.arn, ':'), 6, 2147483647), ':'), 8)
           ELSE array_join(slice(split(x.arn, ':'), 6, 2147483647), ':') END) END`
+	// accessPointFromARN as in lambda/cloudtrail: arn:P:s3express:R:A:accesspoint/NAME.
+	// A bucketName that names an access point (NAME--ZONEID--xa-s3 or its
+	// ARN) is not the bucket: the bucket comes from resources, as the
+	// decoder takes it.
+	accessPointOf := `x -> CASE WHEN x.arn LIKE 'arn:%' AND cardinality(split(x.arn, ':')) >= 6 AND split_part(x.arn, ':', 3) = 's3express'
+          AND array_join(slice(split(x.arn, ':'), 6, 2147483647), ':') LIKE 'accesspoint/%'
+        THEN substr(array_join(slice(split(x.arn, ':'), 6, 2147483647), ':'), 13) END`
 	var b strings.Builder
 	fmt.Fprintf(&b, `SELECT
   coalesce(eventid, '') AS "eventID",
@@ -239,12 +246,14 @@ func rowSource(o Options) string {
   coalesce(vpcendpointid, '') AS vpce,
   vpcendpointid AS "vpcEndpointId",
   errorcode AS "errorCode",
-  coalesce(nullif(%s, ''),
+  coalesce(nullif(CASE WHEN %[1]s LIKE '%%--xa-s3' OR strpos(%[1]s, ':accesspoint/') > 0 THEN '' ELSE %[1]s END, ''),
     element_at(filter(transform(filter(resources, x -> x.type = 'AWS::S3Express::DirectoryBucket'),
-      %s), n -> n <> '' AND strpos(n, '/') = 0), 1), '') AS bucket
-FROM %s
-WHERE (eventsource = 's3express.amazonaws.com' OR coalesce(eventsource, '') = '')%s
-`, rp, bucketOf, o.Table, timeFilter(o.Engine, o.Since, o.Until))
+      %[2]s), n -> n <> '' AND strpos(n, '/') = 0), 1), '') AS bucket,
+  coalesce(element_at(filter(transform(filter(resources, x -> x.type = 'AWS::S3::AccessPoint'),
+      %[3]s), n -> n <> '' AND strpos(n, '/') = 0), 1), '') AS accesspoint
+FROM %[4]s
+WHERE (eventsource = 's3express.amazonaws.com' OR coalesce(eventsource, '') = '')%[5]s
+`, rp, bucketOf, accessPointOf, o.Table, timeFilter(o.Engine, o.Since, o.Until))
 	return b.String()
 }
 
@@ -307,6 +316,9 @@ func entryCond(s rules.Spec) string {
 	}
 	if s.Buckets != nil {
 		and = append(and, "(bucket <> '' AND "+globSet("bucket", s.Buckets)+")")
+	}
+	if s.AccessPoints != nil {
+		and = append(and, "(accesspoint <> '' AND "+globSet("accesspoint", s.AccessPoints)+")")
 	}
 	if s.Operations != nil {
 		and = append(and, globSet(`"eventName"`, s.Operations))

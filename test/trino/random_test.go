@@ -27,8 +27,10 @@ var (
 		"1::1.2.3.4", "::1.2.3.4", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7::", "1:2:3:4:5:6::8", "::ffff:1.2.3.04", "256.1.1.1",
 		"1.2.3", "0.0.0.0", "255.255.255.255", "::ffff:0:0", "64:ff9b::10.1.2.3", "fe80::1", "1:2:3:4:5:6:7:8:9", "12345::1", ":::1", "1.2.3.4/32"}
 	poolVPCE    = []string{"", "", "vpce-0a1b2c3d4e5f60718", "vpce-0a1b2c3d", "vpce-11111111"}
-	poolBuckets = []string{"analytics--use1-az4--x-s3", "logs-app--use1-az4--x-s3", "scratch--use1-az5--x-s3", "logs-%--x-s3", "é--x-s3", "a_b--x-s3", ""}
-	poolOps     = []string{"GetObject", "PutObject", "CreateSession", "DeleteObject", "DeleteObjects", "HeadBucket", "PutBucketPolicy",
+	poolBuckets = []string{"analytics--use1-az4--x-s3", "logs-app--use1-az4--x-s3", "scratch--use1-az5--x-s3", "logs-%--x-s3", "é--x-s3", "a_b--x-s3", "",
+		"reports--use1-az4--xa-s3", "arn:aws:s3express:us-east-1:111122223333:accesspoint/reports--use1-az4--xa-s3"}
+	poolAccessPoints = []string{"reports--use1-az4--xa-s3", "other--use1-az4--xa-s3", "r_p--use1-az4--xa-s3", "rép--use1-az4--xa-s3"}
+	poolOps          = []string{"GetObject", "PutObject", "CreateSession", "DeleteObject", "DeleteObjects", "HeadBucket", "PutBucketPolicy",
 		"ListDirectoryBuckets", "Get%Object", "GetObject_", "ÉtObject", "ÉetObject"}
 )
 
@@ -66,7 +68,18 @@ func randomResources(r *rand.Rand) any {
 	dir := func(arn string) map[string]any {
 		return map[string]any{"accountId": "111122223333", "type": "AWS::S3Express::DirectoryBucket", "ARN": arn}
 	}
-	switch r.IntN(10) {
+	ap := func(arn string) map[string]any {
+		return map[string]any{"accountId": "111122223333", "type": "AWS::S3::AccessPoint", "ARN": arn}
+	}
+	apARN := "arn:aws:s3express:us-east-1:111122223333:accesspoint/" + pick(r, poolAccessPoints)
+	switch r.IntN(13) {
+	case 10: // through an access point (S3 user guide, "Monitoring and logging access points for directory buckets")
+		return []any{ap(apARN), dir("arn:aws:s3express:us-east-1:111122223333:bucket/" + bucket)}
+	case 11: // malformed access point ARNs before a good one
+		return []any{ap("arn:aws:s3express:us-east-1:111122223333:accesspoint/"), ap("arn:aws:s3express:us-east-1:111122223333:accesspoint/a/b"),
+			ap("arn:aws:s3:us-east-1:111122223333:accesspoint/x--use1-az4--xa-s3"), ap(apARN), dir("arn:aws:s3express:us-east-1:111122223333:" + bucket)}
+	case 12: // the access point alone
+		return []any{ap(apARN)}
 	case 0:
 		return nil
 	case 1:
@@ -176,11 +189,12 @@ var allowPools = map[string][]string{
 	"services":      {"lifecycle.s3.amazonaws.com", "gamma.lifecycle.s3.amazonaws.com"},
 	"sources":       {"10.0.0.0/8", "::/0", "0.0.0.0/0", "2600:1f18:abcd::/48", "::ffff:10.0.0.0/104", "10.1.2.3", "192.168.0.0/16", "::1", "64:ff9b::/96", "::ffff:0:0/96", "::/1"},
 	"vpc_endpoints": {"vpce-0a1b2c3d4e5f60718", "vpce-0a1b2c3d", "vpce-11111111"},
+	"access_points": {"reports--use1-az4--xa-s3", "r?p--use1-az4--xa-s3", "r_p--use1-az4--xa-s3", "re*--xa-s3", "other--use1-az?--xa-s3"},
 	"buckets":       {"analytics--use1-az4--x-s3", "logs-*--x-s3", "*", "?*", "scratch--use1-az?--x-s3", "a*b*", "*--x-s3", "logs-app--use1-az4--x-s?"},
 	"operations":    {"GetObject", "Put*", "*Bucket*", "*", "?etObject", "CreateSession", "Delete*", "Get*t", "??????????"},
 }
 
-var allowFields = []string{"principals", "accounts", "services", "sources", "vpc_endpoints", "buckets", "operations"}
+var allowFields = []string{"principals", "accounts", "services", "sources", "vpc_endpoints", "buckets", "access_points", "operations"}
 
 // randomAllowlist returns a valid allowlist of 1 to 5 entries.
 func randomAllowlist(r *rand.Rand) (*rules.Allowlist, string) {

@@ -204,7 +204,7 @@ func (a *Alert) document(r *cloudtrail.Record) document {
 			"identityType": r.UserIdentity.Type, "accessKeyId": r.UserIdentity.AccessKeyID, "invokedBy": r.UserIdentity.InvokedBy,
 		}),
 		Event: omitEmpty(map[string]any{
-			"name": r.EventName, "bucket": r.Bucket, "key": a.key(r.Key), "errorCode": r.ErrorCode,
+			"name": r.EventName, "bucket": r.Bucket, "accessPoint": r.AccessPoint, "key": a.key(r.Key), "errorCode": r.ErrorCode,
 			"readOnly": r.ReadOnly, "time": r.EventTime, "id": r.EventID, "region": r.AWSRegion,
 			"availabilityZone": r.AvailabilityZone, "sourceIP": r.SourceIPAddress, "vpcEndpoint": r.VPCEndpointID,
 			"userAgent": r.UserAgent, "sessionMode": r.SessionMode,
@@ -242,6 +242,7 @@ func (a *Alert) email(r *cloudtrail.Record, who string) string {
 	b.WriteString("\nWHAT\n")
 	line("operation", r.EventName)
 	line("bucket", r.Bucket)
+	line("access point", r.AccessPoint)
 	line("object key", a.key(r.Key))
 	line("error", r.ErrorCode)
 	b.WriteString("\nWHERE\n")

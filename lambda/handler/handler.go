@@ -268,6 +268,9 @@ func (h *Handler) notify(ctx context.Context, notices []quarantine.Notice, m *ta
 	}
 	var errs []error
 	for _, n := range notices {
+		if n.Kind == quarantine.NoticeBreaker {
+			m.BreakerTripped++
+		}
 		msg, err := alert.Notice{Kind: n.Kind, Bucket: n.Bucket, Principals: n.Principals, Detail: n.Detail, Time: time.Now()}.Build()
 		if err == nil {
 			err = health.Publish(ctx, msg)

@@ -4,12 +4,14 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/s3xguard/s3xguard/lambda/alert"
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
 	"github.com/s3xguard/s3xguard/lambda/config"
+	"github.com/s3xguard/s3xguard/lambda/quarantine"
 	"github.com/s3xguard/s3xguard/rules"
 )
 
@@ -90,5 +92,35 @@ func TestQuarantineDeadline(t *testing.T) {
 	}
 	if got := quarantineDeadline(context.Background(), now).Sub(now); got != QuarantineBudget {
 		t.Errorf("no deadline: %v; want %v", got, QuarantineBudget)
+	}
+}
+
+type sink struct{ msgs []alert.Message }
+
+func (s *sink) Publish(_ context.Context, m alert.Message) error {
+	s.msgs = append(s.msgs, m)
+	return nil
+}
+
+// A breaker trip is paged on the health topic and counted in the
+// BreakerTripped metric, which the stack's breaker alarm watches.
+func TestBreakerTripIsPagedAndCounted(t *testing.T) {
+	health := &sink{}
+	var out strings.Builder
+	h := &Handler{Health: health, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: &Metrics{W: &out, Namespace: "s3xguard", Mode: "enforce"}}
+	var m tally
+	notices := []quarantine.Notice{
+		{Kind: quarantine.NoticeBreaker, Bucket: "a--use1-az4--x-s3", Principals: []string{"arn:aws:iam::123456789012:role/x"}, Detail: "3 quarantines this hour on the bucket"},
+		{Kind: quarantine.NoticeExpired, Bucket: "a--use1-az4--x-s3", Principals: []string{"arn:aws:iam::123456789012:role/y"}},
+	}
+	if err := h.notify(context.Background(), notices, &m, h.Log); err != nil {
+		t.Fatal(err)
+	}
+	if len(health.msgs) != 2 || m.BreakerTripped != 1 {
+		t.Fatalf("health pages %d, BreakerTripped %d; want 2 and 1", len(health.msgs), m.BreakerTripped)
+	}
+	h.Metrics.Emit(&m)
+	if !strings.Contains(out.String(), `"BreakerTripped":1`) || !strings.Contains(out.String(), `{"Name":"BreakerTripped","Unit":"Count"}`) {
+		t.Fatalf("EMF line without BreakerTripped: %s", out.String())
 	}
 }

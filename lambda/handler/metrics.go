@@ -13,6 +13,9 @@ type tally struct {
 	Forged                                          int
 	Alerts, Suppressed, Summaries, Quarantines      int
 	DryRuns, Errors                                 int
+	// BreakerTripped counts the breaker's trips paged in this invocation
+	// (the stack's breaker alarm watches it).
+	BreakerTripped int
 }
 
 // Metrics writes one CloudWatch Embedded Metric Format line per invocation
@@ -25,11 +28,11 @@ type Metrics struct {
 	Mode      string
 }
 
-var metricNames = []string{"Events", "Allowed", "Ignored", "Unauthorized", "Invalid", "Forged", "Alerts", "Suppressed", "Summaries", "Quarantines", "DryRuns", "Errors"}
+var metricNames = []string{"Events", "Allowed", "Ignored", "Unauthorized", "Invalid", "Forged", "Alerts", "Suppressed", "Summaries", "Quarantines", "DryRuns", "Errors", "BreakerTripped"}
 
 // Emit writes the line.
 func (mt *Metrics) Emit(t *tally) {
-	values := []int{t.Events, t.Allowed, t.Ignored, t.Unauthorized, t.Invalid, t.Forged, t.Alerts, t.Suppressed, t.Summaries, t.Quarantines, t.DryRuns, t.Errors}
+	values := []int{t.Events, t.Allowed, t.Ignored, t.Unauthorized, t.Invalid, t.Forged, t.Alerts, t.Suppressed, t.Summaries, t.Quarantines, t.DryRuns, t.Errors, t.BreakerTripped}
 	defs := make([]map[string]string, len(metricNames))
 	line := map[string]any{"Mode": mt.Mode}
 	for i, n := range metricNames {

@@ -190,7 +190,7 @@ func callerOf(r *cloudtrail.Record, p rules.Principal) (identity, string, string
 	return identity{}, "", "", "caller " + cmp.Or(p.ARN, p.Normalized, "(none)")
 }
 
-// Add gathers one record; loc says where it is (FILE:LINE or FILE#INDEX).
+// Add gathers one record; loc says where it is (FILE:LINE or FILE:LINE#INDEX).
 // a decides it (nil: an empty allowlist); records it allows are left out,
 // which is how --against shows only what is new.
 func (b *Builder) Add(r *cloudtrail.Record, loc string, a *rules.Allowlist) {

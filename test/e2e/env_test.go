@@ -66,7 +66,7 @@ func newWorld(t *testing.T, env map[string]string) *world {
 	t.Helper()
 	w := &world{t: t, moto: harness.StartMoto(t), dir: t.TempDir()}
 	w.proxy = harness.StartProxy(t, w.moto.URL)
-	w.cfg = harness.AWSConfig(w.moto.URL)
+	w.cfg = harness.SetupConfig(w.moto.URL)
 	ctx := context.Background()
 
 	snsc, sqsc := sns.NewFromConfig(w.cfg), sqs.NewFromConfig(w.cfg)

@@ -1,7 +1,10 @@
 package harness
 
 import (
+	"net/http"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
@@ -20,7 +23,23 @@ func AWSConfig(endpoint string) aws.Config {
 		Credentials:  credentials.NewStaticCredentialsProvider("testing", "testing", ""),
 		// Tests count calls and inject failures themselves.
 		RetryMaxAttempts: 1,
+		// A fresh connection per request: moto's server may close an idle
+		// keep-alive connection just as a request is written on it, which
+		// surfaced as a failed setup call ("use of closed network
+		// connection") with no retry to absorb it.
+		HTTPClient: awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+			t.DisableKeepAlives = true
+		}),
 	}
+}
+
+// SetupConfig is AWSConfig for a test's own setup and reads, which go to
+// moto directly (not through the proxy): they retry, since a transient
+// failure there says nothing about the code under test.
+func SetupConfig(endpoint string) aws.Config {
+	cfg := AWSConfig(endpoint)
+	cfg.RetryMaxAttempts = 5
+	return cfg
 }
 
 // FunctionEnv returns the environment that points the function's SDK

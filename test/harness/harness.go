@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -200,14 +201,67 @@ type Moto struct {
 func StartMoto(t testing.TB) *Moto {
 	t.Helper()
 	bin := Tool(t, "MOTO_SERVER")
-	port := FreePort(t)
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	p := startProc(t, "moto", cmd)
-	m := &Moto{URL: fmt.Sprintf("http://127.0.0.1:%d", port), p: p}
-	if err := waitReady(p, m.URL, 60*time.Second, httpProbe(m.URL+"/moto-api/")); err != nil {
-		t.Fatal(err)
+	// A free port can be taken by another process between FreePort and
+	// moto's bind (parallel tests, other test runs on the machine): ours
+	// then fails to bind, and the probe would be answered by a stranger.
+	// Ready means our process owns the listening socket; else try again.
+	var errs []error
+	for range 3 {
+		port := FreePort(t)
+		cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+		p := startProc(t, "moto", cmd)
+		m := &Moto{URL: fmt.Sprintf("http://127.0.0.1:%d", port), p: p}
+		probe := httpProbe(m.URL + "/moto-api/")
+		err := waitReady(p, m.URL, 60*time.Second, func() error {
+			if !listensOn(p.cmd.Process.Pid, port) {
+				return fmt.Errorf("port %d is not (yet) moto's own listening socket", port)
+			}
+			return probe()
+		})
+		if err == nil {
+			return m
+		}
+		p.stop()
+		errs = append(errs, err)
 	}
-	return m
+	t.Fatal(errors.Join(errs...))
+	return nil
+}
+
+// listensOn reports whether process pid holds a listening TCP socket on
+// port (read from /proc: the socket's inode among the process's fds).
+func listensOn(pid, port int) bool {
+	inodes := map[string]bool{}
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			fs := strings.Fields(line)
+			if len(fs) < 10 || fs[3] != "0A" { // 0A: LISTEN
+				continue
+			}
+			if i := strings.LastIndexByte(fs[1], ':'); i >= 0 {
+				if p, err := strconv.ParseInt(fs[1][i+1:], 16, 32); err == nil && int(p) == port {
+					inodes["socket:["+fs[9]+"]"] = true
+				}
+			}
+		}
+	}
+	if len(inodes) == 0 {
+		return false
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return false
+	}
+	for _, fd := range fds {
+		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && inodes[l] {
+			return true
+		}
+	}
+	return false
 }
 
 // Stop stops the server now (tests of AWS being unreachable use it).
@@ -330,7 +384,14 @@ func StartLambda(t testing.TB, bootstrap string, env map[string]string) *Lambda 
 	p := startProc(t, "lambda", cmd)
 	l := &Lambda{URL: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", port), p: p}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	if err := waitReady(p, addr, 30*time.Second, tcpProbe(addr)); err != nil {
+	probe := tcpProbe(addr)
+	// As for moto: ready means this RIE holds the port, not a stranger.
+	if err := waitReady(p, addr, 30*time.Second, func() error {
+		if !listensOn(p.cmd.Process.Pid, port) || !listensOn(p.cmd.Process.Pid, apiPort) {
+			return fmt.Errorf("ports %d, %d are not (yet) this emulator's", port, apiPort)
+		}
+		return probe()
+	}); err != nil {
 		t.Fatal(err)
 	}
 	return l

@@ -1,7 +1,9 @@
 package harness
 
 import (
+	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 )
@@ -43,5 +45,26 @@ func TestLambdaReportsFunctionError(t *testing.T) {
 	}
 	if r := functionError([]byte(`"hello"`)); r != "" {
 		t.Fatalf("got %q; want none", r)
+	}
+}
+
+// A port answered by a stranger is not ours: StartMoto waits until its own
+// process holds the listening socket, so a port taken between FreePort and
+// moto's bind cannot send the tests to another test's server.
+func TestListensOn(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	if !listensOn(os.Getpid(), port) {
+		t.Fatalf("listensOn(self, %d) = false; want true", port)
+	}
+	if listensOn(os.Getppid(), port) {
+		t.Fatalf("listensOn(parent, %d) = true; want false", port)
+	}
+	if listensOn(os.Getpid(), FreePort(t)) {
+		t.Fatal("listensOn(self, a free port) = true; want false")
 	}
 }

@@ -190,6 +190,7 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 		"REVOKE_SESSIONS":                jsii.String(onOff(cfg.RevokeSessions)),
 		"OBJECT_KEYS":                    jsii.String(cfg.ObjectKeys),
 		"GUARDED_BUCKETS":                jsii.String(guarded(cfg.Buckets)),
+		"BATCH_PARALLELISM":              jsii.String(strconv.Itoa(cfg.BatchParallelism)),
 		"ACCOUNT_ID":                     awscdk.Aws_ACCOUNT_ID(),
 		// The role's ARN, not a name: the function compares it with the
 		// session issuer of its own bucket-policy events.

@@ -69,7 +69,15 @@ type Config struct {
 	// QuarantineFailedCalls quarantines callers whose call failed
 	// (errorCode set); off, they are only alerted.
 	QuarantineFailedCalls bool
+	// BatchParallelism is how many messages of one SQS batch are handled
+	// at once.
+	BatchParallelism int
 }
+
+// MaxBatchParallelism bounds BATCH_PARALLELISM: each message in flight
+// holds its own AWS calls, and the function's memory and the account's API
+// rates are shared by them all.
+const MaxBatchParallelism = 32
 
 // Target is what a quarantine denies.
 type Target string
@@ -149,6 +157,12 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	}
 	c.MaxQuarantinesHour = count("QUARANTINE_MAX_PER_HOUR", "5")
 	c.MaxQuarantinesBucketHour = count("QUARANTINE_MAX_PER_BUCKET_HOUR", "3")
+	v := get("BATCH_PARALLELISM", "4")
+	if n, err := strconv.Atoi(v); err != nil || n < 1 || n > MaxBatchParallelism {
+		bad("BATCH_PARALLELISM", v, fmt.Sprintf("want an integer from 1 to %d", MaxBatchParallelism))
+	} else {
+		c.BatchParallelism = n
+	}
 
 	onOff := func(name string) bool {
 		switch v := get(name, "off"); v {

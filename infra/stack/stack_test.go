@@ -855,6 +855,10 @@ func TestEnvironmentContract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	example, err := os.ReadFile("../../rules/allowlist.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	// What CloudFormation resolves each reference to, in a real account.
 	resolved := map[string]string{
 		"ALERT_TOPIC_ARN":     "arn:aws:sns:us-east-1:111122223333:alerts",
@@ -887,6 +891,11 @@ func TestEnvironmentContract(t *testing.T) {
 			c.IAMResponse != s.cfg.IAMResponse || (c.IAMDenyPolicyARN != "") != s.cfg.IAMResponse || c.HealthTopic() != resolved["HEALTH_TOPIC_ARN"] ||
 			c.BatchParallelism != s.cfg.BatchParallelism {
 			t.Errorf("%s: the function reads %+v from config %+v", name, c, s.cfg)
+		}
+		// The hash of the allowlist BuildFunction bundled (the test builds
+		// one function, from the example allowlist, for every config).
+		if want := config.AllowlistDigest(example); c.AllowlistSHA256 != want {
+			t.Errorf("%s: ALLOWLIST_SHA256 %q; want %s, the bundled allowlist's", name, c.AllowlistSHA256, want)
 		}
 		if (s.cfg.QuarantineTTL == "0") != (c.QuarantineTTL == 0) {
 			t.Errorf("%s: quarantineTTL %q read as %v", name, s.cfg.QuarantineTTL, c.QuarantineTTL)

@@ -44,11 +44,12 @@ func TestValues(t *testing.T) {
 	e["OBJECT_KEYS"] = "redact"
 	e["GUARDED_BUCKETS"] = "a--use1-az4--x-s3, b--use1-az4--x-s3"
 	e["BATCH_PARALLELISM"] = "1"
+	e["ALLOWLIST_SHA256"] = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
 	c, err := FromEnv(env(e))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.BatchParallelism != 1 || c.Mode != ModeEnforce || c.DedupWindow != 30*time.Second || c.MaxQuarantinesHour != 0 ||
+	if c.BatchParallelism != 1 || c.AllowlistSHA256 != AllowlistDigest(nil) || c.Mode != ModeEnforce || c.DedupWindow != 30*time.Second || c.MaxQuarantinesHour != 0 ||
 		c.QuarantineTTL != 2*time.Hour || !c.IAMResponse || c.AllowlistPath != "/etc/a.yaml" || c.ObjectKeys != KeysRedact {
 		t.Fatalf("got %+v", c)
 	}
@@ -110,6 +111,7 @@ func TestErrorsNameVariableAndValue(t *testing.T) {
 		{"QUARANTINE_TARGET", "user", `QUARANTINE_TARGET="user": want role or session`},
 		{"QUARANTINE_MAX_PER_BUCKET_HOUR", "x", `QUARANTINE_MAX_PER_BUCKET_HOUR="x": want an integer >= 0`},
 		{"QUARANTINE_FAILED_CALLS", "1", `QUARANTINE_FAILED_CALLS="1": want on or off`},
+		{"ALLOWLIST_SHA256", "abc123", `ALLOWLIST_SHA256="abc123": want the allowlist's SHA-256 as 64 hex digits`},
 		{"BATCH_PARALLELISM", "0", `BATCH_PARALLELISM="0": want an integer from 1 to 32`},
 		{"BATCH_PARALLELISM", "33", `BATCH_PARALLELISM="33": want an integer from 1 to 32`},
 		{"BATCH_PARALLELISM", "four", `BATCH_PARALLELISM="four": want an integer from 1 to 32`},

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -16,14 +17,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	lconfig "github.com/s3xguard/s3xguard/lambda/config"
 	"github.com/s3xguard/s3xguard/lambda/doctor"
 )
 
-const doctorUsage = `usage: s3xguard doctor --function NAME [--buckets B,...] [--rule NAME] [--format text|json]
+const doctorUsage = `usage: s3xguard doctor --function NAME [--buckets B,...] [--rule NAME] [--allowlist FILE] [--format text|json]
 
 Checks, read-only, that a deployed s3xguard sees what it should (credentials
 and region from the environment): the function and the buckets it guards;
-the EventBridge rule that feeds it (enabled, default bus, s3xguard's
+with --allowlist, that the function was built from that allowlist (its
+ALLOWLIST_SHA256); the EventBridge rule that feeds it (enabled, default bus, s3xguard's
 pattern, the function or its queue as target); a logging trail whose
 advanced event selectors log the S3 Express data events of every guarded
 bucket; the alert topic, its confirmed subscriptions, and the SMS spend
@@ -39,6 +42,7 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 	function := fs.String("function", "", "the s3xguard function's `name` or ARN")
 	buckets := fs.String("buckets", "", "comma-separated `buckets` it should guard (default: its GUARDED_BUCKETS)")
 	rule := fs.String("rule", "", "the EventBridge rule's `name` (default: found by its target)")
+	allowlist := fs.String("allowlist", "", "an allowlist `file` the function should have been built from")
 	format := fs.String("format", "text", "output `format`: text or json")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -60,6 +64,14 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 	cfg := doctor.Config{Function: *function, Rule: *rule}
 	if *buckets != "" {
 		cfg.Buckets = strings.Split(*buckets, ",")
+	}
+	if *allowlist != "" {
+		data, err := os.ReadFile(*allowlist)
+		if err != nil {
+			errorf(stderr, "doctor: --allowlist: %v", err)
+			return exitUsage
+		}
+		cfg.Allowlist, cfg.AllowlistSHA256 = *allowlist, lconfig.AllowlistDigest(data)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

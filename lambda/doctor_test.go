@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -23,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/s3xguard/s3xguard/lambda/config"
 	"github.com/s3xguard/s3xguard/lambda/doctor"
 	"github.com/s3xguard/s3xguard/rules"
 	"github.com/s3xguard/s3xguard/test/harness"
@@ -37,6 +40,8 @@ type deployment struct {
 	noManagementTrail, allManagement    bool
 	ruleDisabled, oldPattern, viaQueue  bool
 	noSubscription, sms                 bool
+	// allowlistSHA256 is the function's ALLOWLIST_SHA256 (empty: unset).
+	allowlistSHA256 string
 }
 
 // setUp creates the deployment in moto and returns the function's name.
@@ -60,11 +65,14 @@ func (d deployment) setUp(t *testing.T, cfg aws.Config) string {
 	w.Write([]byte("#!/bin/sh\n"))
 	zw.Close()
 	lc := lambda.NewFromConfig(cfg)
+	env := map[string]string{"ALERT_TOPIC_ARN": *topic.TopicArn, "GUARDED_BUCKETS": guardedBucket, "RESPONSE_MODE": "alert"}
+	if d.allowlistSHA256 != "" {
+		env["ALLOWLIST_SHA256"] = d.allowlistSHA256
+	}
 	fn, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{
 		FunctionName: aws.String("s3xguard"), Runtime: lambdatypes.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
 		Role: role.Role.Arn, Code: &lambdatypes.FunctionCode{ZipFile: zipped.Bytes()},
-		Environment: &lambdatypes.Environment{Variables: map[string]string{
-			"ALERT_TOPIC_ARN": *topic.TopicArn, "GUARDED_BUCKETS": guardedBucket, "RESPONSE_MODE": "alert"}},
+		Environment: &lambdatypes.Environment{Variables: env},
 	})
 	must(fn, err)
 	q := sqs.NewFromConfig(cfg)
@@ -146,6 +154,13 @@ func TestDoctor(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	cfg := harness.AWSConfig(moto.URL)
+	// The allowlist the deployment was built from, and one edited since.
+	built := []byte("version: 1\nallow:\n  - name: etl\n    principals: [\"arn:aws:iam::123456789012:role/etl\"]\n")
+	edited := append(slices.Clone(built), "  - name: all\n    principals: [\"arn:aws:iam::123456789012:role/*\"]\n"...)
+	allowlist := filepath.Join(t.TempDir(), "allowlist.yaml")
+	if err := os.WriteFile(allowlist, built, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		name string
 		d    deployment
@@ -166,6 +181,11 @@ func TestDoctor(t *testing.T) {
 		{"sms at the default limit", deployment{sms: true}, nil, map[string]doctor.Status{"sms": "warn", "subscriptions": "ok"}, 1},
 		{"guards other buckets", deployment{}, []string{"--buckets", "logs--use1-az4--x-s3"}, map[string]doctor.Status{"function": "fail"}, 1},
 		{"no such function", deployment{}, []string{"--function", "nope"}, map[string]doctor.Status{"function": "fail"}, 1},
+		{"built from the allowlist", deployment{allowlistSHA256: config.AllowlistDigest(built)}, []string{"--allowlist", allowlist},
+			map[string]doctor.Status{"allowlist": "ok", "function": "ok", "rule": "ok", "trail": "ok"}, 0},
+		{"built from another allowlist", deployment{allowlistSHA256: config.AllowlistDigest(edited)}, []string{"--allowlist", allowlist},
+			map[string]doctor.Status{"allowlist": "fail", "function": "ok"}, 1},
+		{"no allowlist hash recorded", deployment{}, []string{"--allowlist", allowlist}, map[string]doctor.Status{"allowlist": "warn"}, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			moto.Reset(t)
@@ -214,5 +234,14 @@ func TestDoctor(t *testing.T) {
 				t.Errorf("not all ok:\n%s", report)
 			}
 		})
+	}
+}
+
+// An allowlist doctor cannot read stops it before any AWS call (exit 2).
+func TestDoctorAllowlistUnreadable(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	missing := filepath.Join(t.TempDir(), "nope.yaml")
+	if code := run([]string{"doctor", "--function", "s3xguard", "--allowlist", missing}, nil, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), missing) {
+		t.Fatalf("exit %d, stderr %q; want 2 naming %s", code, stderr.String(), missing)
 	}
 }

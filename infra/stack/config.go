@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/s3xguard/s3xguard/lambda/config"
 	"github.com/s3xguard/s3xguard/rules"
 )
 
@@ -65,6 +66,9 @@ type Config struct {
 	// reads in batches, for buckets whose request rate would otherwise mean
 	// one invocation per request.
 	QueueEvents bool `json:"queueEvents"`
+	// BatchParallelism is how many messages of one queued batch an
+	// instance handles at once (1 to 32, default 4).
+	BatchParallelism int `json:"batchParallelism"`
 	// CreateTrail makes a trail for S3 Express data events. Leave it off
 	// when an organization trail already logs them: a second trail doubles
 	// the data event bill.
@@ -133,6 +137,7 @@ const (
 	minReservedConcurrency     = 3
 	maxReservedConcurrency     = 1000
 	defaultReservedConcurrency = 20
+	defaultBatchParallelism    = 4
 )
 
 // Validate fills defaults and reports every bad field with its value.
@@ -215,6 +220,11 @@ func (c *Config) Validate() error {
 		c.ReservedConcurrency = defaultReservedConcurrency
 	} else if c.ReservedConcurrency < minReservedConcurrency || c.ReservedConcurrency > maxReservedConcurrency {
 		bad("reservedConcurrency", c.ReservedConcurrency, fmt.Sprintf("want %d to %d (one instance is kept for the sweep)", minReservedConcurrency, maxReservedConcurrency))
+	}
+	if c.BatchParallelism == 0 {
+		c.BatchParallelism = defaultBatchParallelism
+	} else if c.BatchParallelism < 1 || c.BatchParallelism > config.MaxBatchParallelism {
+		bad("batchParallelism", c.BatchParallelism, fmt.Sprintf("want 1 to %d", config.MaxBatchParallelism))
 	}
 	if c.BreakGlassRoleArn == "" && c.ResponseMode == "enforce" {
 		bad("breakGlassRoleArn", `""`, "required with responseMode enforce: the role on-call uses for `s3xguard quarantine release` (only it and the function may write the state table)")

@@ -28,7 +28,7 @@ func TestConfigDefaults(t *testing.T) {
 		c.ObjectKeys != "truncate" || c.SilenceAlarmHours != 6 || c.TrailLogDays != 365 {
 		t.Fatalf("defaults not filled: %+v", c)
 	}
-	if *c.QuarantineMaxPerBucketHour != 3 || c.QuarantineTarget != "role" || c.ReservedConcurrency != 20 ||
+	if *c.QuarantineMaxPerBucketHour != 3 || c.QuarantineTarget != "role" || c.ReservedConcurrency != 20 || c.BatchParallelism != 4 ||
 		c.RevokeSessions || c.QuarantineFailedCalls {
 		t.Fatalf("defaults not filled: %+v", c)
 	}
@@ -77,6 +77,8 @@ func TestConfigValidation(t *testing.T) {
 		{"revoke without IAM", func(c *Config) { c.RevokeSessions = true }, "revokeSessions: true: needs iamResponse: true"},
 		{"concurrency too low", func(c *Config) { c.ReservedConcurrency = 2 }, "reservedConcurrency: 2: want 3 to 1000"},
 		{"concurrency too high", func(c *Config) { c.ReservedConcurrency = 5000 }, "reservedConcurrency: 5000: want 3 to 1000"},
+		{"batch parallelism too high", func(c *Config) { c.BatchParallelism = 33 }, "batchParallelism: 33: want 1 to 32"},
+		{"negative batch parallelism", func(c *Config) { c.BatchParallelism = -1 }, "batchParallelism: -1: want 1 to 32"},
 		{"enforce without break-glass", func(c *Config) { c.BreakGlassRoleArn = "" }, `breakGlassRoleArn: "": required with responseMode enforce`},
 		{"break-glass not a role", func(c *Config) { c.BreakGlassRoleArn = "arn:aws:iam::111122223333:user/alice" }, `breakGlassRoleArn: "arn:aws:iam::111122223333:user/alice": want a role ARN`},
 		{"break-glass wildcard", func(c *Config) { c.BreakGlassRoleArn = "arn:aws:iam::111122223333:role/Break*" }, `want a role ARN, arn:aws:iam::ACCOUNT:role/[PATH/]NAME, without wildcards`},

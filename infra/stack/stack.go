@@ -3,6 +3,8 @@ package stack
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -25,6 +27,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/s3xguard/s3xguard/lambda/config"
 	"github.com/s3xguard/s3xguard/rules"
 )
 
@@ -69,6 +72,13 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 	al, err := rules.Load(cfg.AllowlistPath())
 	if err != nil {
 		return nil, fmt.Errorf("allowlist: %w", err)
+	}
+	// The function refuses, at cold start, an allowlist other than the one
+	// bundled here: ALLOWLIST_SHA256 carries its hash (and doctor
+	// --allowlist compares a local file with it).
+	bundled, err := os.ReadFile(filepath.Join(functionDir, "allowlist.yaml"))
+	if err != nil {
+		return nil, fmt.Errorf("bundled allowlist: %w", err)
 	}
 	pattern, err := eventPattern(cfg.Buckets)
 	if err != nil {
@@ -190,6 +200,8 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 		"REVOKE_SESSIONS":                jsii.String(onOff(cfg.RevokeSessions)),
 		"OBJECT_KEYS":                    jsii.String(cfg.ObjectKeys),
 		"GUARDED_BUCKETS":                jsii.String(guarded(cfg.Buckets)),
+		"BATCH_PARALLELISM":              jsii.String(strconv.Itoa(cfg.BatchParallelism)),
+		"ALLOWLIST_SHA256":               jsii.String(config.AllowlistDigest(bundled)),
 		"ACCOUNT_ID":                     awscdk.Aws_ACCOUNT_ID(),
 		// The role's ARN, not a name: the function compares it with the
 		// session issuer of its own bucket-policy events.

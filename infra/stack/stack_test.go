@@ -75,7 +75,7 @@ func configFor(name string) *Config {
 		c.Allowlist = "testdata/protected.yaml"
 		c.Subscriptions = Subscriptions{Email: []string{"secops@example.com"}}
 		c.QuarantineTTL, c.QuarantineTarget, c.QuarantineFailedCalls, c.QuarantineMaxPerBucketHour = "0", "session", true, &two
-		c.ReservedConcurrency = 50
+		c.ReservedConcurrency, c.BatchParallelism = 50, 8
 	}
 	if err := c.Validate(); err != nil {
 		panic(err)
@@ -189,6 +189,7 @@ func TestFunction(t *testing.T) {
 	}
 	for k, want := range map[string]string{
 		"REVOKE_SESSIONS": "off", "QUARANTINE_TARGET": "role", "QUARANTINE_MAX_PER_BUCKET_HOUR": "3", "QUARANTINE_FAILED_CALLS": "off",
+		"BATCH_PARALLELISM": "4",
 	} {
 		if env[k] != want {
 			t.Errorf("env %s = %v; want %q", k, env[k], want)
@@ -201,7 +202,7 @@ func TestFunction(t *testing.T) {
 	renv := r["Environment"].(map[string]any)["Variables"].(map[string]any)
 	for k, want := range map[string]string{
 		"REVOKE_SESSIONS": "on", "QUARANTINE_TARGET": "session", "QUARANTINE_MAX_PER_BUCKET_HOUR": "2", "QUARANTINE_FAILED_CALLS": "on",
-		"QUARANTINE_TTL": "0", "GUARDED_BUCKETS": "*",
+		"QUARANTINE_TTL": "0", "GUARDED_BUCKETS": "*", "BATCH_PARALLELISM": "8",
 	} {
 		if renv[k] != want {
 			t.Errorf("revoke: env %s = %v; want %q", k, renv[k], want)
@@ -854,6 +855,10 @@ func TestEnvironmentContract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	example, err := os.ReadFile("../../rules/allowlist.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	// What CloudFormation resolves each reference to, in a real account.
 	resolved := map[string]string{
 		"ALERT_TOPIC_ARN":     "arn:aws:sns:us-east-1:111122223333:alerts",
@@ -883,8 +888,14 @@ func TestEnvironmentContract(t *testing.T) {
 		}
 		if string(c.Mode) != s.cfg.ResponseMode || c.RevokeSessions != s.cfg.RevokeSessions || string(c.Target) != s.cfg.QuarantineTarget ||
 			c.MaxQuarantinesBucketHour != *s.cfg.QuarantineMaxPerBucketHour || c.QuarantineFailedCalls != s.cfg.QuarantineFailedCalls ||
-			c.IAMResponse != s.cfg.IAMResponse || (c.IAMDenyPolicyARN != "") != s.cfg.IAMResponse || c.HealthTopic() != resolved["HEALTH_TOPIC_ARN"] {
+			c.IAMResponse != s.cfg.IAMResponse || (c.IAMDenyPolicyARN != "") != s.cfg.IAMResponse || c.HealthTopic() != resolved["HEALTH_TOPIC_ARN"] ||
+			c.BatchParallelism != s.cfg.BatchParallelism {
 			t.Errorf("%s: the function reads %+v from config %+v", name, c, s.cfg)
+		}
+		// The hash of the allowlist BuildFunction bundled (the test builds
+		// one function, from the example allowlist, for every config).
+		if want := config.AllowlistDigest(example); c.AllowlistSHA256 != want {
+			t.Errorf("%s: ALLOWLIST_SHA256 %q; want %s, the bundled allowlist's", name, c.AllowlistSHA256, want)
 		}
 		if (s.cfg.QuarantineTTL == "0") != (c.QuarantineTTL == 0) {
 			t.Errorf("%s: quarantineTTL %q read as %v", name, s.cfg.QuarantineTTL, c.QuarantineTTL)

@@ -3,6 +3,8 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -42,7 +44,10 @@ type Config struct {
 	QuarantineTTL      time.Duration
 	IAMResponse        bool
 	AllowlistPath      string
-	ObjectKeys         KeyDisplay
+	// AllowlistSHA256 is the hex SHA-256 of the allowlist the stack
+	// bundled; when set, the cold start refuses any other file.
+	AllowlistSHA256 string
+	ObjectKeys      KeyDisplay
 	// GuardedBuckets is nil when every bucket is guarded (`*`).
 	GuardedBuckets map[string]bool
 
@@ -69,7 +74,15 @@ type Config struct {
 	// QuarantineFailedCalls quarantines callers whose call failed
 	// (errorCode set); off, they are only alerted.
 	QuarantineFailedCalls bool
+	// BatchParallelism is how many messages of one SQS batch are handled
+	// at once.
+	BatchParallelism int
 }
+
+// MaxBatchParallelism bounds BATCH_PARALLELISM: each message in flight
+// holds its own AWS calls, and the function's memory and the account's API
+// rates are shared by them all.
+const MaxBatchParallelism = 32
 
 // Target is what a quarantine denies.
 type Target string
@@ -149,6 +162,12 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	}
 	c.MaxQuarantinesHour = count("QUARANTINE_MAX_PER_HOUR", "5")
 	c.MaxQuarantinesBucketHour = count("QUARANTINE_MAX_PER_BUCKET_HOUR", "3")
+	v := get("BATCH_PARALLELISM", "4")
+	if n, err := strconv.Atoi(v); err != nil || n < 1 || n > MaxBatchParallelism {
+		bad("BATCH_PARALLELISM", v, fmt.Sprintf("want an integer from 1 to %d", MaxBatchParallelism))
+	} else {
+		c.BatchParallelism = n
+	}
 
 	onOff := func(name string) bool {
 		switch v := get(name, "off"); v {
@@ -208,6 +227,11 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 		c.AllowlistPath = filepath.Join(root, "allowlist.yaml")
 	}
 
+	c.AllowlistSHA256 = strings.ToLower(get("ALLOWLIST_SHA256", ""))
+	if c.AllowlistSHA256 != "" && !isSHA256(c.AllowlistSHA256) {
+		bad("ALLOWLIST_SHA256", c.AllowlistSHA256, "want the allowlist's SHA-256 as 64 hex digits, or unset")
+	}
+
 	switch k := KeyDisplay(get("OBJECT_KEYS", string(KeysTruncate))); k {
 	case KeysShow, KeysTruncate, KeysRedact:
 		c.ObjectKeys = k
@@ -231,6 +255,18 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
 	return c, nil
+}
+
+// AllowlistDigest is how ALLOWLIST_SHA256 names an allowlist file: the
+// SHA-256 of its bytes, in lowercase hex (what `sha256sum` prints).
+func AllowlistDigest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+func isSHA256(s string) bool {
+	_, err := hex.DecodeString(s)
+	return len(s) == 64 && err == nil
 }
 
 func isTopic(arn string) bool {

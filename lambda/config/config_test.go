@@ -27,7 +27,7 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.Mode != ModeAlert || c.DedupWindow != 5*time.Minute || c.MaxQuarantinesHour != 5 ||
 		c.QuarantineTTL != 24*time.Hour || c.IAMResponse || c.ObjectKeys != KeysTruncate ||
-		c.AllowlistPath != "/var/task/allowlist.yaml" || c.GuardedBuckets != nil || !c.Guards("any--use1-az4--x-s3") {
+		c.AllowlistPath != "/var/task/allowlist.yaml" || c.BatchParallelism != 4 || c.GuardedBuckets != nil || !c.Guards("any--use1-az4--x-s3") {
 		t.Fatalf("defaults: got %+v", c)
 	}
 }
@@ -43,11 +43,13 @@ func TestValues(t *testing.T) {
 	e["ALLOWLIST"] = "/etc/a.yaml"
 	e["OBJECT_KEYS"] = "redact"
 	e["GUARDED_BUCKETS"] = "a--use1-az4--x-s3, b--use1-az4--x-s3"
+	e["BATCH_PARALLELISM"] = "1"
+	e["ALLOWLIST_SHA256"] = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
 	c, err := FromEnv(env(e))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Mode != ModeEnforce || c.DedupWindow != 30*time.Second || c.MaxQuarantinesHour != 0 ||
+	if c.BatchParallelism != 1 || c.AllowlistSHA256 != AllowlistDigest(nil) || c.Mode != ModeEnforce || c.DedupWindow != 30*time.Second || c.MaxQuarantinesHour != 0 ||
 		c.QuarantineTTL != 2*time.Hour || !c.IAMResponse || c.AllowlistPath != "/etc/a.yaml" || c.ObjectKeys != KeysRedact {
 		t.Fatalf("got %+v", c)
 	}
@@ -109,6 +111,10 @@ func TestErrorsNameVariableAndValue(t *testing.T) {
 		{"QUARANTINE_TARGET", "user", `QUARANTINE_TARGET="user": want role or session`},
 		{"QUARANTINE_MAX_PER_BUCKET_HOUR", "x", `QUARANTINE_MAX_PER_BUCKET_HOUR="x": want an integer >= 0`},
 		{"QUARANTINE_FAILED_CALLS", "1", `QUARANTINE_FAILED_CALLS="1": want on or off`},
+		{"ALLOWLIST_SHA256", "abc123", `ALLOWLIST_SHA256="abc123": want the allowlist's SHA-256 as 64 hex digits`},
+		{"BATCH_PARALLELISM", "0", `BATCH_PARALLELISM="0": want an integer from 1 to 32`},
+		{"BATCH_PARALLELISM", "33", `BATCH_PARALLELISM="33": want an integer from 1 to 32`},
+		{"BATCH_PARALLELISM", "four", `BATCH_PARALLELISM="four": want an integer from 1 to 32`},
 	} {
 		e := base()
 		e[tc.name] = tc.value

@@ -38,8 +38,8 @@ const (
 // Finding is one line of the report.
 type Finding struct {
 	Status Status `json:"status"`
-	// Check names what was checked: function, rule, target, trail, topic,
-	// subscriptions, sms.
+	// Check names what was checked: function, allowlist, rule, target,
+	// trail, topic, subscriptions, sms.
 	Check   string `json:"check"`
 	Message string `json:"message"`
 	// Fix says what to do (warn and fail only).
@@ -90,6 +90,10 @@ type Config struct {
 	// Rule is the EventBridge rule's name; empty: the rule whose target is
 	// the function, or the queue the function reads.
 	Rule string
+	// Allowlist is a local allowlist file, and AllowlistSHA256 its hash
+	// (config.AllowlistDigest): the function's ALLOWLIST_SHA256 should be
+	// it. Empty: not checked.
+	Allowlist, AllowlistSHA256 string
 }
 
 // Run checks the deployment and returns its findings, in the order of the
@@ -123,10 +127,34 @@ func Run(ctx context.Context, c Clients, cfg Config) []Finding {
 		buckets = cfg.Buckets
 	}
 
+	if cfg.AllowlistSHA256 != "" {
+		out = append(out, checkAllowlist(cfg, fnARN, env["ALLOWLIST_SHA256"]))
+	}
 	out = append(out, checkRule(ctx, c, cfg, fnARN, buckets)...)
 	out = append(out, checkTrails(ctx, c, fnARN, buckets)...)
 	out = append(out, checkTopic(ctx, c, env["ALERT_TOPIC_ARN"])...)
 	return out
+}
+
+// checkAllowlist compares the local allowlist's hash with the one the
+// stack recorded in the function's environment when it bundled the
+// allowlist (the function refuses to start with any other file).
+func checkAllowlist(cfg Config, fnARN, deployed string) Finding {
+	f := Finding{Check: "allowlist"}
+	switch {
+	case deployed == "":
+		f.Status = Warn
+		f.Message = fmt.Sprintf("function %s has no ALLOWLIST_SHA256: which allowlist it runs cannot be told", fnARN)
+		f.Fix = "redeploy with this version of the stack, which records the bundled allowlist's hash"
+	case !strings.EqualFold(deployed, cfg.AllowlistSHA256):
+		f.Status = Fail
+		f.Message = fmt.Sprintf("function %s runs an allowlist with SHA-256 %s; %s has %s", fnARN, deployed, cfg.Allowlist, cfg.AllowlistSHA256)
+		f.Fix = fmt.Sprintf("deploy %s (cdk deploy), or find the allowlist that was deployed", cfg.Allowlist)
+	default:
+		f.Status = OK
+		f.Message = fmt.Sprintf("function %s runs %s (SHA-256 %s)", fnARN, cfg.Allowlist, deployed)
+	}
+	return f
 }
 
 // checkRule finds the rule that feeds the function (directly, or through

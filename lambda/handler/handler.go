@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -105,27 +106,46 @@ func route(payload []byte) int {
 }
 
 // batch handles an SQS batch: each message is one EventBridge event, and a
-// message that fails is reported alone, so it alone is retried. When the
-// work time left falls below the reserve, it stops taking messages and
-// reports the rest for redelivery. ok is false when the payload is not an
-// SQS batch after all: it is then judged as one input.
+// message that fails is reported alone, so it alone is retried. Up to
+// BATCH_PARALLELISM messages are handled at once, each taken in order when
+// a slot frees; when the work time left at that moment is below the
+// reserve, it stops taking messages and reports the rest for redelivery.
+// The report lists failures in the batch's order, whatever order they
+// finished in. ok is false when the payload is not an SQS batch after all:
+// it is then judged as one input.
 func (h *Handler) batch(ctx context.Context, b budget, payload []byte, m *tally) (resp events.SQSEventResponse, ok bool) {
 	var sq events.SQSEvent
 	if err := json.Unmarshal(payload, &sq); err != nil {
 		return resp, false
 	}
+	n := len(sq.Records)
+	failed := make([]bool, n)
+	counts := make([]tally, n) // one per message: no lock on the event path
+	slots := make(chan struct{}, max(h.Config.BatchParallelism, 1))
+	var wg sync.WaitGroup
+	for i, msg := range sq.Records {
+		slots <- struct{}{}
+		if left := b.left(); left < b.reserve {
+			<-slots
+			for j := i; j < n; j++ {
+				failed[j] = true
+			}
+			h.Log.WarnContext(ctx, "out of time; messages left for SQS to redeliver", "messages", n-i, "leftMs", left.Milliseconds())
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			log := h.Log.With("messageId", msg.MessageId)
+			failed[i] = h.event(ctx, b, []byte(msg.Body), "sqs:"+msg.EventSourceARN, log, &counts[i]) != nil
+		}()
+	}
+	wg.Wait()
 	// An empty list, not null: every message succeeded.
 	resp.BatchItemFailures = []events.SQSBatchItemFailure{}
 	for i, msg := range sq.Records {
-		if left := b.left(); left < b.reserve {
-			for _, rest := range sq.Records[i:] {
-				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rest.MessageId})
-			}
-			h.Log.WarnContext(ctx, "out of time; messages left for SQS to redeliver", "messages", len(sq.Records)-i, "leftMs", left.Milliseconds())
-			break
-		}
-		log := h.Log.With("messageId", msg.MessageId)
-		if err := h.event(ctx, b, []byte(msg.Body), "sqs:"+msg.EventSourceARN, log, m); err != nil {
+		m.add(&counts[i])
+		if failed[i] {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
 		}
 	}

@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// tally counts what one invocation did.
+// tally counts what one invocation did. It has no lock: each message of
+// a batch counts into its own, and the batch adds them up at the end.
 type tally struct {
 	Events, Allowed, Ignored, Unauthorized, Invalid int
 	Forged                                          int
@@ -16,6 +17,20 @@ type tally struct {
 	// BreakerTripped counts the breaker's trips paged in this invocation
 	// (the stack's breaker alarm watches it).
 	BreakerTripped int
+}
+
+// fields are the counters, in the order of metricNames.
+func (t *tally) fields() []*int {
+	return []*int{&t.Events, &t.Allowed, &t.Ignored, &t.Unauthorized, &t.Invalid, &t.Forged, &t.Alerts, &t.Suppressed,
+		&t.Summaries, &t.Quarantines, &t.DryRuns, &t.Errors, &t.BreakerTripped}
+}
+
+// add adds o's counts to t.
+func (t *tally) add(o *tally) {
+	of := o.fields()
+	for i, f := range t.fields() {
+		*f += *of[i]
+	}
 }
 
 // Metrics writes one CloudWatch Embedded Metric Format line per invocation
@@ -32,12 +47,12 @@ var metricNames = []string{"Events", "Allowed", "Ignored", "Unauthorized", "Inva
 
 // Emit writes the line.
 func (mt *Metrics) Emit(t *tally) {
-	values := []int{t.Events, t.Allowed, t.Ignored, t.Unauthorized, t.Invalid, t.Forged, t.Alerts, t.Suppressed, t.Summaries, t.Quarantines, t.DryRuns, t.Errors, t.BreakerTripped}
+	values := t.fields()
 	defs := make([]map[string]string, len(metricNames))
 	line := map[string]any{"Mode": mt.Mode}
 	for i, n := range metricNames {
 		defs[i] = map[string]string{"Name": n, "Unit": "Count"}
-		line[n] = values[i]
+		line[n] = *values[i]
 	}
 	line["_aws"] = map[string]any{
 		"Timestamp": time.Now().UnixMilli(),

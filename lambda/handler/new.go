@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -107,9 +108,9 @@ func NewQuarantiner(awsCfg aws.Config, store *state.Store) *quarantine.Quarantin
 // New builds the handler at cold start: configuration validated, allowlist
 // compiled, clients made, and the function's own identity looked up once.
 func New(cfg *config.Config, awsCfg aws.Config, stdout io.Writer) (*Handler, error) {
-	allow, err := rules.Load(cfg.AllowlistPath)
+	allow, err := LoadAllowlist(cfg.AllowlistPath, cfg.AllowlistSHA256)
 	if err != nil {
-		return nil, fmt.Errorf("allowlist (ALLOWLIST=%q): %w", cfg.AllowlistPath, err)
+		return nil, err
 	}
 	store := &state.Store{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.StateTable}
 	q := NewQuarantiner(awsCfg, store)
@@ -138,6 +139,25 @@ func New(cfg *config.Config, awsCfg aws.Config, stdout io.Writer) (*Handler, err
 		Log:        log,
 		Metrics:    &Metrics{W: stdout, Namespace: "s3xguard", Mode: string(cfg.Mode)},
 	}, nil
+}
+
+// LoadAllowlist reads and compiles the allowlist at path. With want set
+// (ALLOWLIST_SHA256, the hash of the file the stack bundled), a file with
+// any other content fails: an allowlist changed in place, or left from
+// another build, must not run in place of the one deployed.
+func LoadAllowlist(path, want string) (*rules.Allowlist, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("allowlist (ALLOWLIST=%q): %w", path, err)
+	}
+	if got := config.AllowlistDigest(data); want != "" && got != want {
+		return nil, fmt.Errorf("allowlist (ALLOWLIST=%q): its SHA-256 is %s, not %s (ALLOWLIST_SHA256, the allowlist the stack bundled): redeploy it", path, got, want)
+	}
+	allow, err := rules.Parse(path, data)
+	if err != nil {
+		return nil, fmt.Errorf("allowlist (ALLOWLIST=%q): %w", path, err)
+	}
+	return allow, nil
 }
 
 // requestIDHandler adds the invocation's request ID to every log line.

@@ -125,7 +125,7 @@ func (x *Index) evict() {
 // session of r's userIdentity.accessKeyId, for any record but a
 // CreateSession (signed with the caller's own IAM credentials).
 func (x *Index) Lookup(r *cloudtrail.Record) *Session {
-	if len(x.byKey) == 0 || r.UserIdentity.AccessKeyID == "" || r.EventName == "CreateSession" {
+	if len(x.byKey) == 0 || r.UserIdentity.AccessKeyID == "" || r.EventName == "CreateSession" || !r.IsS3Express() {
 		return nil
 	}
 	return x.byKey[r.UserIdentity.AccessKeyID]

@@ -347,15 +347,17 @@ func hasLogSuffix(name string) bool {
 	return false
 }
 
-// checker checks inputs in parallel. Each worker keeps an index of the
-// sessions its records created (session.Index): with --jobs 1 one index
-// spans all inputs, in the order they were named and walked, so a session
-// created in one file is attributed in the next; with more jobs files are
-// checked in parallel and in no fixed order, so each file has its own index
-// (attribution within a file only, and the same output from run to run). Each worker buffers its input's lines
+// checker checks inputs in parallel. Each worker buffers its input's lines
 // and writes them in chunks, so lines of one input keep their order while
 // chunks of different inputs may interleave (every line carries its
 // location). With --jobs 1 the output is fully ordered.
+//
+// Each worker keeps an index of the sessions its records created
+// (session.Index): with --jobs 1 one index spans all inputs, in the order
+// they were named and walked, so a session created in one file is
+// attributed in the next; with more jobs files are checked in parallel and
+// in no fixed order, so each file has its own index (attribution within a
+// file only, the same output from run to run).
 type checker struct {
 	allowlist *rules.Allowlist
 	own       ownrole.Role

@@ -22,6 +22,7 @@ import (
 
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
 	"github.com/s3xguard/s3xguard/lambda/ownrole"
+	"github.com/s3xguard/s3xguard/lambda/session"
 	"github.com/s3xguard/s3xguard/rules"
 )
 
@@ -47,9 +48,10 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	show := fs.String("show", "findings", "text format: list `which` records: findings (unauthorized, invalid) or all")
 	jobs := fs.Int("jobs", runtime.GOMAXPROCS(0), "files checked at once")
 	allowEmpty := fs.Bool("allow-empty", false, "a directory without log files is not an error")
+	tolerance := fs.String("session-tolerance", "24,64", "session-moved tolerance: `V4,V6` prefix lengths; a call from the IPv4 /V4 or IPv6 /V6 its session was created from, or through its VPC endpoint, is not moved")
 	selfRole := fs.String("self-role", "", "the guard function's execution role `ARN`: its own Get/Put/DeleteBucketPolicy calls are allowed (rule "+ownrole.Rule+")")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: s3xguard check --allowlist FILE [--format text|json] [--show findings|all] [--allow-empty] [--self-role ARN] [PATH ...]\n\n"+
+		fmt.Fprintf(stderr, "usage: s3xguard check --allowlist FILE [--format text|json] [--show findings|all] [--allow-empty] [--self-role ARN] [--session-tolerance V4,V6] [--jobs N] [PATH ...]\n\n"+
 			"PATH is a file, a directory (walked for %s, following symlinks) or - for standard input (the default).\n\n", strings.Join(logSuffixes, ", "))
 		fs.PrintDefaults()
 	}
@@ -72,6 +74,11 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	case *jobs < 1:
 		errorf(stderr, "check: --jobs %d: want at least 1", *jobs)
+		return exitUsage
+	}
+	tol, err := session.ParseTolerance(*tolerance)
+	if err != nil {
+		errorf(stderr, "check: --session-tolerance %v", err)
 		return exitUsage
 	}
 	own, err := ownrole.Parse(*selfRole)
@@ -101,6 +108,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := &checker{
 		allowlist: al,
 		own:       own,
+		tolerance: tol,
 		json:      *format == "json",
 		showAll:   *show == "all",
 		out:       stdout,
@@ -343,9 +351,18 @@ func hasLogSuffix(name string) bool {
 // and writes them in chunks, so lines of one input keep their order while
 // chunks of different inputs may interleave (every line carries its
 // location). With --jobs 1 the output is fully ordered.
+//
+// Each worker keeps an index of the sessions its records created
+// (session.Index): with --jobs 1 one index spans all inputs, in the order
+// they were named and walked, so a session created in one file is
+// attributed in the next; with more jobs files are checked in parallel and
+// in no fixed order, so each file has its own index (attribution within a
+// file only, the same output from run to run).
 type checker struct {
 	allowlist *rules.Allowlist
 	own       ownrole.Role
+	tolerance session.Tolerance
+	perFile   bool // a session index per input, not per run
 	json      bool
 	showAll   bool
 	out       io.Writer
@@ -366,10 +383,12 @@ const flushAt = 256 << 10
 func (c *checker) checkAll(inputs []input, jobs int) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
+	c.perFile = jobs > 1
 	for range min(jobs, len(inputs)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			idx := session.NewIndex(session.Window)
 			var rec cloudtrail.Record
 			var buf []byte
 			for {
@@ -377,14 +396,17 @@ func (c *checker) checkAll(inputs []input, jobs int) {
 				if i >= len(inputs) {
 					return
 				}
-				buf = c.checkInput(inputs[i], &rec, buf[:0])
+				if c.perFile {
+					idx.Reset()
+				}
+				buf = c.checkInput(inputs[i], idx, &rec, buf[:0])
 			}
 		}()
 	}
 	wg.Wait()
 }
 
-func (c *checker) checkInput(in input, rec *cloudtrail.Record, buf []byte) []byte {
+func (c *checker) checkInput(in input, idx *session.Index, rec *cloudtrail.Record, buf []byte) []byte {
 	r := in.stdin
 	if r == nil {
 		f, err := os.Open(in.path)
@@ -411,7 +433,7 @@ func (c *checker) checkInput(in input, rec *cloudtrail.Record, buf []byte) []byt
 	s, err := cloudtrail.NewStream(r)
 	if err != nil {
 		// The gzip header itself is broken: report it as an unreadable record.
-		buf = c.report(buf, &out, cloudtrail.Item{Line: 1, Index: -1, Err: err}, nil, rules.Decision{Verdict: rules.Invalid})
+		buf = c.report(buf, &out, cloudtrail.Item{Line: 1, Index: -1, Err: err}, nil, rules.Decision{Verdict: rules.Invalid}, nil)
 		c.write(buf)
 		return buf[:0]
 	}
@@ -424,13 +446,26 @@ func (c *checker) checkInput(in input, rec *cloudtrail.Record, buf []byte) []byt
 		var d rules.Decision
 		if it.Err != nil {
 			d = rules.Decision{Verdict: rules.Invalid}
-			buf = c.report(buf, &out, it, nil, d)
+			buf = c.report(buf, &out, it, nil, d, nil)
 		} else {
 			d = c.allowlist.Decide(rec)
 			if d.Verdict == rules.Unauthorized && c.own.Allows(rec, d.Principal) {
 				d = rules.Decision{Verdict: rules.Allowed, Rule: ownrole.Rule, Principal: d.Principal}
 			}
-			buf = c.report(buf, &out, it, rec, d)
+			var s *session.Session
+			if !idx.Add(rec) {
+				s = idx.Lookup(rec)
+			}
+			if s != nil && (d.Verdict == rules.Allowed || d.Verdict == rules.Unauthorized) {
+				// A session token is a bearer credential: used from
+				// another network than it was created from, it is a
+				// finding even for an allowed principal.
+				if why, moved := c.tolerance.Moved(s, rec); moved {
+					d.Verdict = rules.Unauthorized
+					d.Reasons = append(slices.Clip(d.Reasons), why)
+				}
+			}
+			buf = c.report(buf, &out, it, rec, d, s)
 		}
 		if len(buf) >= flushAt {
 			c.write(buf)
@@ -458,14 +493,14 @@ func (c *checker) output(name string) outName {
 }
 
 // report counts one record and appends its output line, if any.
-func (c *checker) report(buf []byte, in *outName, it cloudtrail.Item, rec *cloudtrail.Record, d rules.Decision) []byte {
+func (c *checker) report(buf []byte, in *outName, it cloudtrail.Item, rec *cloudtrail.Record, d rules.Decision, s *session.Session) []byte {
 	c.records.Add(1)
 	c.counts[d.Verdict].Add(1)
 	if c.json {
-		return appendJSON(buf, in.qname, it, rec, d)
+		return appendJSON(buf, in.qname, it, rec, d, s)
 	}
 	if c.showAll || d.Verdict == rules.Unauthorized || d.Verdict == rules.Invalid {
-		return appendText(buf, in.name, it, rec, d)
+		return appendText(buf, in.name, it, rec, d, s)
 	}
 	return buf
 }

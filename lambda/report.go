@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
+	"github.com/s3xguard/s3xguard/lambda/session"
 	"github.com/s3xguard/s3xguard/rules"
 )
 
@@ -27,7 +28,7 @@ func reasons(it cloudtrail.Item, d rules.Decision) []string {
 // appendJSON writes one JSON line. It is written by hand because check
 // writes one line per record of multi-gigabyte trails. qname is the file
 // name as a JSON string (appendJSONString), escaped once per file.
-func appendJSON(b []byte, qname []byte, it cloudtrail.Item, r *cloudtrail.Record, d rules.Decision) []byte {
+func appendJSON(b []byte, qname []byte, it cloudtrail.Item, r *cloudtrail.Record, d rules.Decision, s *session.Session) []byte {
 	if r == nil {
 		r = &cloudtrail.Record{}
 	}
@@ -49,7 +50,7 @@ func appendJSON(b []byte, qname []byte, it cloudtrail.Item, r *cloudtrail.Record
 		}
 		b = append(b, ']')
 	}
-	for _, f := range [...]struct{ k, v string }{
+	b = appendMembers(b, []member{
 		{`,"eventTime":`, r.EventTime},
 		{`,"eventSource":`, r.EventSource},
 		{`,"eventName":`, r.EventName},
@@ -62,18 +63,45 @@ func appendJSON(b []byte, qname []byte, it cloudtrail.Item, r *cloudtrail.Record
 		{`,"sourceIPAddress":`, r.SourceIPAddress},
 		{`,"vpcEndpointId":`, r.VPCEndpointID},
 		{`,"errorCode":`, r.ErrorCode},
-	} {
-		if f.v == "" {
-			continue
-		}
-		b = append(b, f.k...)
-		b = appendJSONString(b, f.v)
+	})
+	if s != nil {
+		b = appendSessionJSON(b, s)
 	}
 	// The location is the file name, escaped, then the line and index.
 	b = append(b, `,"location":`...)
 	b = append(b, qname...)
 	b = it.AppendLocation(b[:len(b)-1], "")
 	return append(b, '"', '}', '\n')
+}
+
+// appendSessionJSON writes the "session" member: the CreateSession that
+// minted the credentials of the call.
+func appendSessionJSON(b []byte, s *session.Session) []byte {
+	b = append(b, `,"session":{"eventID":`...)
+	b = appendJSONString(b, s.EventID)
+	b = appendMembers(b, []member{
+		{`,"issuer":`, s.Issuer},
+		{`,"eventTime":`, s.EventTime},
+		{`,"sourceIPAddress":`, s.SourceIP},
+		{`,"vpcEndpointId":`, s.VPCEndpointID},
+		{`,"mode":`, s.Mode},
+	})
+	return append(b, '}')
+}
+
+// member is a JSON member: its name (with the comma before it) and value.
+type member struct{ k, v string }
+
+// appendMembers appends the members whose value is not empty.
+func appendMembers(b []byte, ms []member) []byte {
+	for _, m := range ms {
+		if m.v == "" {
+			continue
+		}
+		b = append(b, m.k...)
+		b = appendJSONString(b, m.v)
+	}
+	return b
 }
 
 const hexDigits = "0123456789abcdef"
@@ -179,7 +207,7 @@ func appendU4(b []byte, r rune) []byte {
 // appendText writes a finding as one line a person scans, then its reasons
 // indented below it. Every value is escaped (see appendEscaped): records,
 // file names and reasons quoting them are attacker-chosen text.
-func appendText(b []byte, name string, it cloudtrail.Item, r *cloudtrail.Record, d rules.Decision) []byte {
+func appendText(b []byte, name string, it cloudtrail.Item, r *cloudtrail.Record, d rules.Decision, s *session.Session) []byte {
 	if r == nil {
 		r = &cloudtrail.Record{}
 	}
@@ -206,6 +234,25 @@ func appendText(b []byte, name string, it cloudtrail.Item, r *cloudtrail.Record,
 	if r.AccessPoint != "" {
 		b = append(b, "    access point: "...)
 		b = appendEscaped(b, r.AccessPoint)
+		b = append(b, '\n')
+	}
+	if s != nil {
+		b = append(b, "    session: "...)
+		b = appendEscaped(b, s.EventID)
+		b = append(b, " by "...)
+		b = appendEscaped(b, orDash(s.Issuer))
+		b = append(b, " from "...)
+		b = appendEscaped(b, orDash(s.SourceIP))
+		if s.VPCEndpointID != "" {
+			b = append(b, " via "...)
+			b = appendEscaped(b, s.VPCEndpointID)
+		}
+		b = append(b, " at "...)
+		b = appendEscaped(b, s.EventTime)
+		if s.Mode != "" {
+			b = append(b, ", "...)
+			b = appendEscaped(b, s.Mode)
+		}
 		b = append(b, '\n')
 	}
 	if d.Rule != "" {

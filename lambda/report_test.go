@@ -66,7 +66,7 @@ func TestTextFieldsEscaped(t *testing.T) {
 				Reasons:   []string{"why " + tt.in},
 				Principal: rules.Principal{Normalized: "p" + tt.in},
 			}
-			out := string(appendText(nil, "logs/"+tt.in+".json", cloudtrail.Item{Line: 3, Index: -1}, r, d))
+			out := string(appendText(nil, "logs/"+tt.in+".json", cloudtrail.Item{Line: 3, Index: -1}, r, d, nil))
 			checkTerminalSafe(t, out)
 			for _, want := range []string{"Get" + tt.want, "b" + tt.want, "p" + tt.want, "logs/" + tt.want + ".json:3", "rule: rule" + tt.want, "why: why " + tt.want} {
 				if !strings.Contains(out, want) {
@@ -74,7 +74,7 @@ func TestTextFieldsEscaped(t *testing.T) {
 				}
 			}
 			// A read error quotes the input: escaped too.
-			out = string(appendText(nil, "f.json", cloudtrail.Item{Line: 1, Index: -1, Err: &cloudtrail.FieldError{Field: "eventName", Msg: tt.in}}, nil, rules.Decision{Verdict: rules.Invalid}))
+			out = string(appendText(nil, "f.json", cloudtrail.Item{Line: 1, Index: -1, Err: &cloudtrail.FieldError{Field: "eventName", Msg: tt.in}}, nil, rules.Decision{Verdict: rules.Invalid}, nil))
 			checkTerminalSafe(t, out)
 		})
 	}
@@ -96,7 +96,7 @@ func checkTerminalSafe(t *testing.T, out string) {
 
 func TestTextColumnsAlign(t *testing.T) {
 	r := &cloudtrail.Record{EventName: "Get\x1b[2J", Bucket: "b"}
-	out := string(appendText(nil, "f", cloudtrail.Item{Line: 1, Index: -1}, r, rules.Decision{Verdict: rules.Unauthorized}))
+	out := string(appendText(nil, "f", cloudtrail.Item{Line: 1, Index: -1}, r, rules.Decision{Verdict: rules.Unauthorized}, nil))
 	// verdict 13 + 1, event name padded to 24 + 1: the bucket starts at 39.
 	if !strings.HasPrefix(out[39:], "b ") {
 		t.Fatalf("bucket column misplaced:\n%q", out)

@@ -153,6 +153,7 @@ const (
 	fAdditonal = "additionalEventData"
 	fResources = "resources"
 	fIssuer    = "userIdentity.sessionContext"
+	fResponse  = "responseElements"
 )
 
 // record reads the object at i into r. At top level (top) it also reads
@@ -215,6 +216,8 @@ func (d *Decoder) record(i int, r *Record, st *recState, top, containers bool) (
 			i = d.additional(i, r, st)
 		case "resources":
 			i = d.resources(i, r, st)
+		case "responseElements":
+			i = d.response(i, r, st)
 		case "detail":
 			if !top {
 				i = s.value(i)
@@ -436,6 +439,23 @@ func (d *Decoder) additional(i int, r *Record, st *recState) int {
 			return d.str(i, &r.SessionModeApplied, "additionalEventData.sessionModeApplied", st)
 		}
 		return d.s.value(i)
+	})
+	return i
+}
+
+// response reads responseElements.credentials.accessKeyId (CreateSession).
+func (d *Decoder) response(i int, r *Record, st *recState) int {
+	i, _ = d.members(i, fResponse, st, func(i int, name []byte) int {
+		if string(name) != "credentials" {
+			return d.s.value(i)
+		}
+		i, _ = d.members(i, fResponse+".credentials", st, func(i int, name []byte) int {
+			if string(name) != "accessKeyId" {
+				return d.s.value(i)
+			}
+			return d.str(i, &r.SessionAccessKeyID, fResponse+".credentials.accessKeyId", st)
+		})
+		return i
 	})
 	return i
 }

@@ -210,6 +210,11 @@ func refFields(v *node) (Record, string) {
 		str(p, "key", &r.Key)
 		str(p, "x-amz-create-session-mode", &r.SessionMode)
 	}
+	if re := obj(v, "responseElements"); re != nil {
+		if c := obj(re, "credentials"); c != nil {
+			str(c, "accessKeyId", &r.SessionAccessKeyID)
+		}
+	}
 	if a := obj(v, "additionalEventData"); a != nil {
 		str(a, "availabilityZone", &r.AvailabilityZone)
 		str(a, "sessionModeApplied", &r.SessionModeApplied)
@@ -401,6 +406,8 @@ func seeds() [][]byte {
 		}
 	}
 	for _, s := range []string{recA, recB, envC, recD, indent0, `{}`, `[]`, `{"userIdentity":null}`, `{"Records":[]}`,
+		`{"eventName":"CreateSession","userIdentity":{"sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/p/r"}}},"requestParameters":{"x-amz-create-session-mode":"ReadOnly"},"responseElements":{"credentials":{"accessKeyId":"ASIA1","expiration":"x"}}}`,
+		`{"responseElements":null} {"responseElements":{"credentials":null}} {"responseElements":{"credentials":{"accessKeyId":null}}} {"responseElements":{"credentials":{"accessKeyId":1}}} {"responseElements":[]}`,
 		`{"resources":[{"type":"AWS::S3Express::DirectoryBucket","ARN":"arn:aws:s3express:r:1:bucket/x"},{"type":"AWS::S3::AccessPoint","ARN":"arn:aws:s3express:r:1:accesspoint/a--use1-az4--xa-s3"}]}`,
 		`{"requestParameters":{"bucketName":"a--use1-az4--xa-s3"},"resources":[{"type":"AWS::S3Express::DirectoryBucket","ARN":"arn:aws:s3express:r:1:bucket/x"},{"type":"AWS::S3::AccessPoint","ARN":"arn:aws:s3express:r:1:accesspoint/a--use1-az4--xa-s3"}]}`,
 		`"\ud83d\ude00" "\u00e9" "é" "\/\b\f\n\r\t"`, `-0.5e+10 1E-2 0 true false null`, "\xef\xbb\xbf[1]"} {
@@ -424,7 +431,7 @@ func TestDifferential(t *testing.T) {
 	seeds := seeds()
 	tokens := []string{`"`, `\`, `\u`, `\ud800`, `\udc00`, `{`, `}`, `[`, `]`, `,`, `:`, "\n", " ", `null`, `0`, `-`, `.`, `e`,
 		`"eventSource"`, `"s3express.amazonaws.com"`, `"aws:sqs"`, `"body"`, `"Records"`, `"detail"`, `"detail-type"`,
-		`"userIdentity"`, `"arn"`, `"resources"`, `"requestParameters"`, `"bucketName"`, "\xff", "\xc3\xa9", "\t", "\x00"}
+		`"userIdentity"`, `"arn"`, `"responseElements"`, `"credentials"`, `"accessKeyId"`, `"resources"`, `"requestParameters"`, `"bucketName"`, "\xff", "\xc3\xa9", "\t", "\x00"}
 	n := 5000
 	if testing.Short() {
 		n = 1000

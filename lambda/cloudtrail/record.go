@@ -48,6 +48,10 @@ type Record struct {
 	// SessionModeApplied is additionalEventData.sessionModeApplied
 	// (CreateSession and the zonal calls made with its credentials).
 	SessionModeApplied string
+	// SessionAccessKeyID is responseElements.credentials.accessKeyId: the
+	// key a CreateSession returned, which the zonal calls made with the
+	// session show as userIdentity.accessKeyId.
+	SessionAccessKeyID string
 	// AccessPoint is the access point name (NAME--ZONEID--xa-s3) of a call
 	// made through one: the AWS::S3::AccessPoint entry of resources.
 	AccessPoint string

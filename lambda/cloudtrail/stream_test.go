@@ -184,7 +184,8 @@ func TestDecodeFields(t *testing.T) {
 			AccessKeyID: "ASIAEXAMPLEIAM00001", SessionIssuerARN: "arn:aws:iam::111122223333:role/pipelines/etl-loader",
 		},
 		Bucket: "analytics--use1-az4--x-s3", SessionMode: "ReadWrite", AvailabilityZone: "use1-az4", SessionModeApplied: "ReadWrite",
-		HasUserIdentity: true,
+		SessionAccessKeyID: "ASIAEXAMPLEZONAL0001",
+		HasUserIdentity:    true,
 	}
 	if *r != want {
 		t.Errorf("got  %+v\nwant %+v", *r, want)

@@ -104,11 +104,12 @@ func writeFile(dir string, i int, seed uint64, perFile int, limit int64) error {
 	zw := gzip.NewWriter(f)
 	var written int64
 	zw.Write([]byte(`{"Records":[`))
+	var live liveSessions
 	for n := 0; ; n++ {
 		if limit > 0 && written >= limit || limit == 0 && n >= perFile {
 			break
 		}
-		b, err := json.Marshal(record(rng, t.Add(time.Duration(n)*time.Millisecond), i, n))
+		b, err := json.Marshal(record(rng, &live, t.Add(time.Duration(n)*time.Millisecond), i, n))
 		if err != nil {
 			return err
 		}
@@ -149,7 +150,15 @@ func pick[T any](rng *rand.Rand, s []T) T { return s[rng.IntN(len(s))] }
 
 // record makes one record: ~40% other services, ~55% allowed S3 Express
 // traffic, ~5% unauthorized (a third of it failed calls), ~0.1% invalid.
-func record(rng *rand.Rand, t time.Time, file, n int) obj {
+// liveSessions are the sessions the ETL roles created last, in a file: each
+// ETL CreateSession returns a new key, and their zonal calls use a recent
+// one from the host that created it, as the SDK does.
+type liveSessions struct {
+	keys, ips, names [32]string
+	n                int
+}
+
+func record(rng *rand.Rand, live *liveSessions, t time.Time, file, n int) obj {
 	id := fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", file, n>>16&0xffff, n&0xfff, rng.IntN(0x1000), rng.Uint64()&0xffffffffffff)
 	r := obj{
 		"eventVersion": "1.09", "eventTime": t.Format(time.RFC3339), "awsRegion": region,
@@ -172,8 +181,26 @@ func record(rng *rand.Rand, t time.Time, file, n int) obj {
 	r["eventSource"], r["eventCategory"], r["managementEvent"] = "s3express.amazonaws.com", "Data", false
 	r["sourceIPAddress"] = fmt.Sprintf("10.%d.%d.%d", rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
 	r["userIdentity"] = session(pick(rng, etlRoles), fmt.Sprintf("job-%d", rng.IntN(1000)))
+	mode := "" // x-amz-create-session-mode
 	switch {
 	case roll < 900: // the ETL roles on the analytics bucket, from the VPC
+		if op == "CreateSession" {
+			role, name := pick(rng, etlRoles), fmt.Sprintf("job-%d", rng.IntN(1000))
+			key := fmt.Sprintf("ASIAZ%03d%011d", file, n)
+			at := live.n % len(live.keys)
+			live.keys[at], live.ips[at], live.names[at] = key, r["sourceIPAddress"].(string), role+"/"+name
+			live.n++
+			r["userIdentity"] = session(role, name)
+			r["userIdentity"].(obj)["accessKeyId"] = "ASIAIAM" + key[5:]
+			r["userIdentity"].(obj)["sessionContext"] = obj{"sessionIssuer": obj{"type": "Role", "arn": "arn:aws:iam::" + account + ":role/pipelines/" + role}}
+			r["responseElements"] = obj{"credentials": obj{"accessKeyId": key, "expiration": t.Add(5 * time.Minute).Format(time.RFC3339)}}
+			mode = "ReadWrite"
+		} else if live.n > 0 {
+			k := rng.IntN(min(live.n, len(live.keys)))
+			role, name, _ := strings.Cut(live.names[k], "/")
+			r["userIdentity"] = session(role, name)
+			r["userIdentity"].(obj)["accessKeyId"], r["sourceIPAddress"] = live.keys[k], live.ips[k]
+		}
 	case roll < 920: // lifecycle expiring logs
 		bucket, op = buckets[1], "DeleteObject"
 		r["userIdentity"] = obj{"type": "AWSService", "invokedBy": "lifecycle.s3.amazonaws.com"}
@@ -203,6 +230,9 @@ func record(rng *rand.Rand, t time.Time, file, n int) obj {
 	r["resources"] = []obj{
 		{"type": "AWS::S3Express::Object", "ARNPrefix": "arn:aws:s3express:us-east-1:" + account + ":bucket/" + bucket + "/" + key},
 		{"accountId": account, "type": "AWS::S3Express::DirectoryBucket", "ARN": "arn:aws:s3express:us-east-1:" + account + ":bucket/" + bucket},
+	}
+	if mode != "" {
+		r["requestParameters"].(obj)["x-amz-create-session-mode"] = mode
 	}
 	r["tlsDetails"] = obj{"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256", "clientProvidedHostHeader": bucket + ".s3express-use1-az4.us-east-1.amazonaws.com"}
 	return r

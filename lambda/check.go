@@ -86,16 +86,8 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		errorf(stderr, "check: --self-role: %v", err)
 		return exitUsage
 	}
-	al, err := rules.Load(*allowlist)
-	if err != nil {
-		var le *rules.LoadError
-		if errors.As(err, &le) {
-			for _, p := range le.Problems {
-				errorf(stderr, "%s", escapeText(p))
-			}
-		} else {
-			errorf(stderr, "%s", escapeText(err.Error()))
-		}
+	al, ok := loadAllowlist(*allowlist, stderr)
+	if !ok {
 		return exitUsage
 	}
 	inputs, err := collectInputs(paths, stdin, *allowEmpty, func(msg string) {

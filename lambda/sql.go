@@ -97,13 +97,14 @@ func parseTime(flagName, s string) (time.Time, error) {
 func loadAllowlist(path string, stderr io.Writer) (*rules.Allowlist, bool) {
 	al, err := rules.Load(path)
 	if err != nil {
+		// Problems quote the file's values: escaped, as all of check's output.
 		var le *rules.LoadError
 		if errors.As(err, &le) {
 			for _, p := range le.Problems {
-				errorf(stderr, "%s", p)
+				errorf(stderr, "%s", escapeText(p))
 			}
 		} else {
-			errorf(stderr, "%v", err)
+			errorf(stderr, "%s", escapeText(err.Error()))
 		}
 		return nil, false
 	}

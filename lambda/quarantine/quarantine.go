@@ -522,6 +522,20 @@ func (q *Quarantiner) getPolicy(ctx context.Context, bucket string) (string, err
 	return aws.ToString(out.Policy), nil
 }
 
+// policyPrincipals reads the bucket policy and the principals of
+// s3xguard's statement in it.
+func (q *Quarantiner) policyPrincipals(ctx context.Context, bucket string) ([]string, error) {
+	doc, err := q.getPolicy(ctx, bucket)
+	if err != nil {
+		return nil, err
+	}
+	arns, err := Principals(doc)
+	if err != nil {
+		return nil, fmt.Errorf("quarantine: bucket %s: %w", bucket, err)
+	}
+	return arns, nil
+}
+
 func (q *Quarantiner) putPolicy(ctx context.Context, bucket, doc string) error {
 	cctx, cancel := q.call(ctx)
 	defer cancel()

@@ -25,11 +25,7 @@ type Entry struct {
 // List returns the principals the bucket's quarantine statement denies and
 // those recorded, with their records.
 func (q *Quarantiner) List(ctx context.Context, bucket string) ([]Entry, error) {
-	doc, err := q.getPolicy(ctx, bucket)
-	if err != nil {
-		return nil, err
-	}
-	arns, err := Principals(doc)
+	arns, err := q.policyPrincipals(ctx, bucket)
 	if err != nil {
 		return nil, err
 	}
@@ -85,11 +81,7 @@ func (q *Quarantiner) Release(ctx context.Context, bucket string, principals []s
 	if err != nil {
 		return nil, err
 	}
-	doc, err := q.getPolicy(ctx, bucket)
-	if err != nil {
-		return nil, err
-	}
-	arns, err := Principals(doc)
+	arns, err := q.policyPrincipals(ctx, bucket)
 	if err != nil {
 		return nil, err
 	}
@@ -165,13 +157,9 @@ func (q *Quarantiner) Reconcile(ctx context.Context, bucket string) ([]Notice, e
 	if err != nil {
 		return nil, err
 	}
-	doc, err := q.getPolicy(ctx, bucket)
+	arns, err := q.policyPrincipals(ctx, bucket)
 	if err != nil {
 		return nil, err
-	}
-	arns, err := Principals(doc)
-	if err != nil {
-		return nil, fmt.Errorf("quarantine: bucket %s: %w", bucket, err)
 	}
 	var notices []Notice
 	var expired, releasing, drift, retry, retryIAM, adopt, ids []string

@@ -109,33 +109,51 @@ func TestBreakerSlotLease(t *testing.T) {
 	s, now := newStore(t)
 	ctx := context.Background()
 	b := Breaker{PerBucket: 2, Global: 10}
-	if _, limit, _ := s.Take(ctx, b, "a", "crashed"); limit != "" {
+	// take fails the test on an error: a failed call must not pass for a
+	// refused (or granted) slot.
+	take := func(holder string) (Slot, string) {
+		t.Helper()
+		sl, limit, err := s.Take(ctx, b, "a", holder)
+		if err != nil {
+			t.Fatalf("take %s: %v", holder, err)
+		}
+		return sl, limit
+	}
+	firstTrip := func(sl Slot) bool {
+		t.Helper()
+		first, err := s.FirstTrip(ctx, sl, "bucket")
+		if err != nil {
+			t.Fatalf("first trip: %v", err)
+		}
+		return first
+	}
+	if _, limit := take("crashed"); limit != "" {
 		t.Fatal(limit)
 	}
-	sl, limit, _ := s.Take(ctx, b, "a", "held")
+	sl, limit := take("held")
 	if limit != "" {
 		t.Fatal(limit)
 	}
 	if err := s.Keep(ctx, sl); err != nil {
 		t.Fatal(err)
 	}
-	if _, limit, _ := s.Take(ctx, b, "a", "third"); limit != "bucket" {
+	if _, limit := take("third"); limit != "bucket" {
 		t.Fatalf("third = %q; want refused while the crashed holder's lease runs", limit)
 	}
-	if first, _ := s.FirstTrip(ctx, sl, "bucket"); !first {
+	if !firstTrip(sl) {
 		t.Fatal("first trip not reported")
 	}
-	if first, _ := s.FirstTrip(ctx, sl, "bucket"); first {
+	if firstTrip(sl) {
 		t.Fatal("second trip reported as first: it would page twice")
 	}
 	now.Add((SlotLease + time.Second).Milliseconds())
-	if _, limit, _ := s.Take(ctx, b, "a", "third"); limit != "" {
+	if _, limit := take("third"); limit != "" {
 		t.Fatalf("third after the lease = %q; want the crashed holder's slot reclaimed", limit)
 	}
 	if err := s.Return(ctx, sl); err != nil {
 		t.Fatal(err)
 	}
-	if _, limit, _ := s.Take(ctx, b, "a", "fourth"); limit != "bucket" {
+	if _, limit := take("fourth"); limit != "bucket" {
 		t.Fatalf("fourth = %q; a kept slot was returned", limit)
 	}
 }

@@ -91,6 +91,11 @@ type Finding struct {
 	Location string
 	// Source names the reporter: "check" or "function".
 	Source string
+	// OwnerAccount and OwnerRegion, when set, are where the finding
+	// belongs whatever the record says: the function imports into its own
+	// account (BatchImportFindings takes only the caller's account's
+	// findings for the default product), even about a forged record.
+	OwnerAccount, OwnerRegion string
 }
 
 // Account is the account the finding belongs to: the record's
@@ -99,7 +104,7 @@ type Finding struct {
 // belongs to the account it called into).
 func (f *Finding) Account() string {
 	r := f.Record
-	for _, a := range []string{r.RecipientAccountID, r.Envelope.Account} {
+	for _, a := range []string{f.OwnerAccount, r.RecipientAccountID, r.Envelope.Account} {
 		if isAccount(a) {
 			return a
 		}
@@ -109,7 +114,7 @@ func (f *Finding) Account() string {
 
 // Region is the record's awsRegion, else its envelope's region.
 func (f *Finding) Region() string {
-	for _, r := range []string{f.Record.AWSRegion, f.Record.Envelope.Region} {
+	for _, r := range []string{f.OwnerRegion, f.Record.AWSRegion, f.Record.Envelope.Region} {
 		if isRegion(r) {
 			return r
 		}

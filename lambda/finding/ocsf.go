@@ -8,14 +8,18 @@ import (
 	"github.com/s3xguard/s3xguard/rules"
 )
 
-// OCSFVersion is the OCSF version of the Detection Finding written: the
-// version Amazon Security Lake's current sources are written in (Security
-// Lake user guide, "Open Cybersecurity Schema Framework (OCSF) in Security
-// Lake", https://docs.aws.amazon.com/security-lake/latest/userguide/open-cybersecurity-schema-framework.html:
-// metadata.version 1.0.0-rc.2 for version 1 of the AWS sources, 1.1.0 for
-// version 2, which writes Security Hub's findings as Detection Findings).
-// 1.1.0 is also the first version with the Detection Finding class: it
-// replaced Security Finding (2001), deprecated since 1.1.0.
+// OCSFVersion is the OCSF version of the Detection Finding written.
+// Security Lake takes custom sources' events in OCSF, one class per source
+// (Security Lake user guide, "Open Cybersecurity Schema Framework (OCSF) in
+// Security Lake",
+// https://docs.aws.amazon.com/security-lake/latest/userguide/open-cybersecurity-schema-framework.html):
+// its version 1 AWS sources write metadata.version 1.0.0-rc.2, and its
+// version 2 sources a later version, 1.1.0 as we read it (the excerpt
+// checked here showed the version 2 table's heading, not its rows:
+// unverified). 1.1.0 is the first OCSF version with the Detection Finding
+// class (2004), which replaced Security Finding (2001, "deprecated since
+// v1.1.0", schema.ocsf.io), and the oldest Security Lake's version 2
+// sources can hold; a consumer of a later 1.x reads it (minor versions add).
 const OCSFVersion = "1.1.0"
 
 // OCSF class and type identifiers (OCSF 1.1.0, Findings category).

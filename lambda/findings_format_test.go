@@ -123,10 +123,12 @@ func TestFindingFormatsMatchJSON(t *testing.T) {
 	if n := len(lines(as)); n+skipped != findings || n == 0 {
 		t.Errorf("asff: %d findings and %d warned about; json has %d findings", n, skipped, findings)
 	}
-	// Allowed records only: no output, exit 0.
-	var out, errb bytes.Buffer
-	if code := run([]string{"check", "--allowlist", "../rules/allowlist.example.yaml", "--format", "asff", "../test/testdata/records/zonal-getobject-etl.json"}, nil, &out, &errb); code != exitOK || out.Len() != 0 {
-		t.Errorf("an allowed record: exit %d, output %q", code, out.String())
+	// Allowed records only, even with --show all: no output, exit 0.
+	for _, format := range []string{"asff", "ocsf"} {
+		var out, errb bytes.Buffer
+		if code := run([]string{"check", "--allowlist", "../rules/allowlist.example.yaml", "--format", format, "--show", "all", "../test/testdata/records/zonal-getobject-etl.json"}, nil, &out, &errb); code != exitOK || out.Len() != 0 {
+			t.Errorf("%s, an allowed record: exit %d, output %q", format, code, out.String())
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package handler
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,9 +17,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 
 	"github.com/s3xguard/s3xguard/lambda/alert"
+	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
 	"github.com/s3xguard/s3xguard/lambda/config"
 	"github.com/s3xguard/s3xguard/lambda/state"
 	"github.com/s3xguard/s3xguard/rules"
+	"github.com/s3xguard/s3xguard/test/asff"
 )
 
 // fakeHub is Security Hub behind SecurityHubAPI: it keeps findings by ID,
@@ -127,6 +130,38 @@ func TestImportFindings(t *testing.T) {
 	}
 }
 
+// TestFindingOfEveryKind: invalid and forged alerts (no record, or
+// another account's) are findings of the function's own account, valid by
+// the ASFF reference.
+func TestFindingOfEveryKind(t *testing.T) {
+	hub := &fakeHub{findings: map[string]types.AwsSecurityFinding{}, refuse: map[string]bool{}}
+	h, _ := hubHandler(hub)
+	var m tally
+	forged := sentAlert(3)
+	forged.Kind, forged.Severity = alert.KindForged, alert.High
+	forged.Record.RecipientAccountID, forged.Record.AWSRegion = "999999999999", "eu-west-1"
+	for i, a := range []*alert.Alert{
+		sentAlert(1),
+		{Kind: alert.KindInvalid, Severity: alert.Medium, Record: &cloudtrail.Record{}, Raw: "not json",
+			Decision: rules.Decision{Verdict: rules.Invalid, Reasons: []string{"malformed JSON"}}},
+		forged,
+	} {
+		h.queueFinding(a, fmt.Sprintf("k%d", i), time.Now(), nil, &m, h.Log)
+	}
+	if m.FindingsFailed != 0 || len(m.findings.created) != 3 {
+		t.Fatalf("%d failed, %d queued", m.FindingsFailed, len(m.findings.created))
+	}
+	for _, f := range m.findings.created {
+		b, _ := json.Marshal(f)
+		for _, err := range asff.Validate(b) {
+			t.Errorf("%s: %v", f.GeneratorId, err)
+		}
+		if f.AwsAccountId != "123456789012" || f.Region != "us-east-1" {
+			t.Errorf("%s: in %s/%s, not the function's account", f.GeneratorId, f.AwsAccountId, f.Region)
+		}
+	}
+}
+
 // TestUpdateCount: the window's finding is read back and imported again
 // with its count, a newer UpdatedAt, and without what Security Hub and its
 // users own; the highest count of a window wins.
@@ -161,11 +196,19 @@ func TestUpdateCount(t *testing.T) {
 	if got.Workflow != nil || got.Note != nil || got.ProductFields["aws/securityhub/FindingId"] != "" {
 		t.Errorf("imported back what Security Hub and its users own: %+v", got)
 	}
+	// An alert that replaced the window (escalation, or the next window
+	// carrying the count) updates the window's finding too.
+	m = tally{}
+	h.queueFinding(sentAlert(2), "k2", start.Add(time.Hour), &state.Window{Key: "k", Start: start, Repeats: 6}, &m, h.Log)
+	h.importFindings(context.Background(), &m)
+	if c := hub.findings[id].ProductFields["s3xguard/Count"]; c != "7" || len(hub.findings) != 2 {
+		t.Errorf("carried count: %q, %d findings; want 7, 2", c, len(hub.findings))
+	}
 	// A window whose finding Security Hub does not have: nothing made up.
 	m = tally{}
 	h.queueCount(&state.Window{Key: "other", Start: start, Repeats: 3}, &m)
 	h.importFindings(context.Background(), &m)
-	if len(hub.findings) != 1 || m.Findings != 0 {
+	if len(hub.findings) != 2 || m.Findings != 0 {
 		t.Errorf("a count without its finding imported %d", m.Findings)
 	}
 }

@@ -44,14 +44,14 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	allowlist := fs.String("allowlist", "", "allowlist `FILE` (YAML)")
-	format := fs.String("format", "text", "output `format`: text or json")
+	format := fs.String("format", "text", "output `format`: text, json, or asff or ocsf (findings only, as Security Hub and Security Lake take them)")
 	show := fs.String("show", "findings", "text format: list `which` records: findings (unauthorized, invalid) or all")
 	jobs := fs.Int("jobs", runtime.GOMAXPROCS(0), "files checked at once")
 	allowEmpty := fs.Bool("allow-empty", false, "a directory without log files is not an error")
 	tolerance := fs.String("session-tolerance", "24,64", "session-moved tolerance: `V4,V6` prefix lengths; a call from the IPv4 /V4 or IPv6 /V6 its session was created from, or through its VPC endpoint, is not moved")
 	selfRole := fs.String("self-role", "", "the guard function's execution role `ARN`: its own Get/Put/DeleteBucketPolicy calls are allowed (rule "+ownrole.Rule+")")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: s3xguard check --allowlist FILE [--format text|json] [--show findings|all] [--allow-empty] [--self-role ARN] [--session-tolerance V4,V6] [--jobs N] [PATH ...]\n\n"+
+		fmt.Fprintf(stderr, "usage: s3xguard check --allowlist FILE [--format text|json|asff|ocsf] [--show findings|all] [--allow-empty] [--self-role ARN] [--session-tolerance V4,V6] [--jobs N] [PATH ...]\n\n"+
 			"PATH is a file, a directory (walked for %s, following symlinks) or - for standard input (the default).\n\n", strings.Join(logSuffixes, ", "))
 		fs.PrintDefaults()
 	}
@@ -66,8 +66,8 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case *allowlist == "":
 		errorf(stderr, "check: --allowlist is required")
 		return exitUsage
-	case *format != "text" && *format != "json":
-		errorf(stderr, "check: --format %q: want text or json", *format)
+	case *format != "text" && *format != "json" && newFindingWriter(*format, nil) == nil:
+		errorf(stderr, "check: --format %q: want text, json, asff or ocsf", *format)
 		return exitUsage
 	case *show != "findings" && *show != "all":
 		errorf(stderr, "check: --show %q: want findings or all", *show)
@@ -102,8 +102,11 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		own:       own,
 		tolerance: tol,
 		json:      *format == "json",
-		showAll:   *show == "all",
-		out:       stdout,
+		findings: newFindingWriter(*format, func(msg string) {
+			fmt.Fprintf(stderr, "s3xguard: warning: %s\n", escapeText(msg))
+		}),
+		showAll: *show == "all",
+		out:     stdout,
 	}
 	defer gcForCheck(*jobs)()
 	start := time.Now()
@@ -111,7 +114,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	elapsed := time.Since(start)
 
 	sum := c.summary(elapsed)
-	if c.json {
+	if c.json || c.findings != nil {
 		fmt.Fprintln(stderr, sum)
 	} else {
 		fmt.Fprintln(stdout, sum)
@@ -356,6 +359,7 @@ type checker struct {
 	tolerance session.Tolerance
 	perFile   bool // a session index per input, not per run
 	json      bool
+	findings  *findingWriter // --format asff or ocsf (findings_format.go)
 	showAll   bool
 	out       io.Writer
 
@@ -488,6 +492,9 @@ func (c *checker) output(name string) outName {
 func (c *checker) report(buf []byte, in *outName, it cloudtrail.Item, rec *cloudtrail.Record, d rules.Decision, s *session.Session) []byte {
 	c.records.Add(1)
 	c.counts[d.Verdict].Add(1)
+	if c.findings != nil {
+		return c.findings.append(buf, in.name, it, rec, d, s)
+	}
 	if c.json {
 		return appendJSON(buf, in.qname, it, rec, d, s)
 	}

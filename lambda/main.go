@@ -14,7 +14,7 @@ const usage = `usage: s3xguard <command> [flags]
 
 commands:
   check       check CloudTrail records against an allowlist
-              s3xguard check --allowlist FILE [--format text|json] [--show findings|all] [--allow-empty] [PATH ...]
+              s3xguard check --allowlist FILE [--format text|json|asff|ocsf] [--show findings|all] [--allow-empty] [PATH ...]
 
   doctor      check, read-only, that a deployment sees what it should
               s3xguard doctor --function NAME [--buckets B,...] [--format text|json]

@@ -85,3 +85,6 @@ if [[ ! -f $trino_home/.extracted ]]; then
 fi
 export TRINO_HOME=$trino_home
 export TRINO_JAVA_HOME=${TRINO_JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
+
+# The venv's Python, for the OCSF schema validation (test/ocsf/validate.py).
+export S3XGUARD_PYTHON=$tools/venv/bin/python

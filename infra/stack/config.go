@@ -47,6 +47,9 @@ type Config struct {
 	// QuarantineFailedCalls also quarantines callers whose call failed
 	// (errorCode set); off, they are alerted only.
 	QuarantineFailedCalls bool `json:"quarantineFailedCalls"`
+	// Findings: "securityhub" also sends each alert to Security Hub as an
+	// ASFF finding (FINDINGS); "" (the default) does not.
+	Findings string `json:"findings"`
 	// IAMResponse attaches the stack's managed deny policy to the
 	// offending role or user of this account.
 	IAMResponse bool `json:"iamResponse"`
@@ -169,6 +172,9 @@ func (c *Config) Validate() error {
 		if !bucketRE.MatchString(b) || len(b) > 63 {
 			bad(fmt.Sprintf("buckets[%d]", i), fmt.Sprintf("%q", b), "want a directory bucket name, BASE--AZID--x-s3 (or the list [\"*\"] for all)")
 		}
+	}
+	if c.Findings != "" && c.Findings != "securityhub" {
+		bad("findings", fmt.Sprintf("%q", c.Findings), `want "securityhub", or "" for none`)
 	}
 	if c.Allowlist == "" {
 		c.Allowlist = "../rules/allowlist.example.yaml"

@@ -106,6 +106,24 @@ func permissions(stack awscdk.Stack, role awsiam.Role, cfg *Config, al *rules.Al
 		}))
 		reasons = append(reasons, "role/* and user/* for attaching the stack's own deny policy (condition iam:PolicyARN): the offending principal is known only at run time; protected roles and users, the function's own role and the CDK bootstrap roles are denied explicitly.")
 	}
+	if cfg.Findings == "securityhub" {
+		// The account's own findings go to its default product; the sweep
+		// reads a finding back from the hub to update its count (Service
+		// Authorization Reference, "Actions, resources, and condition keys
+		// for AWS Security Hub": BatchImportFindings on the product
+		// resource, GetFindings on the hub).
+		region := *stack.Region()
+		role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("ImportFindings"),
+			Actions:   jsii.Strings("securityhub:BatchImportFindings"),
+			Resources: jsii.Strings(fmt.Sprintf("arn:%s:securityhub:%s:%s:product/%s/default", partition, region, account, account)),
+		}))
+		role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("ReadFindingsToUpdate"),
+			Actions:   jsii.Strings("securityhub:GetFindings"),
+			Resources: jsii.Strings(fmt.Sprintf("arn:%s:securityhub:%s:%s:hub/default", partition, region, account)),
+		}))
+	}
 	if cfg.RevokeSessions {
 		role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("RevokeSessions"),

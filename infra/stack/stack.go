@@ -201,6 +201,7 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 		"OBJECT_KEYS":                    jsii.String(cfg.ObjectKeys),
 		"GUARDED_BUCKETS":                jsii.String(guarded(cfg.Buckets)),
 		"BATCH_PARALLELISM":              jsii.String(strconv.Itoa(cfg.BatchParallelism)),
+		"FINDINGS":                       jsii.String(findingsEnv(cfg.Findings)),
 		"ALLOWLIST_SHA256":               jsii.String(config.AllowlistDigest(bundled)),
 		"ACCOUNT_ID":                     awscdk.Aws_ACCOUNT_ID(),
 		// The role's ARN, not a name: the function compares it with the
@@ -533,4 +534,12 @@ func dataEventSelectors(partition, region, account string, buckets []string) []m
 // nag suppresses one cdk-nag rule on a construct, with its reason.
 func nag(c constructs.IConstruct, id, reason string) {
 	cdknag.NagSuppressions_AddResourceSuppressions(c, &[]*cdknag.NagPackSuppression{{Id: jsii.String(id), Reason: jsii.String(reason)}}, jsii.Bool(true))
+}
+
+// findingsEnv is FINDINGS for the stack's findings prop.
+func findingsEnv(f string) string {
+	if f == "" {
+		return "off"
+	}
+	return f
 }

@@ -76,6 +76,7 @@ func configFor(name string) *Config {
 		c.Subscriptions = Subscriptions{Email: []string{"secops@example.com"}}
 		c.QuarantineTTL, c.QuarantineTarget, c.QuarantineFailedCalls, c.QuarantineMaxPerBucketHour = "0", "session", true, &two
 		c.ReservedConcurrency, c.BatchParallelism = 50, 8
+		c.Findings = "securityhub"
 	}
 	if err := c.Validate(); err != nil {
 		panic(err)
@@ -189,7 +190,7 @@ func TestFunction(t *testing.T) {
 	}
 	for k, want := range map[string]string{
 		"REVOKE_SESSIONS": "off", "QUARANTINE_TARGET": "role", "QUARANTINE_MAX_PER_BUCKET_HOUR": "3", "QUARANTINE_FAILED_CALLS": "off",
-		"BATCH_PARALLELISM": "4",
+		"BATCH_PARALLELISM": "4", "FINDINGS": "off",
 	} {
 		if env[k] != want {
 			t.Errorf("env %s = %v; want %q", k, env[k], want)
@@ -202,7 +203,7 @@ func TestFunction(t *testing.T) {
 	renv := r["Environment"].(map[string]any)["Variables"].(map[string]any)
 	for k, want := range map[string]string{
 		"REVOKE_SESSIONS": "on", "QUARANTINE_TARGET": "session", "QUARANTINE_MAX_PER_BUCKET_HOUR": "2", "QUARANTINE_FAILED_CALLS": "on",
-		"QUARANTINE_TTL": "0", "GUARDED_BUCKETS": "*", "BATCH_PARALLELISM": "8",
+		"QUARANTINE_TTL": "0", "GUARDED_BUCKETS": "*", "BATCH_PARALLELISM": "8", "FINDINGS": "securityhub",
 	} {
 		if renv[k] != want {
 			t.Errorf("revoke: env %s = %v; want %q", k, renv[k], want)
@@ -646,6 +647,18 @@ func TestPermissions(t *testing.T) {
 	// organization, bootstrap, protected or the function's own roles, and
 	// never on users.
 	rs := revoke.statements(t)
+	// findings: securityhub: import into the account's default product,
+	// read back from its hub; nothing without the prop.
+	if st := sid(rs, "ImportFindings"); !strings.Contains(st, `"Action":"securityhub:BatchImportFindings","Effect":"Allow"`) ||
+		!strings.Contains(st, `:securityhub:us-east-1:111122223333:product/111122223333/default"`) {
+		t.Errorf("import findings statement %s", st)
+	}
+	if st := sid(rs, "ReadFindingsToUpdate"); !strings.Contains(st, `"Action":"securityhub:GetFindings"`) || !strings.Contains(st, `:securityhub:us-east-1:111122223333:hub/default"`) {
+		t.Errorf("read findings statement %s", st)
+	}
+	if st := find(fs, "securityhub:"); st != "" {
+		t.Errorf("findings off, yet %s", st)
+	}
 	if st := sid(rs, "RevokeSessions"); !strings.Contains(st, `"Action":["iam:PutRolePolicy","iam:DeleteRolePolicy"],"Effect":"Allow"`) ||
 		!strings.Contains(st, ":role/*") || strings.Contains(st, ":user/") {
 		t.Errorf("revoke statement %s", st)

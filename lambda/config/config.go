@@ -77,7 +77,13 @@ type Config struct {
 	// BatchParallelism is how many messages of one SQS batch are handled
 	// at once.
 	BatchParallelism int
+	// Findings is where each alert is also sent as a finding:
+	// FindingsSecurityHub, or "" (FINDINGS=off, the default).
+	Findings string
 }
+
+// FindingsSecurityHub sends each alert to Security Hub as an ASFF finding.
+const FindingsSecurityHub = "securityhub"
 
 // MaxBatchParallelism bounds BATCH_PARALLELISM: each message in flight
 // holds its own AWS calls, and the function's memory and the account's API
@@ -249,6 +255,14 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 			}
 			c.GuardedBuckets[b] = true
 		}
+	}
+
+	switch v := get("FINDINGS", "off"); v {
+	case "off":
+	case FindingsSecurityHub:
+		c.Findings = v
+	default:
+		bad("FINDINGS", v, "want securityhub (each alert also sent to Security Hub as a finding) or off")
 	}
 
 	if err := errors.Join(errs...); err != nil {

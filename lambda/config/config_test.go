@@ -136,3 +136,21 @@ func TestReportsEveryBadVariable(t *testing.T) {
 		}
 	}
 }
+
+func TestFindings(t *testing.T) {
+	for v, want := range map[string]string{"": "", "off": "", "securityhub": FindingsSecurityHub} {
+		e := base()
+		e["FINDINGS"] = v
+		c, err := FromEnv(env(e))
+		if err != nil || c.Findings != want {
+			t.Errorf("FINDINGS=%q: %v, %q; want %q", v, err, c.Findings, want)
+		}
+	}
+	for _, v := range []string{"SecurityHub", "on", "securitylake"} {
+		e := base()
+		e["FINDINGS"] = v
+		if _, err := FromEnv(env(e)); err == nil || !strings.Contains(err.Error(), `FINDINGS="`+v+`": want securityhub`) {
+			t.Errorf("FINDINGS=%q: %v", v, err)
+		}
+	}
+}

@@ -73,8 +73,10 @@ func (h *Handler) deliver(ctx context.Context, b budget, c classified, log *slog
 		return errors.Join(err, h.Store.Release(cctx, tk))
 	}
 	m.Alerts++
+	start := tk.WindowStart()
 	switch {
 	case noTable:
+		start = t1
 		h.memory.remember(state.Window{Key: key, Start: t1, End: t1.Add(h.Config.DedupWindow), Severity: int(a.Severity),
 			Subject: msg.Subject, Attrs: msg.Attributes, LastSeen: t1})
 	default:
@@ -90,6 +92,7 @@ func (h *Handler) deliver(ctx context.Context, b budget, c classified, log *slog
 			log.WarnContext(ctx, "summary sent with the alert; pending entry stays", "error", err)
 		}
 	}
+	h.queueFinding(a, key, start, tk.Prev, m, log)
 	log.InfoContext(ctx, "alert sent", "severity", a.Severity.String(), "action", a.Response.Action, "subject", msg.Subject,
 		"mayBeDuplicate", a.Duplicate != "", "escalated", a.Escalated,
 		"decideMs", ms(decide), "respondMs", ms(respond), "alertMs", ms(time.Since(t2)))

@@ -49,6 +49,9 @@ type Handler struct {
 	Own     ownrole.Role
 	Log     *slog.Logger
 	Metrics *Metrics
+	// SecurityHub, when set (FINDINGS=securityhub), also receives each
+	// alert as a finding (securityhub.go).
+	SecurityHub SecurityHubAPI
 
 	memory memory
 }
@@ -61,6 +64,8 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	defer func() { h.Metrics.Emit(&m) }()
 	work, cancel, b := newBudget(ctx)
 	defer cancel()
+	// After every page of the invocation is out (securityhub.go).
+	defer h.importFindings(work, &m)
 	switch route(payload) {
 	case routeSQS:
 		if resp, ok := h.batch(work, b, payload, &m); ok {
@@ -332,6 +337,7 @@ func (h *Handler) sweep(ctx context.Context, m *tally) error {
 			errs = append(errs, err, h.Store.UnclaimSummary(cctx, got))
 		} else {
 			m.Summaries++
+			h.queueCount(got, m)
 			errs = append(errs, h.Store.SummarySent(cctx, got))
 		}
 		cancel()

@@ -17,12 +17,18 @@ type tally struct {
 	// BreakerTripped counts the breaker's trips paged in this invocation
 	// (the stack's breaker alarm watches it).
 	BreakerTripped int
+	// Findings and FindingsFailed count the findings imported into
+	// Security Hub, and those it did not take (FINDINGS=securityhub).
+	Findings, FindingsFailed int
+
+	// findings is what this invocation has to import (securityhub.go).
+	findings findingQueue
 }
 
 // fields are the counters, in the order of metricNames.
 func (t *tally) fields() []*int {
 	return []*int{&t.Events, &t.Allowed, &t.Ignored, &t.Unauthorized, &t.Invalid, &t.Forged, &t.Alerts, &t.Suppressed,
-		&t.Summaries, &t.Quarantines, &t.DryRuns, &t.Errors, &t.BreakerTripped}
+		&t.Summaries, &t.Quarantines, &t.DryRuns, &t.Errors, &t.BreakerTripped, &t.Findings, &t.FindingsFailed}
 }
 
 // add adds o's counts to t.
@@ -31,6 +37,7 @@ func (t *tally) add(o *tally) {
 	for i, f := range t.fields() {
 		*f += *of[i]
 	}
+	t.findings.add(&o.findings)
 }
 
 // Metrics writes one CloudWatch Embedded Metric Format line per invocation
@@ -43,7 +50,7 @@ type Metrics struct {
 	Mode      string
 }
 
-var metricNames = []string{"Events", "Allowed", "Ignored", "Unauthorized", "Invalid", "Forged", "Alerts", "Suppressed", "Summaries", "Quarantines", "DryRuns", "Errors", "BreakerTripped"}
+var metricNames = []string{"Events", "Allowed", "Ignored", "Unauthorized", "Invalid", "Forged", "Alerts", "Suppressed", "Summaries", "Quarantines", "DryRuns", "Errors", "BreakerTripped", "Findings", "FindingsFailed"}
 
 // Emit writes the line.
 func (mt *Metrics) Emit(t *tally) {

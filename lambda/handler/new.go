@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
@@ -128,16 +129,21 @@ func New(cfg *config.Config, awsCfg aws.Config, stdout io.Writer) (*Handler, err
 	snsc := sns.NewFromConfig(awsCfg)
 	log := slog.New(requestIDHandler{slog.NewJSONHandler(stdout, &slog.HandlerOptions{ReplaceAttr: lambdacontext.ReplaceAttr})})
 	log.Info("cold start", "mode", cfg.Mode, "allowlist", cfg.AllowlistPath, "allowEntries", len(allow.Entries), "region", q.Region)
+	var hub SecurityHubAPI
+	if cfg.Findings == config.FindingsSecurityHub {
+		hub = securityhub.NewFromConfig(awsCfg)
+	}
 	return &Handler{
-		Config:     cfg,
-		Allowlist:  allow,
-		Store:      store,
-		Alerts:     &alert.Publisher{SNS: snsc, Topic: cfg.AlertTopicARN},
-		Health:     &alert.Publisher{SNS: snsc, Topic: cfg.HealthTopic()},
-		Quarantine: q,
-		Own:        own,
-		Log:        log,
-		Metrics:    &Metrics{W: stdout, Namespace: "s3xguard", Mode: string(cfg.Mode)},
+		SecurityHub: hub,
+		Config:      cfg,
+		Allowlist:   allow,
+		Store:       store,
+		Alerts:      &alert.Publisher{SNS: snsc, Topic: cfg.AlertTopicARN},
+		Health:      &alert.Publisher{SNS: snsc, Topic: cfg.HealthTopic()},
+		Quarantine:  q,
+		Own:         own,
+		Log:         log,
+		Metrics:     &Metrics{W: stdout, Namespace: "s3xguard", Mode: string(cfg.Mode)},
 	}, nil
 }
 

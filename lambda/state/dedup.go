@@ -101,6 +101,10 @@ type Ticket struct {
 	old   item
 }
 
+// WindowStart is when the claimed window started: with its key, it names
+// the window (Window.Start) for as long as it lives.
+func (t Ticket) WindowStart() time.Time { return time.UnixMilli(t.start) }
+
 // Dedup claims the window for c.Key or counts a repeat of its sent alert.
 // The first writer wins a conditional put, so exactly one instance sends,
 // however many race.

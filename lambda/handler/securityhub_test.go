@@ -1,0 +1,214 @@
+package handler
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
+
+	"github.com/s3xguard/s3xguard/lambda/alert"
+	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
+	"github.com/s3xguard/s3xguard/lambda/config"
+	"github.com/s3xguard/s3xguard/lambda/state"
+	"github.com/s3xguard/s3xguard/rules"
+	"github.com/s3xguard/s3xguard/test/asff"
+)
+
+// fakeHub is Security Hub behind SecurityHubAPI: it keeps findings by ID,
+// refuses the IDs in refuse (FailedFindings in a 200 answer) and fails
+// every call with err.
+type fakeHub struct {
+	mu       sync.Mutex
+	findings map[string]types.AwsSecurityFinding
+	refuse   map[string]bool
+	err      error
+	imports  []int // findings per BatchImportFindings call
+	gets     int
+}
+
+func (f *fakeHub) BatchImportFindings(_ context.Context, in *securityhub.BatchImportFindingsInput, _ ...func(*securityhub.Options)) (*securityhub.BatchImportFindingsOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.imports = append(f.imports, len(in.Findings))
+	if f.err != nil {
+		return nil, f.err
+	}
+	out := &securityhub.BatchImportFindingsOutput{}
+	for _, x := range in.Findings {
+		id := aws.ToString(x.Id)
+		if f.refuse[id] {
+			out.FailedFindings = append(out.FailedFindings, types.ImportFindingsError{Id: x.Id, ErrorCode: aws.String("InvalidInput"), ErrorMessage: aws.String("refused")})
+			continue
+		}
+		f.findings[id] = x
+	}
+	out.FailedCount = aws.Int32(int32(len(out.FailedFindings)))
+	out.SuccessCount = aws.Int32(int32(len(in.Findings) - len(out.FailedFindings)))
+	return out, nil
+}
+
+func (f *fakeHub) GetFindings(_ context.Context, in *securityhub.GetFindingsInput, _ ...func(*securityhub.Options)) (*securityhub.GetFindingsOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gets++
+	if f.err != nil {
+		return nil, f.err
+	}
+	out := &securityhub.GetFindingsOutput{}
+	for _, flt := range in.Filters.Id {
+		if x, ok := f.findings[aws.ToString(flt.Value)]; ok {
+			out.Findings = append(out.Findings, x)
+		}
+	}
+	return out, nil
+}
+
+func hubHandler(hub *fakeHub) (*Handler, *bytes.Buffer) {
+	var log bytes.Buffer
+	return &Handler{
+		Config:      &config.Config{AccountID: "123456789012", Region: "us-east-1", Mode: config.ModeAlert},
+		Log:         slog.New(slog.NewJSONHandler(&log, nil)),
+		SecurityHub: hub,
+	}, &log
+}
+
+func sentAlert(i int) *alert.Alert {
+	rec := here
+	rec.EventID, rec.EventName, rec.EventSource, rec.Bucket = fmt.Sprintf("e%d", i), "GetObject", "s3express.amazonaws.com", "a--use1-az4--x-s3"
+	rec.EventTime = "2026-11-20T10:00:00Z"
+	return &alert.Alert{Kind: alert.KindUnauthorized, Severity: alert.Medium, Record: &rec,
+		Decision: rules.Decision{Verdict: rules.Unauthorized, Reasons: []string{"no entry"}},
+		Response: alert.Response{Action: alert.ActionAlertOnly}}
+}
+
+// TestImportFindings: batches of at most 100, refused findings counted and
+// named, nothing when Security Hub is off.
+func TestImportFindings(t *testing.T) {
+	hub := &fakeHub{findings: map[string]types.AwsSecurityFinding{}, refuse: map[string]bool{}}
+	h, log := hubHandler(hub)
+	var m tally
+	start := time.UnixMilli(1795169730000)
+	for i := range 150 {
+		h.queueFinding(sentAlert(i), fmt.Sprintf("k%d", i), start, nil, &m, h.Log)
+	}
+	refused := m.findings.created[7].Id
+	hub.refuse[refused] = true
+	h.importFindings(context.Background(), &m)
+	if fmt.Sprint(hub.imports) != "[100 50]" || m.Findings != 149 || m.FindingsFailed != 1 || len(hub.findings) != 149 {
+		t.Errorf("imports %v, counted %d ok and %d failed, %d kept; want [100 50], 149, 1, 149", hub.imports, m.Findings, m.FindingsFailed, len(hub.findings))
+	}
+	if !strings.Contains(log.String(), "findings not imported") || !strings.Contains(log.String(), refused+" refused: InvalidInput") {
+		t.Errorf("the refused finding is not logged by ID:\n%s", log.String())
+	}
+
+	// An API error: every finding of the call failed.
+	hub.err = errors.New("boom")
+	m = tally{}
+	h.queueFinding(sentAlert(1), "k", start, nil, &m, h.Log)
+	h.importFindings(context.Background(), &m)
+	if m.Findings != 0 || m.FindingsFailed != 1 {
+		t.Errorf("API error: %d ok, %d failed", m.Findings, m.FindingsFailed)
+	}
+
+	// Off: nothing queued, nothing called.
+	h.SecurityHub = nil
+	m = tally{}
+	h.queueFinding(sentAlert(1), "k", start, &state.Window{Key: "k"}, &m, h.Log)
+	h.importFindings(context.Background(), &m)
+	if len(m.findings.created)+len(m.findings.updates) != 0 {
+		t.Errorf("Security Hub off, yet %+v queued", m.findings)
+	}
+}
+
+// TestFindingOfEveryKind: invalid and forged alerts (no record, or
+// another account's) are findings of the function's own account, valid by
+// the ASFF reference.
+func TestFindingOfEveryKind(t *testing.T) {
+	hub := &fakeHub{findings: map[string]types.AwsSecurityFinding{}, refuse: map[string]bool{}}
+	h, _ := hubHandler(hub)
+	var m tally
+	forged := sentAlert(3)
+	forged.Kind, forged.Severity = alert.KindForged, alert.High
+	forged.Record.RecipientAccountID, forged.Record.AWSRegion = "999999999999", "eu-west-1"
+	for i, a := range []*alert.Alert{
+		sentAlert(1),
+		{Kind: alert.KindInvalid, Severity: alert.Medium, Record: &cloudtrail.Record{}, Raw: "not json",
+			Decision: rules.Decision{Verdict: rules.Invalid, Reasons: []string{"malformed JSON"}}},
+		forged,
+	} {
+		h.queueFinding(a, fmt.Sprintf("k%d", i), time.Now(), nil, &m, h.Log)
+	}
+	if m.FindingsFailed != 0 || len(m.findings.created) != 3 {
+		t.Fatalf("%d failed, %d queued", m.FindingsFailed, len(m.findings.created))
+	}
+	for _, f := range m.findings.created {
+		b, _ := json.Marshal(f)
+		for _, err := range asff.Validate(b) {
+			t.Errorf("%s: %v", f.GeneratorId, err)
+		}
+		if f.AwsAccountId != "123456789012" || f.Region != "us-east-1" {
+			t.Errorf("%s: in %s/%s, not the function's account", f.GeneratorId, f.AwsAccountId, f.Region)
+		}
+	}
+}
+
+// TestUpdateCount: the window's finding is read back and imported again
+// with its count, a newer UpdatedAt, and without what Security Hub and its
+// users own; the highest count of a window wins.
+func TestUpdateCount(t *testing.T) {
+	hub := &fakeHub{findings: map[string]types.AwsSecurityFinding{}, refuse: map[string]bool{}}
+	h, _ := hubHandler(hub)
+	var m tally
+	start := time.UnixMilli(1795169730000)
+	h.queueFinding(sentAlert(1), "k", start, nil, &m, h.Log)
+	h.importFindings(context.Background(), &m)
+	id := m.findings.created[0].Id
+	f := hub.findings[id]
+	f.ProductFields["aws/securityhub/FindingId"] = "x"
+	f.Workflow = &types.Workflow{Status: types.WorkflowStatusNotified}
+	f.Note = &types.Note{Text: aws.String("seen")}
+	hub.findings[id] = f
+	before := aws.ToString(f.UpdatedAt)
+
+	time.Sleep(2 * time.Millisecond)
+	m = tally{}
+	w := &state.Window{Key: "k", Start: start, Repeats: 4, LastSeen: start.Add(time.Minute)}
+	h.queueCount(&state.Window{Key: "k", Start: start, Repeats: 2}, &m)
+	h.queueCount(w, &m)
+	h.importFindings(context.Background(), &m)
+	got := hub.findings[id]
+	if len(hub.findings) != 1 || got.ProductFields["s3xguard/Count"] != "5" || m.Findings != 1 || hub.gets != 1 {
+		t.Fatalf("after the update: %d findings, count %q, %d imported, %d reads", len(hub.findings), got.ProductFields["s3xguard/Count"], m.Findings, hub.gets)
+	}
+	if aws.ToString(got.UpdatedAt) <= before || aws.ToString(got.LastObservedAt) != "2026-11-20T10:16:30.000Z" {
+		t.Errorf("UpdatedAt %s (before %s), LastObservedAt %s", aws.ToString(got.UpdatedAt), before, aws.ToString(got.LastObservedAt))
+	}
+	if got.Workflow != nil || got.Note != nil || got.ProductFields["aws/securityhub/FindingId"] != "" {
+		t.Errorf("imported back what Security Hub and its users own: %+v", got)
+	}
+	// An alert that replaced the window (escalation, or the next window
+	// carrying the count) updates the window's finding too.
+	m = tally{}
+	h.queueFinding(sentAlert(2), "k2", start.Add(time.Hour), &state.Window{Key: "k", Start: start, Repeats: 6}, &m, h.Log)
+	h.importFindings(context.Background(), &m)
+	if c := hub.findings[id].ProductFields["s3xguard/Count"]; c != "7" || len(hub.findings) != 2 {
+		t.Errorf("carried count: %q, %d findings; want 7, 2", c, len(hub.findings))
+	}
+	// A window whose finding Security Hub does not have: nothing made up.
+	m = tally{}
+	h.queueCount(&state.Window{Key: "other", Start: start, Repeats: 3}, &m)
+	h.importFindings(context.Background(), &m)
+	if len(hub.findings) != 2 || m.Findings != 0 {
+		t.Errorf("a count without its finding imported %d", m.Findings)
+	}
+}

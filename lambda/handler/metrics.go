@@ -17,12 +17,15 @@ type tally struct {
 	// BreakerTripped counts the breaker's trips paged in this invocation
 	// (the stack's breaker alarm watches it).
 	BreakerTripped int
+	// SessionMoved counts session-moved alerts; SessionUnchecked the zonal
+	// calls whose session could not be looked up (the table failed).
+	SessionMoved, SessionUnchecked int
 }
 
 // fields are the counters, in the order of metricNames.
 func (t *tally) fields() []*int {
 	return []*int{&t.Events, &t.Allowed, &t.Ignored, &t.Unauthorized, &t.Invalid, &t.Forged, &t.Alerts, &t.Suppressed,
-		&t.Summaries, &t.Quarantines, &t.DryRuns, &t.Errors, &t.BreakerTripped}
+		&t.Summaries, &t.Quarantines, &t.DryRuns, &t.Errors, &t.BreakerTripped, &t.SessionMoved, &t.SessionUnchecked}
 }
 
 // add adds o's counts to t.
@@ -43,7 +46,7 @@ type Metrics struct {
 	Mode      string
 }
 
-var metricNames = []string{"Events", "Allowed", "Ignored", "Unauthorized", "Invalid", "Forged", "Alerts", "Suppressed", "Summaries", "Quarantines", "DryRuns", "Errors", "BreakerTripped"}
+var metricNames = []string{"Events", "Allowed", "Ignored", "Unauthorized", "Invalid", "Forged", "Alerts", "Suppressed", "Summaries", "Quarantines", "DryRuns", "Errors", "BreakerTripped", "SessionMoved", "SessionUnchecked"}
 
 // Emit writes the line.
 func (mt *Metrics) Emit(t *tally) {

@@ -56,6 +56,15 @@ type sessionCache struct {
 	mu      sync.Mutex
 	entries map[string]cachedSession
 	paused  time.Time // no lookups before this
+	// inflight are the reads under way: the messages of one batch that
+	// look up the same key wait for one read.
+	inflight map[string]*read
+}
+
+type read struct {
+	done chan struct{}
+	s    *session.Session
+	err  error
 }
 
 type cachedSession struct {
@@ -77,6 +86,9 @@ func (c *sessionCache) put(key string, e cachedSession, now time.Time) {
 	defer c.mu.Unlock()
 	if c.entries == nil {
 		c.entries = map[string]cachedSession{}
+	}
+	if old, ok := c.entries[key]; ok && e.s == nil && old.s != nil && now.Before(old.until) {
+		return // a read that missed does not hide a session indexed meanwhile
 	}
 	if len(c.entries) >= maxCachedSessions {
 		for k, v := range c.entries {
@@ -102,26 +114,45 @@ func (c *sessionCache) lookup(ctx context.Context, store *state.Store, key strin
 		return e.s, nil
 	}
 	c.mu.Lock()
-	paused := now.Before(c.paused)
-	c.mu.Unlock()
-	if paused {
+	if now.Before(c.paused) {
+		c.mu.Unlock()
 		return nil, errLookupPaused
 	}
+	if r := c.inflight[key]; r != nil {
+		c.mu.Unlock()
+		select {
+		case <-r.done:
+			return r.s, r.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	r := &read{done: make(chan struct{})}
+	if c.inflight == nil {
+		c.inflight = map[string]*read{}
+	}
+	c.inflight[key] = r
+	c.mu.Unlock()
+
 	lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	s, exp, err := store.Session(lctx, key)
 	cancel()
+	r.s, r.err = s, err
+	if err == nil {
+		until := now.Add(missTTL)
+		if s != nil {
+			until = exp
+		}
+		c.put(key, cachedSession{s: s, until: until}, now)
+	}
+	c.mu.Lock()
 	if err != nil {
-		c.mu.Lock()
 		c.paused = time.Now().Add(lookupPause)
-		c.mu.Unlock()
-		return nil, err
 	}
-	until := now.Add(missTTL)
-	if s != nil {
-		until = exp
-	}
-	c.put(key, cachedSession{s: s, until: until}, now)
-	return s, nil
+	delete(c.inflight, key)
+	c.mu.Unlock()
+	close(r.done)
+	return s, err
 }
 
 // sessions is the session step of one genuine event: index a CreateSession;

@@ -28,6 +28,7 @@ type table struct {
 	gets, puts int
 	getErr     error
 	hang       bool
+	delay      time.Duration
 }
 
 func (t *table) GetItem(ctx context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
@@ -36,6 +37,7 @@ func (t *table) GetItem(ctx context.Context, in *dynamodb.GetItemInput, _ ...fun
 	err, hang := t.getErr, t.hang
 	it := t.items[in.Key["pk"].(*types.AttributeValueMemberS).Value]
 	t.mu.Unlock()
+	time.Sleep(t.delay)
 	if hang {
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -276,5 +278,29 @@ func TestSessionCacheBounded(t *testing.T) {
 	}
 	if n := len(c.entries); n > maxCachedSessions {
 		t.Fatalf("%d entries; want at most %d", n, maxCachedSessions)
+	}
+}
+
+// The messages of one batch that look up one key wait for a single read;
+// a read that missed never hides a session indexed meanwhile.
+func TestSessionLookupOnce(t *testing.T) {
+	db := &table{}
+	step(sessionHandler(t, db, config.SessionAlert), createSession("etl", "K5", "10.1.2.3", nil))
+	db.delay = 50 * time.Millisecond
+	h := sessionHandler(t, db, config.SessionAlert)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() { step(h, call("etl", "K5", "203.0.113.9")) })
+	}
+	wg.Wait()
+	if gets, _ := db.counts(); gets != 1 {
+		t.Fatalf("8 concurrent lookups of one key: %d reads; want 1", gets)
+	}
+	now := time.Now()
+	s := &session.Session{EventID: "cs"}
+	h.sessionCache.put("K6", cachedSession{s: s, until: now.Add(time.Minute)}, now)
+	h.sessionCache.put("K6", cachedSession{until: now.Add(missTTL)}, now)
+	if e, ok := h.sessionCache.get("K6", now); !ok || e.s != s {
+		t.Fatalf("a miss replaced an indexed session: %+v", e)
 	}
 }

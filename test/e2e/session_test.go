@@ -170,6 +170,30 @@ func TestSessionEnforceUsesIssuer(t *testing.T) {
 	}
 }
 
+// Dry-run is honoured: SESSION_CHECK=enforce with RESPONSE_MODE=dry-run
+// says what it would deny (the issuer, by its path) and changes nothing.
+func TestSessionEnforceDryRun(t *testing.T) {
+	w := newSessionWorld(t, map[string]string{"SESSION_CHECK": "enforce", "RESPONSE_MODE": "dry-run"})
+	fn := w.function()
+	invokeAll(t, fn, createdBy("loader", loaderARN, "ASIASESSIONKEY6", "10.1.2.3"))
+	w.proxy.Reset()
+	invokeAll(t, fn, getObject("loader", "ASIASESSIONKEY6", "198.51.100.20"))
+	got := w.alerts(2 * time.Second)
+	if len(got) != 1 {
+		t.Fatalf("%d alerts; want 1", len(got))
+	}
+	stmt, _ := field(got[0].Doc, "response", "statement").(string)
+	if got[0].Attributes["action"] != "would quarantine" || !strings.Contains(stmt, `"`+loaderARN+`"`) {
+		t.Fatalf("alerts %+v; want one, would quarantine %s", got, loaderARN)
+	}
+	if p := w.policy(); p != "" {
+		t.Errorf("dry run wrote a bucket policy: %s", p)
+	}
+	if c := w.proxy.Calls(); c["iam:GetRole"] != 0 || c["s3express:PUT?policy"] != 0 {
+		t.Errorf("calls: %s; want no iam:GetRole and no policy write", harness.FormatCalls(c))
+	}
+}
+
 // A forged CreateSession (the envelope of another account) plants nothing:
 // it cannot claim a key was created where the thief uses it (hiding the
 // theft), nor create a session to make an honest call look moved.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/s3xguard/s3xguard/lambda/config"
+	"github.com/s3xguard/s3xguard/lambda/session"
 	"github.com/s3xguard/s3xguard/rules"
 )
 
@@ -58,6 +59,13 @@ type Config struct {
 	// default). Needs IAMResponse.
 	RevokeSessions bool   `json:"revokeSessions"`
 	ObjectKeys     string `json:"objectKeys"`
+	// SessionCheck: off (default), alert or enforce: what a zonal call
+	// from another network than its session was created from gives
+	// (SESSION_CHECK); enforce quarantines as responseMode says.
+	SessionCheck string `json:"sessionCheck"`
+	// SessionTolerance: "V4,V6" prefix lengths of the same network
+	// (SESSION_TOLERANCE, default "24,64").
+	SessionTolerance string `json:"sessionTolerance"`
 	// ReservedConcurrency caps (and reserves) the function's concurrency,
 	// so a flood of events cannot exhaust the account's.
 	ReservedConcurrency int `json:"reservedConcurrency"`
@@ -252,6 +260,18 @@ func (c *Config) Validate() error {
 	case "show", "truncate", "redact":
 	default:
 		bad("objectKeys", fmt.Sprintf("%q", c.ObjectKeys), "want show, truncate or redact")
+	}
+	switch c.SessionCheck {
+	case "":
+		c.SessionCheck = string(config.SessionOff)
+	case string(config.SessionOff), string(config.SessionAlert), string(config.SessionEnforce):
+	default:
+		bad("sessionCheck", fmt.Sprintf("%q", c.SessionCheck), "want off, alert or enforce")
+	}
+	if c.SessionTolerance == "" {
+		c.SessionTolerance = "24,64"
+	} else if _, err := session.ParseTolerance(c.SessionTolerance); err != nil {
+		bad("sessionTolerance", fmt.Sprintf("%q", c.SessionTolerance), "want IPv4 and IPv6 prefix lengths (0 to 32, 0 to 128), like \"24,64\"")
 	}
 	if c.TrailLogDays == 0 {
 		c.TrailLogDays = 365

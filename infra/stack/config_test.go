@@ -29,7 +29,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatalf("defaults not filled: %+v", c)
 	}
 	if *c.QuarantineMaxPerBucketHour != 3 || c.QuarantineTarget != "role" || c.ReservedConcurrency != 20 || c.BatchParallelism != 4 ||
-		c.RevokeSessions || c.QuarantineFailedCalls {
+		c.RevokeSessions || c.QuarantineFailedCalls || c.SessionCheck != "off" || c.SessionTolerance != "24,64" {
 		t.Fatalf("defaults not filled: %+v", c)
 	}
 	if !reflect.DeepEqual(*c.HealthSubscriptions, c.Subscriptions) {
@@ -79,6 +79,9 @@ func TestConfigValidation(t *testing.T) {
 		{"concurrency too high", func(c *Config) { c.ReservedConcurrency = 5000 }, "reservedConcurrency: 5000: want 3 to 1000"},
 		{"batch parallelism too high", func(c *Config) { c.BatchParallelism = 33 }, "batchParallelism: 33: want 1 to 32"},
 		{"negative batch parallelism", func(c *Config) { c.BatchParallelism = -1 }, "batchParallelism: -1: want 1 to 32"},
+		{"bad session check", func(c *Config) { c.SessionCheck = "on" }, `sessionCheck: "on": want off, alert or enforce`},
+		{"bad session tolerance", func(c *Config) { c.SessionTolerance = "24" }, `sessionTolerance: "24": want IPv4 and IPv6 prefix lengths`},
+		{"session tolerance out of range", func(c *Config) { c.SessionTolerance = "24,200" }, `sessionTolerance: "24,200": want IPv4 and IPv6 prefix lengths (0 to 32, 0 to 128)`},
 		{"enforce without break-glass", func(c *Config) { c.BreakGlassRoleArn = "" }, `breakGlassRoleArn: "": required with responseMode enforce`},
 		{"break-glass not a role", func(c *Config) { c.BreakGlassRoleArn = "arn:aws:iam::111122223333:user/alice" }, `breakGlassRoleArn: "arn:aws:iam::111122223333:user/alice": want a role ARN`},
 		{"break-glass wildcard", func(c *Config) { c.BreakGlassRoleArn = "arn:aws:iam::111122223333:role/Break*" }, `want a role ARN, arn:aws:iam::ACCOUNT:role/[PATH/]NAME, without wildcards`},

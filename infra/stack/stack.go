@@ -202,6 +202,8 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 		"GUARDED_BUCKETS":                jsii.String(guarded(cfg.Buckets)),
 		"BATCH_PARALLELISM":              jsii.String(strconv.Itoa(cfg.BatchParallelism)),
 		"FINDINGS":                       jsii.String(findingsEnv(cfg.Findings)),
+		"SESSION_CHECK":                  jsii.String(cfg.SessionCheck),
+		"SESSION_TOLERANCE":              jsii.String(cfg.SessionTolerance),
 		"ALLOWLIST_SHA256":               jsii.String(config.AllowlistDigest(bundled)),
 		"ACCOUNT_ID":                     awscdk.Aws_ACCOUNT_ID(),
 		// The role's ARN, not a name: the function compares it with the

@@ -77,6 +77,7 @@ func configFor(name string) *Config {
 		c.QuarantineTTL, c.QuarantineTarget, c.QuarantineFailedCalls, c.QuarantineMaxPerBucketHour = "0", "session", true, &two
 		c.ReservedConcurrency, c.BatchParallelism = 50, 8
 		c.Findings = "securityhub"
+		c.SessionCheck, c.SessionTolerance = "enforce", "16,48"
 	}
 	if err := c.Validate(); err != nil {
 		panic(err)
@@ -190,7 +191,7 @@ func TestFunction(t *testing.T) {
 	}
 	for k, want := range map[string]string{
 		"REVOKE_SESSIONS": "off", "QUARANTINE_TARGET": "role", "QUARANTINE_MAX_PER_BUCKET_HOUR": "3", "QUARANTINE_FAILED_CALLS": "off",
-		"BATCH_PARALLELISM": "4", "FINDINGS": "off",
+		"BATCH_PARALLELISM": "4", "FINDINGS": "off", "SESSION_CHECK": "off", "SESSION_TOLERANCE": "24,64",
 	} {
 		if env[k] != want {
 			t.Errorf("env %s = %v; want %q", k, env[k], want)
@@ -204,6 +205,7 @@ func TestFunction(t *testing.T) {
 	for k, want := range map[string]string{
 		"REVOKE_SESSIONS": "on", "QUARANTINE_TARGET": "session", "QUARANTINE_MAX_PER_BUCKET_HOUR": "2", "QUARANTINE_FAILED_CALLS": "on",
 		"QUARANTINE_TTL": "0", "GUARDED_BUCKETS": "*", "BATCH_PARALLELISM": "8", "FINDINGS": "securityhub",
+		"SESSION_CHECK": "enforce", "SESSION_TOLERANCE": "16,48",
 	} {
 		if renv[k] != want {
 			t.Errorf("revoke: env %s = %v; want %q", k, renv[k], want)
@@ -902,7 +904,8 @@ func TestEnvironmentContract(t *testing.T) {
 		if string(c.Mode) != s.cfg.ResponseMode || c.RevokeSessions != s.cfg.RevokeSessions || string(c.Target) != s.cfg.QuarantineTarget ||
 			c.MaxQuarantinesBucketHour != *s.cfg.QuarantineMaxPerBucketHour || c.QuarantineFailedCalls != s.cfg.QuarantineFailedCalls ||
 			c.IAMResponse != s.cfg.IAMResponse || (c.IAMDenyPolicyARN != "") != s.cfg.IAMResponse || c.HealthTopic() != resolved["HEALTH_TOPIC_ARN"] ||
-			c.BatchParallelism != s.cfg.BatchParallelism {
+			c.BatchParallelism != s.cfg.BatchParallelism || string(c.SessionCheck) != s.cfg.SessionCheck ||
+			fmt.Sprintf("%d,%d", c.SessionTolerance.V4, c.SessionTolerance.V6) != s.cfg.SessionTolerance {
 			t.Errorf("%s: the function reads %+v from config %+v", name, c, s.cfg)
 		}
 		// The hash of the allowlist BuildFunction bundled (the test builds

@@ -11,6 +11,7 @@ import (
 
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
 	"github.com/s3xguard/s3xguard/lambda/config"
+	"github.com/s3xguard/s3xguard/lambda/session"
 	"github.com/s3xguard/s3xguard/rules"
 )
 
@@ -23,8 +24,13 @@ const (
 	// KindForged is an input that is not a full EventBridge event of S3
 	// Express CloudTrail from the function's own account and region: never
 	// acted on, since anyone allowed to invoke could have written it.
-	KindForged  Kind = "forged"
-	KindSummary Kind = "summary"
+	KindForged Kind = "forged"
+	// KindSessionMoved is a zonal call made with a session's credentials
+	// from another network than the session was created from, by a
+	// principal the allowlist allows (SESSION_CHECK): a session token is a
+	// bearer credential, and one used elsewhere is the signature of theft.
+	KindSessionMoved Kind = "session-moved"
+	KindSummary      Kind = "summary"
 )
 
 // Actions say what was done about an event.
@@ -62,6 +68,9 @@ type Alert struct {
 	// it is empty and Raw holds its beginning.
 	Record   *cloudtrail.Record
 	Decision rules.Decision
+	// Session is the CreateSession that minted the credentials of a zonal
+	// call, when indexed.
+	Session  *session.Session
 	Raw      string
 	Response Response
 	Keys     config.KeyDisplay
@@ -181,12 +190,14 @@ type document struct {
 	Severity  string         `json:"severity"`
 	Principal map[string]any `json:"principal"`
 	Event     map[string]any `json:"event"`
-	Decision  map[string]any `json:"decision"`
-	Response  Response       `json:"response"`
-	Previous  *Repeats       `json:"previousWindow,omitempty"`
-	Raw       string         `json:"raw,omitempty"`
-	ID        string         `json:"alertId,omitempty"`
-	Input     string         `json:"input,omitempty"`
+	// Session is the same object as check's JSON output's `session`.
+	Session  *session.Session `json:"session,omitempty"`
+	Decision map[string]any   `json:"decision"`
+	Response Response         `json:"response"`
+	Previous *Repeats         `json:"previousWindow,omitempty"`
+	Raw      string           `json:"raw,omitempty"`
+	ID       string           `json:"alertId,omitempty"`
+	Input    string           `json:"input,omitempty"`
 	// MayBeDuplicate is set when an earlier attempt may have sent this
 	// alert already; DuplicateReason says why.
 	MayBeDuplicate  bool     `json:"mayBeDuplicate,omitempty"`
@@ -209,7 +220,8 @@ func (a *Alert) document(r *cloudtrail.Record) document {
 			"availabilityZone": r.AvailabilityZone, "sourceIP": r.SourceIPAddress, "vpcEndpoint": r.VPCEndpointID,
 			"userAgent": r.UserAgent, "sessionMode": r.SessionMode,
 		}),
-		Decision: omitEmpty(map[string]any{"verdict": a.Decision.Verdict.String(), "reasons": a.Decision.Reasons}),
+		Session:  a.Session,
+		Decision: omitEmpty(map[string]any{"verdict": a.Decision.Verdict.String(), "rule": a.Decision.Rule, "reasons": a.Decision.Reasons}),
 		Response: a.Response,
 		Previous: a.Previous,
 		Raw:      a.Raw,
@@ -251,6 +263,15 @@ func (a *Alert) email(r *cloudtrail.Record, who string) string {
 	line("region", r.AWSRegion)
 	line("zone", r.AvailabilityZone)
 	line("user agent", r.UserAgent)
+	if s := a.Session; s != nil {
+		b.WriteString("\nSESSION (the CreateSession that minted the credentials)\n")
+		line("issuer", s.Issuer)
+		line("created at", s.EventTime)
+		line("from IP", s.SourceIP)
+		line("via", s.VPCEndpointID)
+		line("mode", s.Mode)
+		line("event ID", s.EventID)
+	}
 	b.WriteString("\nWHEN\n")
 	line("time", r.EventTime)
 	line("event ID", r.EventID)

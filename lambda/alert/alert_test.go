@@ -9,6 +9,7 @@ import (
 
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
 	"github.com/s3xguard/s3xguard/lambda/config"
+	"github.com/s3xguard/s3xguard/lambda/session"
 	"github.com/s3xguard/s3xguard/rules"
 )
 
@@ -186,5 +187,59 @@ func TestBuildDuplicateAndID(t *testing.T) {
 	b, _ := sample().Build()
 	if strings.Contains(b.Body, "mayBeDuplicate") {
 		t.Error("mayBeDuplicate on a first attempt")
+	}
+}
+
+// An alert on a zonal call carries its session: the same object, with the
+// same member names, as check's JSON output (lambda/report.go,
+// appendSessionJSON), in the document and in the email.
+func TestSessionObject(t *testing.T) {
+	a := sample()
+	a.Kind = KindSessionMoved
+	a.Decision.Rule = "writers"
+	a.Session = &session.Session{EventID: "cs-1", Issuer: "arn:aws:iam::123456789012:role/app/team/writer",
+		EventTime: "2026-11-25T01:00:00Z", SourceIP: "10.1.2.3", Mode: "ReadWrite"}
+	m, err := a.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]string
+	if err := json.Unmarshal([]byte(m.Body), &body); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(body["default"]), &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"eventID": "cs-1", "issuer": "arn:aws:iam::123456789012:role/app/team/writer",
+		"eventTime": "2026-11-25T01:00:00Z", "sourceIPAddress": "10.1.2.3", "mode": "ReadWrite"}
+	got, _ := doc["session"].(map[string]any)
+	if len(got) != len(want) {
+		t.Fatalf("session = %v; want %v (empty members left out)", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("session.%s = %v; want %v", k, got[k], v)
+		}
+	}
+	if d, _ := doc["decision"].(map[string]any); d["rule"] != "writers" {
+		t.Errorf("decision.rule = %v; want the entry that allowed the principal", d["rule"])
+	}
+	if m.Attributes["kind"] != "session-moved" || !strings.HasPrefix(m.Subject, "[s3xguard HIGH] session-moved PutObject") {
+		t.Errorf("kind %q, subject %q", m.Attributes["kind"], m.Subject)
+	}
+	for _, line := range []string{"issuer:      arn:aws:iam::123456789012:role/app/team/writer", "from IP:     10.1.2.3", "event ID:    cs-1"} {
+		if !strings.Contains(body["email"], line) {
+			t.Errorf("email lacks %q:\n%s", line, body["email"])
+		}
+	}
+	a.Session.Issuer = strings.Repeat("x", 5000)
+	if m, err = a.Build(); err != nil || !strings.Contains(m.Body, "session.issuer (5000 bytes)") {
+		t.Errorf("a long session field is not clipped and named: %v", err)
+	}
+	a.Session = nil
+	m, _ = a.Build()
+	if strings.Contains(m.Body, `\"session\"`) {
+		t.Errorf("an alert without a session has a session member")
 	}
 }

@@ -74,6 +74,19 @@ func (a *Alert) clip(l limits) *Alert {
 		c.Decision.Reasons = append(c.Decision.Reasons, reason)
 	}
 	c.Decision.Rule = clip(c.Decision.Rule, l.field)
+	if a.Session != nil {
+		sc := *a.Session
+		c.Session = &sc
+		for _, f := range []struct {
+			name string
+			s    *string
+		}{
+			{"session.eventID", &sc.EventID}, {"session.issuer", &sc.Issuer}, {"session.eventTime", &sc.EventTime},
+			{"session.sourceIPAddress", &sc.SourceIP}, {"session.vpcEndpointId", &sc.VPCEndpointID}, {"session.mode", &sc.Mode},
+		} {
+			cut(f.name, f.s, l.field)
+		}
+	}
 	cut("raw", &c.Raw, l.raw)
 	cut("alertId", &c.ID, l.field)
 	cut("input", &c.Input, l.field)

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/s3xguard/s3xguard/lambda/session"
 )
 
 // Mode is what the function does about an unauthorized event.
@@ -80,10 +82,29 @@ type Config struct {
 	// Findings is where each alert is also sent as a finding:
 	// FindingsSecurityHub, or "" (FINDINGS=off, the default).
 	Findings string
+	// SessionCheck is what a zonal call from another network than its
+	// session was created from gives: nothing, an alert, or an alert and a
+	// quarantine (as RESPONSE_MODE says).
+	SessionCheck SessionCheck
+	// SessionTolerance is how far from its session's network a call may
+	// come and still be the same network.
+	SessionTolerance session.Tolerance
 }
 
 // FindingsSecurityHub sends each alert to Security Hub as an ASFF finding.
 const FindingsSecurityHub = "securityhub"
+
+// SessionCheck is what the function does about a moved session.
+type SessionCheck string
+
+const (
+	// SessionOff looks up sessions only to attribute alerts (the default).
+	SessionOff SessionCheck = "off"
+	// SessionAlert alerts on a moved session (kind session-moved).
+	SessionAlert SessionCheck = "alert"
+	// SessionEnforce also quarantines its principal, as RESPONSE_MODE says.
+	SessionEnforce SessionCheck = "enforce"
+)
 
 // MaxBatchParallelism bounds BATCH_PARALLELISM: each message in flight
 // holds its own AWS calls, and the function's memory and the account's API
@@ -195,6 +216,19 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 		c.Target = t
 	default:
 		bad("QUARANTINE_TARGET", string(t), "want role or session")
+	}
+
+	switch sc := SessionCheck(get("SESSION_CHECK", string(SessionOff))); sc {
+	case SessionOff, SessionAlert, SessionEnforce:
+		c.SessionCheck = sc
+	default:
+		bad("SESSION_CHECK", string(sc), "want off, alert or enforce")
+	}
+	v = get("SESSION_TOLERANCE", "24,64")
+	if tol, err := session.ParseTolerance(v); err != nil {
+		bad("SESSION_TOLERANCE", v, "want IPv4 and IPv6 prefix lengths (0 to 32, 0 to 128), like 24,64")
+	} else {
+		c.SessionTolerance = tol
 	}
 
 	c.AccountID = get("ACCOUNT_ID", "")

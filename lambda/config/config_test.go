@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/s3xguard/s3xguard/lambda/session"
 )
 
 func env(kv map[string]string) func(string) string {
@@ -115,6 +117,11 @@ func TestErrorsNameVariableAndValue(t *testing.T) {
 		{"BATCH_PARALLELISM", "0", `BATCH_PARALLELISM="0": want an integer from 1 to 32`},
 		{"BATCH_PARALLELISM", "33", `BATCH_PARALLELISM="33": want an integer from 1 to 32`},
 		{"BATCH_PARALLELISM", "four", `BATCH_PARALLELISM="four": want an integer from 1 to 32`},
+		{"SESSION_CHECK", "on", `SESSION_CHECK="on": want off, alert or enforce`},
+		{"SESSION_TOLERANCE", "24", `SESSION_TOLERANCE="24": want IPv4 and IPv6 prefix lengths`},
+		{"SESSION_TOLERANCE", "33,64", `SESSION_TOLERANCE="33,64": want IPv4 and IPv6 prefix lengths (0 to 32, 0 to 128)`},
+		{"SESSION_TOLERANCE", "24,129", `SESSION_TOLERANCE="24,129"`},
+		{"SESSION_TOLERANCE", "a,b", `SESSION_TOLERANCE="a,b"`},
 	} {
 		e := base()
 		e[tc.name] = tc.value
@@ -122,6 +129,25 @@ func TestErrorsNameVariableAndValue(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s=%q: got %v; want an error containing %q", tc.name, tc.value, err, tc.want)
 		}
+	}
+}
+
+func TestSessionCheck(t *testing.T) {
+	d, err := FromEnv(env(base()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.SessionCheck != SessionOff || d.SessionTolerance != session.DefaultTolerance {
+		t.Fatalf("defaults: %q %+v; want off, 24,64", d.SessionCheck, d.SessionTolerance)
+	}
+	e := base()
+	e["SESSION_CHECK"], e["SESSION_TOLERANCE"] = "enforce", "16,48"
+	c, err := FromEnv(env(e))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SessionCheck != SessionEnforce || c.SessionTolerance != (session.Tolerance{V4: 16, V6: 48}) {
+		t.Fatalf("got %q %+v", c.SessionCheck, c.SessionTolerance)
 	}
 }
 

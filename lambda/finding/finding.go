@@ -180,7 +180,7 @@ func FromAlert(a *alert.Alert, id string, now time.Time) *Finding {
 	reasons := a.Decision.Reasons
 	return &Finding{
 		ID: id, Kind: k, Severity: a.Severity, Record: r, Decision: a.Decision, Reasons: reasons,
-		Count: 1, Updated: now, Action: a.Response.Action, Source: "function",
+		Count: 1, Updated: now, Action: a.Response.Action, Source: "function", Session: a.Session,
 	}
 }
 

@@ -181,10 +181,20 @@ func TestFromAlert(t *testing.T) {
 	r := record()
 	a := &alert.Alert{Kind: alert.KindUnauthorized, Severity: alert.High, Record: r,
 		Decision: decision(r, "session-moved: session s1 created from 10.1.2.3, used from 203.0.113.9"),
-		Response: alert.Response{Action: alert.ActionAlertOnly}}
+		Response: alert.Response{Action: alert.ActionAlertOnly},
+		Session:  &session.Session{Issuer: "arn:aws:iam::444455556666:role/p/w", SourceIP: "10.1.2.3", EventID: "s1"}}
 	f := FromAlert(a, "id", now)
 	if f.Kind != SessionMoved || f.Action != alert.ActionAlertOnly || f.Count != 1 || f.Source != "function" {
 		t.Errorf("FromAlert = %+v", f)
+	}
+	// The alert's session reaches the finding (ASFF ProductFields).
+	f.OwnerAccount, f.OwnerRegion = "111122223333", "us-east-1"
+	af, err := f.ASFF()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := af.ProductFields["s3xguard/Session/Issuer"]; got != a.Session.Issuer {
+		t.Errorf("session issuer in the finding = %q; want %q", got, a.Session.Issuer)
 	}
 	a.Kind = alert.KindForged
 	if f := FromAlert(a, "id", now); f.Kind != Forged {

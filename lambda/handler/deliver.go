@@ -52,7 +52,7 @@ func (h *Handler) deliver(ctx context.Context, b budget, c classified, log *slog
 		a.Duplicate = "an earlier attempt claimed this alert and stopped before recording it sent: it may have been published"
 	}
 	a.Escalated = tk.Escalated
-	if a.Kind == alert.KindUnauthorized {
+	if a.Kind == alert.KindUnauthorized || a.Kind == alert.KindSessionMoved {
 		a.Response = h.respond(ctx, a, m, log)
 	} else {
 		a.Response = alert.Response{Action: alert.ActionAlertOnly, Mode: string(h.Config.Mode),

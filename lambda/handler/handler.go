@@ -53,7 +53,8 @@ type Handler struct {
 	// alert as a finding (securityhub.go).
 	SecurityHub SecurityHubAPI
 
-	memory memory
+	memory       memory
+	sessionCache sessionCache
 }
 
 // Invoke is the Lambda handler. It takes the raw payload, so that any
@@ -165,6 +166,7 @@ func (h *Handler) event(ctx context.Context, b budget, data []byte, input string
 	m.Events++
 	t0 := time.Now()
 	c := h.classify(data, input)
+	h.sessions(ctx, &c, log, m)
 	decide := time.Since(t0)
 	if c.alert == nil {
 		if c.ignored {
@@ -186,6 +188,8 @@ func (h *Handler) event(ctx context.Context, b budget, data []byte, input string
 		m.Unauthorized++
 	case alert.KindForged:
 		m.Forged++
+	case alert.KindSessionMoved:
+		m.SessionMoved++
 	default:
 		m.Invalid++
 	}
@@ -207,7 +211,10 @@ func (h *Handler) respond(ctx context.Context, a *alert.Alert, m *tally, log *sl
 	r := alert.Response{Action: alert.ActionAlertOnly, Mode: string(cfg.Mode)}
 	rec := a.Record
 	switch {
-	case a.Kind != alert.KindUnauthorized:
+	case a.Kind == alert.KindSessionMoved && cfg.SessionCheck != config.SessionEnforce:
+		r.Detail = "SESSION_CHECK=" + string(cfg.SessionCheck) + ": a moved session is alerted, not quarantined"
+		return r
+	case a.Kind != alert.KindUnauthorized && a.Kind != alert.KindSessionMoved:
 		r.Detail = string(a.Kind) + " events are never quarantined"
 		return r
 	case cfg.Mode == config.ModeAlert:
@@ -227,10 +234,14 @@ func (h *Handler) respond(ctx context.Context, a *alert.Alert, m *tally, log *sl
 		r.Detail = fmt.Sprintf("the call failed (%s): alerted, not quarantined (QUARANTINE_FAILED_CALLS=off)", rec.ErrorCode)
 		return r
 	}
+	issuer := rec.UserIdentity.SessionIssuerARN
+	if a.Session != nil && a.Session.Issuer != "" {
+		issuer = a.Session.Issuer // the role with its path: no iam:GetRole
+	}
 	qctx, cancel := context.WithDeadline(ctx, quarantineDeadline(ctx, time.Now()))
 	defer cancel()
 	out, err := h.Quarantine.Apply(qctx, quarantine.Request{
-		Bucket: rec.Bucket, Principal: a.Decision.Principal, IssuerARN: rec.UserIdentity.SessionIssuerARN,
+		Bucket: rec.Bucket, Principal: a.Decision.Principal, IssuerARN: issuer,
 		Reason:  fmt.Sprintf("%s %s: %s", a.Kind, rec.EventName, joinReasons(a.Decision.Reasons)),
 		EventID: rec.EventID, DryRun: cfg.Mode == config.ModeDryRun,
 	})
@@ -354,8 +365,10 @@ func (h *Handler) sweep(ctx context.Context, m *tally) error {
 	return nil
 }
 
-// dedupKey is (kind, principal, bucket, source) for unauthorized events:
-// one alert per caller per bucket per network origin per window. Invalid
+// dedupKey is (kind, principal, bucket, source) for unauthorized and
+// session-moved events: one alert per caller per bucket per network origin
+// per window (for session-moved, the network the session was used from:
+// one stolen token, or many stolen from one place, is one alert). Invalid
 // and forged inputs add the reason's class and where the input came from,
 // so different malformed inputs are not hidden behind one count.
 func dedupKey(a *alert.Alert, class string) string {
@@ -368,7 +381,7 @@ func dedupKey(a *alert.Alert, class string) string {
 		who = a.Record.UserIdentity.PrincipalID
 	}
 	parts := []string{string(a.Kind), who, a.Record.Bucket, src}
-	if a.Kind != alert.KindUnauthorized {
+	if a.Kind != alert.KindUnauthorized && a.Kind != alert.KindSessionMoved {
 		parts = append(parts, class, a.Input)
 	}
 	for i, p := range parts {

@@ -29,6 +29,13 @@ type classified struct {
 	class   string
 	rule    string
 	ignored bool
+	// rec is set only for a record that passed the envelope gate and that
+	// the allowlist allowed or not (never for the function's own calls):
+	// the only records the session step reads or indexes. draft is its
+	// alert, made ready: for an allowed call, sent only if its session
+	// moved.
+	rec   *cloudtrail.Record
+	draft *alert.Alert
 }
 
 // classify decides one input. Only a full EventBridge envelope of an S3
@@ -92,7 +99,7 @@ func (h *Handler) classify(data []byte, input string) classified {
 	a.Decision = h.Allowlist.Decide(rec)
 	switch a.Decision.Verdict {
 	case rules.Allowed:
-		return classified{rule: a.Decision.Rule}
+		return classified{rule: a.Decision.Rule, rec: rec, draft: a}
 	case rules.Ignored:
 		return classified{ignored: true}
 	case rules.Unauthorized:
@@ -100,7 +107,7 @@ func (h *Handler) classify(data []byte, input string) classified {
 			return classified{rule: ownrole.Rule}
 		}
 		a.Kind, a.Severity = alert.KindUnauthorized, alert.SeverityOf(rec)
-		return classified{alert: a}
+		return classified{alert: a, rec: rec, draft: a}
 	}
 	a.Kind, a.Severity = alert.KindInvalid, alert.Medium
 	class := "record"

@@ -17,6 +17,10 @@ type tally struct {
 	// BreakerTripped counts the breaker's trips paged in this invocation
 	// (the stack's breaker alarm watches it).
 	BreakerTripped int
+	// SessionMoved counts session-moved alerts; SessionUnchecked the zonal
+	// calls whose session could not be looked up (the table failed).
+	SessionMoved, SessionUnchecked int
+
 	// Findings and FindingsFailed count the findings imported into
 	// Security Hub, and those it did not take (FINDINGS=securityhub).
 	Findings, FindingsFailed int
@@ -28,7 +32,7 @@ type tally struct {
 // fields are the counters, in the order of metricNames.
 func (t *tally) fields() []*int {
 	return []*int{&t.Events, &t.Allowed, &t.Ignored, &t.Unauthorized, &t.Invalid, &t.Forged, &t.Alerts, &t.Suppressed,
-		&t.Summaries, &t.Quarantines, &t.DryRuns, &t.Errors, &t.BreakerTripped, &t.Findings, &t.FindingsFailed}
+		&t.Summaries, &t.Quarantines, &t.DryRuns, &t.Errors, &t.BreakerTripped, &t.Findings, &t.FindingsFailed, &t.SessionMoved, &t.SessionUnchecked}
 }
 
 // add adds o's counts to t.
@@ -50,7 +54,7 @@ type Metrics struct {
 	Mode      string
 }
 
-var metricNames = []string{"Events", "Allowed", "Ignored", "Unauthorized", "Invalid", "Forged", "Alerts", "Suppressed", "Summaries", "Quarantines", "DryRuns", "Errors", "BreakerTripped", "Findings", "FindingsFailed"}
+var metricNames = []string{"Events", "Allowed", "Ignored", "Unauthorized", "Invalid", "Forged", "Alerts", "Suppressed", "Summaries", "Quarantines", "DryRuns", "Errors", "BreakerTripped", "Findings", "FindingsFailed", "SessionMoved", "SessionUnchecked"}
 
 // Emit writes the line.
 func (mt *Metrics) Emit(t *tally) {

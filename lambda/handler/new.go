@@ -128,7 +128,7 @@ func New(cfg *config.Config, awsCfg aws.Config, stdout io.Writer) (*Handler, err
 	}
 	snsc := sns.NewFromConfig(awsCfg)
 	log := slog.New(requestIDHandler{slog.NewJSONHandler(stdout, &slog.HandlerOptions{ReplaceAttr: lambdacontext.ReplaceAttr})})
-	log.Info("cold start", "mode", cfg.Mode, "allowlist", cfg.AllowlistPath, "allowEntries", len(allow.Entries), "region", q.Region)
+	log.Info("cold start", "mode", cfg.Mode, "sessionCheck", cfg.SessionCheck, "allowlist", cfg.AllowlistPath, "allowEntries", len(allow.Entries), "region", q.Region)
 	var hub SecurityHubAPI
 	if cfg.Findings == config.FindingsSecurityHub {
 		hub = securityhub.NewFromConfig(awsCfg)

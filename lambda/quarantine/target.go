@@ -97,10 +97,19 @@ func (q *Quarantiner) tentative(r Request) target {
 		if q.SessionTarget && p.Session != "" {
 			return target{arn: p.ARN, note: "QUARANTINE_TARGET=session: denied this role session only; other sessions of role/" + p.Name + " keep working, and the IAM response (role-wide) is not applied"}
 		}
-		if p.Account != q.Account {
-			return target{arn: p.Normalized}
+		t := target{arn: p.Normalized}
+		if p.Account == q.Account {
+			t.entity = "role/" + p.Name
 		}
-		return target{arn: p.Normalized, resolve: true, entity: "role/" + p.Name}
+		if iss, ok := issuerRole(p, r.IssuerARN); ok {
+			// The CreateSession that minted the call's credentials named
+			// the role with its path: no lookup, and a role of another
+			// account with a path can be denied too.
+			t.arn = iss
+			return t
+		}
+		t.resolve = p.Account == q.Account
+		return t
 	case rules.KindUser:
 		t := target{arn: p.ARN}
 		if p.Account == q.Account {
@@ -122,6 +131,21 @@ func (q *Quarantiner) tentative(r Request) target {
 		return t
 	}
 	return target{arn: p.ARN, note: "federated user: its parent IAM user is not in this record; denied the federated-user ARN only"}
+}
+
+// issuerRole returns issuer, a role ARN with its path, when it names p's
+// role: same partition, account and name (IAM role names are
+// case-insensitive). Anything else is not used.
+func issuerRole(p rules.Principal, issuer string) (string, bool) {
+	if issuer == "" {
+		return "", false
+	}
+	ip := rules.PrincipalOf(cloudtrail.Identity{ARN: issuer})
+	if ip.Kind != rules.KindRole || ip.Session != "" || ip.Account != p.Account || ip.Partition != p.Partition ||
+		!strings.EqualFold(ip.Name, p.Name) {
+		return "", false
+	}
+	return issuer, true
 }
 
 // resolve looks up the path of a role of this account: zonal calls log the

@@ -23,15 +23,45 @@ import (
 const Window = 15 * time.Minute
 
 // Session is what a CreateSession record says about the session it
-// created.
+// created. Its JSON form is the `session` object of check's JSON output and
+// of the function's alerts.
 type Session struct {
-	Issuer        string    // sessionContext.sessionIssuer.arn: the role ARN with its path
-	SourceIP      string    // sourceIPAddress of the CreateSession
-	VPCEndpointID string    // vpcEndpointId of the CreateSession
-	EventTime     string    // as the record wrote it
-	Mode          string    // requestParameters.x-amz-create-session-mode ("" when not requested)
-	EventID       string    // the CreateSession's eventID
+	EventID       string    `json:"eventID"`                   // the CreateSession's eventID
+	Issuer        string    `json:"issuer,omitempty"`          // sessionContext.sessionIssuer.arn: the role ARN with its path
+	EventTime     string    `json:"eventTime,omitempty"`       // as the record wrote it
+	SourceIP      string    `json:"sourceIPAddress,omitempty"` // sourceIPAddress of the CreateSession
+	VPCEndpointID string    `json:"vpcEndpointId,omitempty"`   // vpcEndpointId of the CreateSession
+	Mode          string    `json:"mode,omitempty"`            // requestParameters.x-amz-create-session-mode ("" when not requested)
 	at            time.Time // EventTime parsed
+}
+
+// Created returns the session r created and its access key ID, when r is a
+// successful S3 Express CreateSession that returned one. A record whose
+// eventTime does not parse creates none: it cannot be placed in time.
+func Created(r *cloudtrail.Record) (*Session, string, bool) {
+	if r.EventName != "CreateSession" || r.SessionAccessKeyID == "" || r.ErrorCode != "" || !r.IsS3Express() {
+		return nil, "", false
+	}
+	at, err := time.Parse(time.RFC3339, r.EventTime)
+	if err != nil {
+		return nil, "", false
+	}
+	return &Session{
+		Issuer:        r.UserIdentity.SessionIssuerARN,
+		SourceIP:      r.SourceIPAddress,
+		VPCEndpointID: r.VPCEndpointID,
+		EventTime:     r.EventTime,
+		Mode:          r.SessionMode,
+		EventID:       r.EventID,
+		at:            at,
+	}, r.SessionAccessKeyID, true
+}
+
+// Signed reports whether r is a call that a session may have signed: an S3
+// Express record with an access key ID, other than CreateSession (signed
+// with the caller's own IAM credentials).
+func Signed(r *cloudtrail.Record) bool {
+	return r.UserIdentity.AccessKeyID != "" && r.EventName != "CreateSession" && r.IsS3Express()
 }
 
 // Index holds the sessions created within Window of the newest one seen.
@@ -77,26 +107,14 @@ func (x *Index) Reset() {
 // access key ID and reports whether it did. A record with an eventTime that
 // does not parse is not indexed: it cannot be placed in the window.
 func (x *Index) Add(r *cloudtrail.Record) bool {
-	if r.EventName != "CreateSession" || r.SessionAccessKeyID == "" || r.ErrorCode != "" || !r.IsS3Express() {
+	s, key, ok := Created(r)
+	if !ok {
 		return false
 	}
-	at, err := time.Parse(time.RFC3339, r.EventTime)
-	if err != nil {
-		return false
-	}
-	s := &Session{
-		Issuer:        r.UserIdentity.SessionIssuerARN,
-		SourceIP:      r.SourceIPAddress,
-		VPCEndpointID: r.VPCEndpointID,
-		EventTime:     r.EventTime,
-		Mode:          r.SessionMode,
-		EventID:       r.EventID,
-		at:            at,
-	}
-	x.byKey[r.SessionAccessKeyID] = s
-	x.order = append(x.order, entry{r.SessionAccessKeyID, s})
-	if at.After(x.newest) {
-		x.newest = at
+	x.byKey[key] = s
+	x.order = append(x.order, entry{key, s})
+	if s.at.After(x.newest) {
+		x.newest = s.at
 	}
 	x.evict()
 	return true
@@ -125,7 +143,7 @@ func (x *Index) evict() {
 // session of r's userIdentity.accessKeyId, for any record but a
 // CreateSession (signed with the caller's own IAM credentials).
 func (x *Index) Lookup(r *cloudtrail.Record) *Session {
-	if len(x.byKey) == 0 || r.UserIdentity.AccessKeyID == "" || r.EventName == "CreateSession" || !r.IsS3Express() {
+	if len(x.byKey) == 0 || !Signed(r) {
 		return nil
 	}
 	return x.byKey[r.UserIdentity.AccessKeyID]

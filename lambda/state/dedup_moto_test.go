@@ -43,7 +43,7 @@ func TestDedupOneFirstAmongRacers(t *testing.T) {
 	if firsts.Load() != 1 || counted.Load() != 11 {
 		t.Fatalf("%d firsts, %d counted among 12 racers; want 1 and 11", firsts.Load(), counted.Load())
 	}
-	if due, _ := s.DueSummaries(ctx); len(due) != 0 {
+	if due := dueSummaries(t, s); len(due) != 0 {
 		t.Fatalf("summaries due inside the window: %v", due)
 	}
 	now.Add((5 * time.Minute).Milliseconds())
@@ -61,7 +61,7 @@ func TestDedupOneFirstAmongRacers(t *testing.T) {
 	if _, ok, _ := s.ClaimSummary(ctx, due[0], time.Minute); ok {
 		t.Fatal("summary claimed after it was sent")
 	}
-	if due, _ := s.DueSummaries(ctx); len(due) != 0 {
+	if due := dueSummaries(t, s); len(due) != 0 {
 		t.Fatalf("still due after sent: %v", due)
 	}
 }
@@ -212,7 +212,7 @@ func TestSummaryClaimLease(t *testing.T) {
 	sendWindow(t, s, c)
 	s.Dedup(ctx, c)
 	now.Add(time.Minute.Milliseconds())
-	due, _ := s.DueSummaries(ctx)
+	due := dueSummaries(t, s)
 	if len(due) != 1 {
 		t.Fatalf("due = %v", due)
 	}
@@ -222,7 +222,7 @@ func TestSummaryClaimLease(t *testing.T) {
 	if _, ok, err := s.ClaimSummary(ctx, due[0], 5*time.Second); ok || err != nil {
 		t.Fatalf("claimed twice inside the lease: %v %v", ok, err)
 	}
-	if due, _ := s.DueSummaries(ctx); len(due) != 1 {
+	if due := dueSummaries(t, s); len(due) != 1 {
 		t.Fatal("a claimed, unsent summary left the pending set")
 	}
 	now.Add(5000)
@@ -250,7 +250,7 @@ func TestRecordSent(t *testing.T) {
 		t.Fatal(err)
 	}
 	now.Add(time.Minute.Milliseconds())
-	due, _ := s.DueSummaries(ctx)
+	due := dueSummaries(t, s)
 	if len(due) != 1 {
 		t.Fatalf("due = %v", due)
 	}
@@ -283,11 +283,22 @@ func TestRecordSentAddsToLiveWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	now.Add((5 * time.Minute).Milliseconds())
-	due, _ := s.DueSummaries(ctx)
+	due := dueSummaries(t, s)
 	if len(due) != 1 {
 		t.Fatalf("due = %v", due)
 	}
 	if w, ok, err := s.ClaimSummary(ctx, due[0], time.Minute); !ok || err != nil || w.Repeats != 2 {
 		t.Fatalf("summary: %+v %v %v; want the 2 repeats added to the live window", w, ok, err)
 	}
+}
+
+// dueSummaries fails the test on an error: an error must not pass for "none
+// due".
+func dueSummaries(t *testing.T, s *Store) []*Window {
+	t.Helper()
+	due, err := s.DueSummaries(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return due
 }

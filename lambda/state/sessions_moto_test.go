@@ -26,7 +26,10 @@ func TestSessionIndex(t *testing.T) {
 	if want := created.Add(20 * time.Minute); !exp.Equal(want) {
 		t.Errorf("expires %v; want %v (5 min lifetime + 15 min margin)", exp, want)
 	}
-	out, _ := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: key("session#KEY1")})
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: key("session#KEY1")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if getN(out.Item, "expires") != created.Add(20*time.Minute).Unix() {
 		t.Errorf("TTL attribute expires = %d; want the expiry in seconds", getN(out.Item, "expires"))
 	}
@@ -39,8 +42,8 @@ func TestSessionIndex(t *testing.T) {
 	if err := s.PutSession(ctx, "KEY1", &moved); err != nil {
 		t.Fatal(err)
 	}
-	if got, _, _ := s.Session(ctx, "KEY1"); got == nil || got.SourceIP != "10.1.2.3" || got.EventID != "cs-1" {
-		t.Fatalf("after a second write: %+v; want the first kept", got)
+	if got, _, err := s.Session(ctx, "KEY1"); err != nil || got == nil || got.SourceIP != "10.1.2.3" || got.EventID != "cs-1" {
+		t.Fatalf("after a second write: %+v, %v; want the first kept", got, err)
 	}
 
 	if got, _, err := s.Session(ctx, "NOPE"); got != nil || err != nil {
@@ -56,8 +59,8 @@ func TestSessionIndex(t *testing.T) {
 	if err := s.PutSession(ctx, "KEY2", sess); err != nil {
 		t.Fatal(err)
 	}
-	if out, _ := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: key("session#KEY2")}); len(out.Item) != 0 {
-		t.Fatalf("expired session written: %v", out.Item)
+	if out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: key("session#KEY2")}); err != nil || len(out.Item) != 0 {
+		t.Fatalf("expired session: %v, %v; want no item", out, err)
 	}
 	bad := *sess
 	bad.EventTime = "yesterday"

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -57,9 +58,22 @@ func Tool(t testing.TB, env string) string {
 	return ""
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago. It
+// is drawn from below the kernel's ephemeral range (32768-60999 by
+// default), which outgoing connections take their local ports from: a port
+// from that range can be taken by any client's connect() between this
+// check and the server's bind, and with tests opening thousands of
+// connections a minute it was ("bind: address already in use" in the RIE).
+// Below it, only another server picking the same port competes.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	for range 50 {
+		port := lowPortMin + rand.IntN(lowPortMax-lowPortMin)
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			l.Close()
+			return port
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("free port: %v", err)
@@ -67,6 +81,12 @@ func FreePort(t testing.TB) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// The ports FreePort draws from first.
+const (
+	lowPortMin = 20000
+	lowPortMax = 32000
+)
 
 // proc is a child process in its own process group, with its output in a
 // log file, so that stopping it also stops what it started (the RIE starts
@@ -371,30 +391,39 @@ type Lambda struct {
 func StartLambda(t testing.TB, bootstrap string, env map[string]string) *Lambda {
 	t.Helper()
 	rie := Tool(t, "AWS_LAMBDA_RIE")
-	port, apiPort := FreePort(t), FreePort(t)
-	cmd := exec.Command(rie,
-		"--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
-		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort),
-		bootstrap)
-	cmd.Dir = filepath.Dir(bootstrap)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	p := startProc(t, "lambda", cmd)
-	l := &Lambda{URL: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", port), p: p}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	probe := tcpProbe(addr)
-	// As for moto: ready means this RIE holds the port, not a stranger.
-	if err := waitReady(p, addr, 30*time.Second, func() error {
-		if !listensOn(p.cmd.Process.Pid, port) || !listensOn(p.cmd.Process.Pid, apiPort) {
-			return fmt.Errorf("ports %d, %d are not (yet) this emulator's", port, apiPort)
+	// As for moto: a port can be taken between FreePort and the RIE's bind;
+	// the RIE then exits (or a stranger answers): try again on new ports.
+	var errs []error
+	for range 3 {
+		port, apiPort := FreePort(t), FreePort(t)
+		cmd := exec.Command(rie,
+			"--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
+			"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort),
+			bootstrap)
+		cmd.Dir = filepath.Dir(bootstrap)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
 		}
-		return probe()
-	}); err != nil {
-		t.Fatal(err)
+		p := startProc(t, "lambda", cmd)
+		l := &Lambda{URL: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", port), p: p}
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		probe := tcpProbe(addr)
+		// Ready means this RIE holds both ports, not a stranger.
+		err := waitReady(p, addr, 30*time.Second, func() error {
+			if !listensOn(p.cmd.Process.Pid, port) || !listensOn(p.cmd.Process.Pid, apiPort) {
+				return fmt.Errorf("ports %d, %d are not (yet) this emulator's", port, apiPort)
+			}
+			return probe()
+		})
+		if err == nil {
+			return l
+		}
+		p.stop()
+		errs = append(errs, err)
 	}
-	return l
+	t.Fatal(errors.Join(errs...))
+	return nil
 }
 
 // Result is the answer to one invocation.

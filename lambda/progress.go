@@ -37,6 +37,7 @@ func startProgress(w io.Writer, color bool, files int, total int64, read, filesD
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionThrottle(0), // the ticker paces the redraws
+		progressbar.OptionSetRenderBlankState(true),
 		progressbar.OptionSpinnerType(14),
 		progressbar.OptionEnableColorCodes(color),
 	}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/s3xguard/s3xguard/test/termrun"
+)
+
+// progressLine matches a frame of the progress line: files done of the
+// total, then the bar and the bytes read of the total size.
+var progressLine = regexp.MustCompile(`\d+/8 files .*\d+(\.\d+)? ?[kMG]?B/\d+(\.\d+)? ?[kMG]?B`)
+
+// TestTerminal runs the real binary on a pseudo-terminal over a generated
+// trail: progress shows on a terminal and is gone before the summary,
+// colour only on a terminal, and neither in a pipe, with --quiet
+// (progress) or with NO_COLOR (colour).
+func TestTerminal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and a trail")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "s3xguard")
+	tree := filepath.Join(dir, "trail")
+	for _, c := range [][]string{
+		{"go", "build", "-o", bin, "."},
+		{"go", "run", "../test/gen", "-out", tree, "-size", "128MB", "-files", "8"},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%q: %v\n%s", c, err, out)
+		}
+	}
+	red := []byte(sgrRed + "unauthorized" + sgrReset)
+	tests := []struct {
+		name               string
+		stdoutTTY, errTTY  bool
+		env                []string
+		args               []string
+		progress, colorOut bool
+		noEscape           bool // not a single escape code on the terminal
+	}{
+		{name: "both on the terminal", stdoutTTY: true, errTTY: true, progress: true, colorOut: true},
+		{name: "stderr a pipe", stdoutTTY: true, colorOut: true},
+		{name: "stdout a pipe", errTTY: true, progress: true},
+		{name: "quiet", stdoutTTY: true, errTTY: true, args: []string{"--quiet"}, colorOut: true},
+		{name: "NO_COLOR", stdoutTTY: true, errTTY: true, env: []string{"NO_COLOR=1"}, progress: true, noEscape: true},
+		{name: "NO_COLOR empty", stdoutTTY: true, errTTY: true, env: []string{"NO_COLOR="}, progress: true, colorOut: true},
+		{name: "json", stdoutTTY: true, errTTY: true, args: []string{"--format", "json"}, progress: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"check", "--allowlist", "../rules/allowlist.example.yaml", "--jobs", "1"}, tt.args...)
+			cmd := exec.Command(bin, append(args, tree)...)
+			cmd.Env = append(append(os.Environ(), "TERM=xterm-256color"), tt.env...)
+			if tt.env == nil {
+				cmd.Env = append(cmd.Env, "NO_COLOR=")
+			}
+			r, err := termrun.Run(cmd, tt.stdoutTTY, tt.errTTY)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if code := cmd.ProcessState.ExitCode(); code != exitFindings {
+				t.Fatalf("exit %d; want %d\n%s%s", code, exitFindings, r.Stderr, r.TTY)
+			}
+			if got := progressLine.Match(r.TTY); got != tt.progress {
+				t.Errorf("progress on the terminal: %v; want %v\n%q", got, tt.progress, head(r.TTY))
+			}
+			if progressLine.Match(r.Stderr) || bytes.Contains(r.Stderr, []byte("\r")) {
+				t.Errorf("progress in the stderr pipe:\n%q", head(r.Stderr))
+			}
+			stdout := r.Stdout
+			if tt.stdoutTTY {
+				stdout = r.TTY
+			}
+			if got := bytes.Contains(stdout, red); got != tt.colorOut {
+				t.Errorf("coloured verdicts on stdout: %v; want %v\n%q", got, tt.colorOut, head(stdout))
+			}
+			if tt.noEscape && bytes.Contains(r.TTY, []byte("\x1b")) {
+				t.Errorf("escape codes on the terminal:\n%q", head(r.TTY))
+			}
+			if !tt.stdoutTTY && bytes.Contains(r.Stdout, []byte("\x1b")) {
+				t.Errorf("escape codes in the stdout pipe:\n%q", head(r.Stdout))
+			}
+			if tt.progress && tt.stdoutTTY && tt.name != "json" {
+				// The progress line is cleared (carriage return, blanks,
+				// carriage return) before the summary starts.
+				at := bytes.Index(r.TTY, []byte("findings by principal and bucket"))
+				last := progressLine.FindAllIndex(r.TTY, -1)
+				if at < 0 || len(last) == 0 || last[len(last)-1][1] > at {
+					t.Fatalf("summary at %d, last progress frame ending at %v", at, last)
+				}
+				if clear := r.TTY[last[len(last)-1][1]:at]; !regexp.MustCompile(`^[^\n]*\r *\r`).Match(clear) {
+					t.Errorf("progress not cleared before the summary: %q", clear)
+				}
+			}
+		})
+	}
+}
+
+// head is the start of b, for messages.
+func head(b []byte) []byte { return b[:min(len(b), 2000)] }
+
+// TestProgressRedraws: the ticker redraws from the counters the workers
+// add to, and clear leaves a blank line.
+func TestProgressRedraws(t *testing.T) {
+	var w syncBuffer
+	var read, done atomic.Int64
+	p := startProgress(&w, false, 3, 3<<20, &read, &done)
+	read.Store(2 << 20)
+	done.Store(2)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(w.String(), "2/3 files") || !strings.Contains(w.String(), "2.1/3.1 MB") {
+		if time.Now().After(deadline) {
+			p.clear()
+			t.Fatalf("no redraw with 2/3 files and 2.1/3.1 MB:\n%q", w.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.clear()
+	out := w.String()
+	last := out[strings.LastIndex(out, "files"):]
+	if !regexp.MustCompile(`\r +\r$`).MatchString(last) {
+		t.Fatalf("not cleared at the end: %q", last)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the ticker and the test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -226,3 +226,41 @@ func TestWhy(t *testing.T) {
 		t.Fatalf("Misses: %d; want %d", len(all), len(al.Entries))
 	}
 }
+
+// BenchmarkFinding is the per-finding cost of text output: the line alone
+// (the baseline, what check did before the summary) and the line plus its
+// share of the summary. Findings rotate over 64 principals, 4 buckets, 8
+// operations and 256 sources.
+func BenchmarkFinding(b *testing.B) {
+	type rd struct {
+		r *cloudtrail.Record
+		d rules.Decision
+	}
+	var fs []rd
+	for i := range 1024 {
+		r, d := finding(fmt.Sprintf("arn:aws:iam::111122223333:role/r%d", i%64), fmt.Sprintf("b%d--use1-az4--x-s3", i%4),
+			fmt.Sprintf("Op%d", i%8), fmt.Sprintf("203.0.113.%d", i%256), "", fmt.Sprintf("2026-11-20T10:%02d:00Z", i%60))
+		d.Reasons = []string{"etl: principals " + r.Bucket + " not in arn:aws:iam::111122223333:role/etl-*"}
+		fs = append(fs, rd{r, d})
+	}
+	it := cloudtrail.Item{Line: 1, Index: -1}
+	for _, grouped := range []bool{false, true} {
+		name := "line"
+		if grouped {
+			name = "line+summary"
+		}
+		b.Run(name, func(b *testing.B) {
+			g := newGroups()
+			var buf []byte
+			i := 0
+			for b.Loop() {
+				f := fs[i%len(fs)]
+				i++
+				buf = appendText(buf[:0], textStyle{}, "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/20/f.json.gz", it, f.r, f.d, nil, f.d.Reasons)
+				if grouped {
+					g.add(f.r, f.d)
+				}
+			}
+		})
+	}
+}

@@ -126,7 +126,10 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	var prog *progress
-	if !*quiet && isTerminal(stderr) {
+	// Not over records streaming to the same screen (JSON, or text
+	// without a spill, on a terminal): they would break the line up.
+	streaming := c.out == stdout && isTerminal(stdout)
+	if !*quiet && !streaming && isTerminal(stderr) {
 		prog = startProgress(stderr, colorFor(stderr), len(inputs), totalSize(inputs), &c.read, &c.filesDone)
 	}
 	defer gcForCheck(*jobs)()

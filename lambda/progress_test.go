@@ -53,7 +53,10 @@ func TestTerminal(t *testing.T) {
 		{name: "quiet", stdoutTTY: true, errTTY: true, args: []string{"--quiet"}, colorOut: true},
 		{name: "NO_COLOR", stdoutTTY: true, errTTY: true, env: []string{"NO_COLOR=1"}, progress: true, noEscape: true},
 		{name: "NO_COLOR empty", stdoutTTY: true, errTTY: true, env: []string{"NO_COLOR="}, progress: true, colorOut: true},
-		{name: "json", stdoutTTY: true, errTTY: true, args: []string{"--format", "json"}, progress: true},
+		// JSON lines stream to stdout as they come: progress on the same
+		// screen would break them up.
+		{name: "json", stdoutTTY: true, errTTY: true, args: []string{"--format", "json"}},
+		{name: "json to a pipe", errTTY: true, args: []string{"--format", "json"}, progress: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

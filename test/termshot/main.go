@@ -8,7 +8,7 @@
 // With -runs N it times instead, in turns, the command on the terminal and
 // with stdout to /dev/null and stderr a pipe, and with -against BASE the
 // same arguments run by BASE (another build) the same ways: the best and
-// the median wall time of each.
+// the median wall time and CPU time of each.
 //
 //	go run ./test/termshot [-head 40] [-tail 4] [-prompt TEXT] -- BIN ARGS...
 //	go run ./test/termshot -runs 5 [-against BASE] -- BIN ARGS...
@@ -100,6 +100,7 @@ func timeRuns(runs int, args []string, base string) error {
 		bin  string
 		tty  bool
 		ds   []time.Duration
+		cpu  []time.Duration
 	}
 	ways := []*way{{name: args[0] + ", on a terminal", bin: args[0], tty: true}, {name: args[0] + ", stdout /dev/null, stderr a pipe", bin: args[0]}}
 	if base != "" {
@@ -126,12 +127,15 @@ func timeRuns(runs int, args []string, base string) error {
 				return fmt.Errorf("%s: %w", w.name, err)
 			}
 			w.ds = append(w.ds, time.Since(start))
+			w.cpu = append(w.cpu, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
 		}
 	}
-	fmt.Printf("%d runs each, in turns: best, median wall time\n", runs)
+	fmt.Printf("%d runs each, in turns: wall time best, median; CPU (user+system) best, median\n", runs)
 	for _, w := range ways {
 		slices.Sort(w.ds)
-		fmt.Printf("  %-60s %8s %8s\n", w.name, w.ds[0].Round(time.Millisecond), w.ds[len(w.ds)/2].Round(time.Millisecond))
+		slices.Sort(w.cpu)
+		fmt.Printf("  %-56s %7s %7s   %7s %7s\n", w.name, w.ds[0].Round(time.Millisecond), w.ds[len(w.ds)/2].Round(time.Millisecond),
+			w.cpu[0].Round(time.Millisecond), w.cpu[len(w.cpu)/2].Round(time.Millisecond))
 	}
 	return nil
 }

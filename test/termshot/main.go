@@ -3,14 +3,15 @@
 // terminal renders it: carriage returns redraw the line, escape sequences
 // (colour) are left out. It prints a frame from the middle of the run
 // (the progress line mid-way) and then the terminal's whole output at the
-// end, its first -head and last -tail lines, for the README.
+// end, its first -head and last -tail lines (and those around -mark), for
+// the README.
 //
 // With -runs N it times instead, in turns, the command on the terminal and
 // with stdout to /dev/null and stderr a pipe, and with -against BASE the
 // same arguments run by BASE (another build) the same ways: the best and
 // the median wall time and CPU time of each.
 //
-//	go run ./test/termshot [-head 40] [-tail 4] [-prompt TEXT] -- BIN ARGS...
+//	go run ./test/termshot [-head 40] [-tail 4] [-mark REGEXP [-context 3]] [-prompt TEXT] -- BIN ARGS...
 //	go run ./test/termshot -runs 5 [-against BASE] -- BIN ARGS...
 package main
 
@@ -34,6 +35,8 @@ func main() {
 	head := flag.Int("head", 40, "lines shown from the top of the final output")
 	tail := flag.Int("tail", 4, "lines shown from the bottom of the final output")
 	prompt := flag.String("prompt", "", "command line shown after $ (default: the command as run)")
+	mark := flag.String("mark", "", "also show the lines around the first line that matches `regexp`")
+	context := flag.Int("context", 3, "lines shown before and after the -mark line")
 	frame := flag.String("frame", `\d+/\d+ files`, "`regexp` that marks a progress frame")
 	runs := flag.Int("runs", 0, "time `N` runs of each way instead of capturing")
 	against := flag.String("against", "", "with -runs, also time `BASE` with the same arguments")
@@ -80,12 +83,28 @@ func main() {
 	for len(lines) > 0 && lines[len(lines)-1] == "" {
 		lines = lines[:len(lines)-1]
 	}
-	if len(lines) <= *head+*tail {
-		fmt.Println(strings.Join(lines, "\n"))
-	} else {
-		fmt.Println(strings.Join(lines[:*head], "\n"))
-		fmt.Printf("... (%d lines)\n", len(lines)-*head-*tail)
-		fmt.Println(strings.Join(lines[len(lines)-*tail:], "\n"))
+	// The spans of lines shown: the head, the lines around the mark,
+	// the tail; merged where they meet.
+	spans := [][2]int{{0, min(*head, len(lines))}}
+	if *mark != "" {
+		re := regexp.MustCompile(*mark)
+		for i, l := range lines {
+			if re.MatchString(l) {
+				spans = append(spans, [2]int{max(0, i-*context), min(len(lines), i+*context+1)})
+				break
+			}
+		}
+	}
+	spans = append(spans, [2]int{max(0, len(lines)-*tail), len(lines)})
+	shown := 0
+	for _, sp := range spans {
+		if sp[0] > shown {
+			fmt.Printf("... (%d lines)\n", sp[0]-shown)
+		}
+		for i := max(sp[0], shown); i < sp[1]; i++ {
+			fmt.Println(lines[i])
+		}
+		shown = max(shown, sp[1])
 	}
 	if r.Err != nil {
 		fmt.Printf("(exit: %v)\n", r.Err)

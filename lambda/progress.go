@@ -38,6 +38,10 @@ func startProgress(w io.Writer, color bool, files int, total int64, read, filesD
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionThrottle(0), // the ticker paces the redraws
 		progressbar.OptionSetRenderBlankState(true),
+		// Once the total is read the line goes: the library's final
+		// frame would otherwise be drawn at a width clear does not know,
+		// and with no input at all, not be cleared.
+		progressbar.OptionClearOnFinish(),
 		progressbar.OptionSpinnerType(14),
 		progressbar.OptionEnableColorCodes(color),
 	}

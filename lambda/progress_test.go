@@ -128,11 +128,61 @@ func TestProgressRedraws(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	p.clear()
-	out := w.String()
-	last := out[strings.LastIndex(out, "files"):]
-	if !regexp.MustCompile(`\r +\r$`).MatchString(last) {
-		t.Fatalf("not cleared at the end: %q", last)
+	if line := screenLine(w.String()); strings.TrimSpace(line) != "" {
+		t.Fatalf("left on the terminal: %q", line)
 	}
+}
+
+// TestProgressCleared: whether the run ends before the first redraw, at
+// the total, past it (a file that grew), or with no input at all, the
+// line is blank at the end.
+func TestProgressCleared(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		total, read int64
+		files       int
+	}{
+		{"before a redraw", 3 << 20, 0, 3},
+		{"at the total", 3 << 20, 3 << 20, 3},
+		{"past the total", 3 << 20, 4 << 20, 3},
+		{"no input", 0, 0, 0},
+		{"size unknown", -1, 5 << 20, 1},
+	} {
+		var w syncBuffer
+		var read, done atomic.Int64
+		p := startProgress(&w, true, tt.files, tt.total, &read, &done)
+		read.Store(tt.read)
+		done.Store(int64(tt.files))
+		if tt.read > 0 {
+			time.Sleep(2 * progressEvery)
+		}
+		p.clear()
+		if line := screenLine(w.String()); strings.TrimSpace(line) != "" {
+			t.Errorf("%s: left on the terminal: %q (written: %q)", tt.name, line, w.String())
+		}
+	}
+}
+
+// screenLine is what a terminal shows on the line after out, written on
+// one line: each carriage return goes back to the start, and what follows
+// overwrites; escape sequences (colour) take no room.
+func screenLine(out string) string {
+	out = regexp.MustCompile("\x1b\\[[0-9;]*[A-Za-z]").ReplaceAllString(out, "")
+	var line []rune
+	col := 0
+	for _, r := range out {
+		if r == '\r' {
+			col = 0
+			continue
+		}
+		if col < len(line) {
+			line[col] = r
+		} else {
+			line = append(line, r)
+		}
+		col++
+	}
+	return string(line)
 }
 
 // syncBuffer is a bytes.Buffer safe for the ticker and the test at once.

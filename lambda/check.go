@@ -111,7 +111,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		verbose:   *verbose,
 		out:       stdout,
 	}
-	if !c.json {
+	if *format == "text" {
 		c.style = textStyle{color: colorFor(stdout)}
 		c.groups = newGroups()
 		// The per-record lines wait on disk while the summary, printed
@@ -141,7 +141,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	sum := c.summary(elapsed)
-	if c.json {
+	if c.groups == nil {
 		fmt.Fprintln(stderr, sum)
 	} else {
 		c.printText(stdout, sum)

@@ -45,11 +45,12 @@ func startProgress(w io.Writer, color bool, files int, total int64, read, filesD
 		progressbar.OptionSpinnerType(14),
 		progressbar.OptionEnableColorCodes(color),
 	}
+	// ASCII, the same with colour or without.
+	theme := progressbar.Theme{Saucer: "=", SaucerHead: ">", SaucerPadding: " ", BarStart: "[", BarEnd: "]"}
 	if color {
-		opts = append(opts, progressbar.OptionSetTheme(progressbar.Theme{
-			Saucer: "[green]=[reset]", SaucerHead: "[green]>[reset]", SaucerPadding: " ", BarStart: "[", BarEnd: "]",
-		}))
+		theme.Saucer, theme.SaucerHead = "[green]=[reset]", "[green]>[reset]"
 	}
+	opts = append(opts, progressbar.OptionSetTheme(theme))
 	p := &progress{
 		bar:  progressbar.NewOptions64(total, opts...),
 		stop: make(chan struct{}),
@@ -64,8 +65,10 @@ func startProgress(w io.Writer, color bool, files int, total int64, read, filesD
 			case <-p.stop:
 				return
 			case <-t.C:
-				p.bar.Describe(desc())
+				// Both redraw: the description last, so the frame
+				// that stays has both new.
 				p.bar.Set64(read.Load())
+				p.bar.Describe(desc())
 			}
 		}
 	}()

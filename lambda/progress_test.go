@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,14 +16,19 @@ import (
 	"github.com/s3xguard/s3xguard/test/termrun"
 )
 
-// progressLine matches a frame of the progress line: files done of the
-// total, then the bar and the bytes read of the total size.
-var progressLine = regexp.MustCompile(`\d+/8 files .*\d+(\.\d+)? ?[kMG]?B/\d+(\.\d+)? ?[kMG]?B`)
+// progressLine matches a frame of the progress line over the 8 files of
+// the test's trail: files done, percent, the bar (colour codes inside),
+// bytes read of the total, the rate, time spent:time left.
+var progressLine = regexp.MustCompile(`(\d+)/8 files +(\d+)% \[[^\]\r\n]*\] \( *[\d.]+ ?[kMG]?B?/ *([\d.]+) MB(, [\d.]+ [kMG]?B/s)?\) \[\d+s:\d+s\]`)
+
+// stdinLine matches a frame over standard input: a spinner, one input,
+// bytes read and the rate, time spent; no total, no time left.
+var stdinLine = regexp.MustCompile(`\S 0/1 files \(([\d.]+) ([kMG]?B)(, [\d.]+ [kMG]?B/s)?\) \[\d+s\]`)
 
 // TestTerminal runs the real binary on a pseudo-terminal over a generated
-// trail: progress shows on a terminal and is gone before the summary,
-// colour only on a terminal, and neither in a pipe, with --quiet
-// (progress) or with NO_COLOR (colour).
+// trail: progress shows on a terminal, with the trail's size as the
+// total, and is gone before the summary; colour only on a terminal; and
+// neither in a pipe, with --quiet (progress) or with NO_COLOR (colour).
 func TestTerminal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and a trail")
@@ -38,6 +44,18 @@ func TestTerminal(t *testing.T) {
 			t.Fatalf("%q: %v\n%s", c, err, out)
 		}
 	}
+	var size int64
+	var first string
+	filepath.WalkDir(tree, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			fi, _ := d.Info()
+			size += fi.Size()
+			if first == "" {
+				first = p
+			}
+		}
+		return nil
+	})
 	red := []byte(sgrRed + "unauthorized" + sgrReset)
 	tests := []struct {
 		name               string
@@ -66,15 +84,34 @@ func TestTerminal(t *testing.T) {
 			if tt.env == nil {
 				cmd.Env = append(cmd.Env, "NO_COLOR=")
 			}
+			start := time.Now()
 			r, err := termrun.Run(cmd, tt.stdoutTTY, tt.errTTY)
 			if err != nil {
 				t.Fatal(err)
 			}
+			took := time.Since(start)
 			if code := cmd.ProcessState.ExitCode(); code != exitFindings {
 				t.Fatalf("exit %d; want %d\n%s%s", code, exitFindings, r.Stderr, r.TTY)
 			}
-			if got := progressLine.Match(r.TTY); got != tt.progress {
+			frames := progressLine.FindAllSubmatch(r.TTY, -1)
+			if got := len(frames) > 0; got != tt.progress {
 				t.Errorf("progress on the terminal: %v; want %v\n%q", got, tt.progress, head(r.TTY))
+			}
+			if len(frames) > 0 {
+				// The total is the trail's size on disk (compressed).
+				var total float64
+				fmt.Sscan(string(frames[0][3]), &total)
+				if want := float64(size) / 1e6; total < want*0.95 || total > want*1.05 {
+					t.Errorf("total %s MB; want the trail's %.1f MB", frames[0][3], want)
+				}
+				// A run of several redraws shows one mid-way.
+				mid := false
+				for _, f := range frames {
+					mid = mid || (string(f[2]) != "0" && string(f[1]) != "0")
+				}
+				if took > 4*progressEvery && !mid {
+					t.Errorf("a run of %s drew no frame past 0%%: %q", took, frames)
+				}
 			}
 			if progressLine.Match(r.Stderr) || bytes.Contains(r.Stderr, []byte("\r")) {
 				t.Errorf("progress in the stderr pipe:\n%q", head(r.Stderr))
@@ -106,6 +143,47 @@ func TestTerminal(t *testing.T) {
 			}
 		})
 	}
+
+	// Standard input has no known size: bytes read and the rate. The
+	// input comes slowly, so frames are drawn mid-way whatever the speed
+	// of the machine.
+	t.Run("stdin", func(t *testing.T) {
+		data, err := os.ReadFile(first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "check", "--allowlist", "../rules/allowlist.example.yaml", "-")
+		cmd.Env = append(os.Environ(), "TERM=xterm-256color", "NO_COLOR=1")
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdin = pr
+		go func() {
+			defer pw.Close()
+			chunk := len(data)/8 + 1
+			for i := 0; i < len(data); i += chunk {
+				pw.Write(data[i:min(len(data), i+chunk)])
+				time.Sleep(2 * progressEvery)
+			}
+		}()
+		r, err := termrun.Run(cmd, false, true)
+		pr.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames := stdinLine.FindAllSubmatch(r.TTY, -1)
+		mid := false
+		for _, f := range frames {
+			mid = mid || (string(f[1]) != "0" && len(f[3]) > 0)
+		}
+		if !mid {
+			t.Fatalf("no frame with bytes read and a rate:\n%q", head(r.TTY))
+		}
+		if progressLine.Match(r.TTY) {
+			t.Errorf("a total shown for standard input:\n%q", head(r.TTY))
+		}
+	})
 }
 
 // head is the start of b, for messages.

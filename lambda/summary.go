@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
@@ -61,7 +62,7 @@ func (s *valueSet) add(v string, n int64) {
 		s.overflow = true
 		return
 	}
-	s.vals = append(s.vals, v)
+	s.vals = append(s.vals, strings.Clone(v)) // see groups.add
 	s.counts = append(s.counts, n)
 }
 
@@ -113,6 +114,10 @@ func (g *groups) add(rec *cloudtrail.Record, d rules.Decision) {
 			g.ungrouped++
 			return
 		}
+		// A record's strings share one allocation (cloudtrail's
+		// decoder): kept as they are, one short value would keep the
+		// whole record's, up to 8 MiB, alive.
+		k = groupKey{strings.Clone(k.principal), strings.Clone(k.bucket)}
 		gr = &group{key: k}
 		g.m[k] = gr
 	}

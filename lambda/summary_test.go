@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -263,4 +264,54 @@ func BenchmarkFinding(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestGroupsMemory: the worst case the bounds allow (every group full of
+// long values) stays near 10 MB, however long and many the values fed,
+// and short values cut from a large record (as the decoder hands them
+// out, substrings of one allocation) do not keep the record alive.
+func TestGroupsMemory(t *testing.T) {
+	t.Run("short values of large records", func(t *testing.T) {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		g := newGroups()
+		for i := range 200 {
+			// A fresh 1 MB block per record; the values are its start.
+			block := fmt.Sprintf("p%04d|b|GetObject|1.1.1.1|", i) + strings.Repeat("x", 1<<20)
+			r, d := finding(block[:5], block[6:7], block[8:17], block[18:25], "", "")
+			g.add(r, d)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		used := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+		t.Logf("%d groups: %.1f MB", len(g.m), float64(used)/1e6)
+		if len(g.m) != 200 || used > 1e6 {
+			t.Fatalf("%d groups hold %.1f MB; want 200 groups in well under 1 MB", len(g.m), float64(used)/1e6)
+		}
+		runtime.KeepAlive(g)
+	})
+
+	long := strings.Repeat("v", 4096)
+	t.Run("full groups", func(t *testing.T) {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		g := newGroups()
+		for i := range maxGroups + 100 {
+			p := fmt.Sprintf("%d%s", i, long)
+			for j := range maxValues + 4 {
+				r, d := finding(p, long, fmt.Sprintf("%d%s", j, long), fmt.Sprintf("%d%s", j, long), "", "")
+				g.add(r, d)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		used := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+		t.Logf("%d groups: %.1f MB", len(g.m), float64(used)/1e6)
+		if used > 12e6 {
+			t.Fatalf("summary holds %.1f MB; want about 10 MB at most", float64(used)/1e6)
+		}
+		runtime.KeepAlive(g)
+	})
 }

@@ -43,6 +43,10 @@ func startProgress(w io.Writer, color bool, files int, total int64, read, filesD
 		// and with no input at all, not be cleared.
 		progressbar.OptionClearOnFinish(),
 		progressbar.OptionSpinnerType(14),
+		// No timer of the library's own (it starts one for the spinner
+		// when the size is unknown, which would draw after clear): the
+		// spinner turns on our redraws.
+		progressbar.OptionSetSpinnerChangeInterval(0),
 		progressbar.OptionEnableColorCodes(color),
 	}
 	// ASCII, the same with colour or without.

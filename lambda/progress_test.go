@@ -84,12 +84,10 @@ func TestTerminal(t *testing.T) {
 			if tt.env == nil {
 				cmd.Env = append(cmd.Env, "NO_COLOR=")
 			}
-			start := time.Now()
 			r, err := termrun.Run(cmd, tt.stdoutTTY, tt.errTTY)
 			if err != nil {
 				t.Fatal(err)
 			}
-			took := time.Since(start)
 			if code := cmd.ProcessState.ExitCode(); code != exitFindings {
 				t.Fatalf("exit %d; want %d\n%s%s", code, exitFindings, r.Stderr, r.TTY)
 			}
@@ -104,14 +102,8 @@ func TestTerminal(t *testing.T) {
 				if want := float64(size) / 1e6; total < want*0.95 || total > want*1.05 {
 					t.Errorf("total %s MB; want the trail's %.1f MB", frames[0][3], want)
 				}
-				// A run of several redraws shows one mid-way.
-				mid := false
-				for _, f := range frames {
-					mid = mid || (string(f[2]) != "0" && string(f[1]) != "0")
-				}
-				if took > 4*progressEvery && !mid {
-					t.Errorf("a run of %s drew no frame past 0%%: %q", took, frames)
-				}
+				// Whether a frame is drawn mid-way depends on the speed of
+				// the machine; the stdin case below makes sure of it.
 			}
 			if progressLine.Match(r.Stderr) || bytes.Contains(r.Stderr, []byte("\r")) {
 				t.Errorf("progress in the stderr pipe:\n%q", head(r.Stderr))
@@ -183,6 +175,10 @@ func TestTerminal(t *testing.T) {
 		if progressLine.Match(r.TTY) {
 			t.Errorf("a total shown for standard input:\n%q", head(r.TTY))
 		}
+		// The line is blank at the end: nothing drew after clear.
+		if line := screenLine(string(r.TTY)); strings.TrimSpace(line) != "" || bytes.Contains(r.TTY, []byte("\n")) {
+			t.Errorf("left on the terminal: %q", r.TTY[max(0, len(r.TTY)-300):])
+		}
 	})
 }
 
@@ -237,6 +233,12 @@ func TestProgressCleared(t *testing.T) {
 		p.clear()
 		if line := screenLine(w.String()); strings.TrimSpace(line) != "" {
 			t.Errorf("%s: left on the terminal: %q (written: %q)", tt.name, line, w.String())
+		}
+		// Nothing draws after clear: what follows is the report's.
+		n := len(w.String())
+		time.Sleep(3 * progressEvery)
+		if more := w.String()[n:]; more != "" {
+			t.Errorf("%s: drawn after clear: %q", tt.name, more)
 		}
 	}
 }

@@ -31,6 +31,9 @@ type input struct {
 	name  string // as shown in locations
 	path  string // "" for stdin
 	stdin io.Reader
+	// size is the file's size when walked, for progress; -1 when not
+	// known ahead (standard input, a pipe or device named as a path).
+	size int64
 	// digest: the path or name is a CloudTrail digest file's; it is
 	// counted, not checked, once its content confirms it.
 	digest bool
@@ -50,8 +53,10 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	allowEmpty := fs.Bool("allow-empty", false, "a directory without log files is not an error")
 	tolerance := fs.String("session-tolerance", "24,64", "session-moved tolerance: `V4,V6` prefix lengths; a call from the IPv4 /V4 or IPv6 /V6 its session was created from, or through its VPC endpoint, is not moved")
 	selfRole := fs.String("self-role", "", "the guard function's execution role `ARN`: its own Get/Put/DeleteBucketPolicy calls are allowed (rule "+ownrole.Rule+")")
+	verbose := fs.Bool("v", false, "text format: why lists every allowlist entry, not only the closest; the summary shows every group and value")
+	quiet := fs.Bool("quiet", false, "no progress on standard error")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: s3xguard check --allowlist FILE [--format text|json|asff|ocsf] [--show findings|all] [--allow-empty] [--self-role ARN] [--session-tolerance V4,V6] [--jobs N] [PATH ...]\n\n"+
+		fmt.Fprintf(stderr, "usage: s3xguard check --allowlist FILE [--format text|json|asff|ocsf] [--show findings|all] [-v] [--quiet] [--allow-empty] [--self-role ARN] [--session-tolerance V4,V6] [--jobs N] [PATH ...]\n\n"+
 			"PATH is a file, a directory (walked for %s, following symlinks) or - for standard input (the default).\n\n", strings.Join(logSuffixes, ", "))
 		fs.PrintDefaults()
 	}
@@ -106,18 +111,43 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "s3xguard: warning: %s\n", escapeText(msg))
 		}),
 		showAll: *show == "all",
+		verbose: *verbose,
 		out:     stdout,
+	}
+	if *format == "text" {
+		c.style = textStyle{color: colorFor(stdout)}
+		c.groups = newGroups()
+		// The per-record lines wait on disk while the summary, printed
+		// above them, is summed up.
+		sp, err := newSpill()
+		if err != nil {
+			fmt.Fprintf(stderr, "s3xguard: warning: %s: the summary follows the records\n", escapeText(err.Error()))
+		} else {
+			defer sp.close()
+			c.spill = sp
+			c.out = sp
+		}
+	}
+	var prog *progress
+	// Not over records streaming to the same screen (JSON, or text
+	// without a spill, on a terminal): they would break the line up.
+	streaming := c.out == stdout && isTerminal(stdout)
+	if !*quiet && !streaming && isTerminal(stderr) {
+		prog = startProgress(stderr, colorFor(stderr), len(inputs), totalSize(inputs), &c.read, &c.filesDone)
 	}
 	defer gcForCheck(*jobs)()
 	start := time.Now()
 	c.checkAll(inputs, *jobs)
 	elapsed := time.Since(start)
+	if prog != nil {
+		prog.clear()
+	}
 
 	sum := c.summary(elapsed)
-	if c.json || c.findings != nil {
+	if c.groups == nil {
 		fmt.Fprintln(stderr, sum)
 	} else {
-		fmt.Fprintln(stdout, sum)
+		c.printText(stdout, sum)
 	}
 	for _, e := range c.readErrors {
 		errorf(stderr, "%s", escapeText(e.Error()))
@@ -186,7 +216,7 @@ func collectInputs(paths []string, stdin io.Reader, allowEmpty bool, warn func(s
 				return nil, errors.New("check: - (standard input) named more than once")
 			}
 			sawStdin = true
-			w.inputs = append(w.inputs, input{name: "-", stdin: stdin})
+			w.inputs = append(w.inputs, input{name: "-", stdin: stdin, size: -1})
 			continue
 		}
 		info, err := os.Stat(p)
@@ -252,7 +282,11 @@ func (w *walker) taken(fi os.FileInfo) bool {
 
 func (w *walker) file(path string, fi os.FileInfo) {
 	if !w.taken(fi) {
-		w.inputs = append(w.inputs, input{name: path, path: path, digest: isDigestPath(path)})
+		size := int64(-1)
+		if fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
+		w.inputs = append(w.inputs, input{name: path, path: path, size: size, digest: isDigestPath(path)})
 	}
 }
 
@@ -361,7 +395,11 @@ type checker struct {
 	json      bool
 	findings  *findingWriter // --format asff or ocsf (findings_format.go)
 	showAll   bool
-	out       io.Writer
+	verbose   bool      // text: every entry in why lines, every group
+	style     textStyle // text
+	out       io.Writer // stdout, or spill in text format
+	spill     *spill    // text: the per-record lines, until the summary is out
+	groups    *groups   // text: the findings summed up, once the workers are done
 
 	mu         sync.Mutex // serializes writes to out and readErrors
 	readErrors []error
@@ -371,6 +409,11 @@ type checker struct {
 	bytes   atomic.Int64
 	files   atomic.Int64 // log files read
 	digests atomic.Int64 // digest files recognised
+
+	// For progress: bytes read of the inputs as stored (compressed for
+	// gzip), updated once per read buffer, and inputs done.
+	read      atomic.Int64
+	filesDone atomic.Int64
 }
 
 // flushAt is the size at which a worker writes its buffered output.
@@ -380,7 +423,13 @@ func (c *checker) checkAll(inputs []input, jobs int) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	c.perFile = jobs > 1
-	for range min(jobs, len(inputs)) {
+	workers := min(jobs, len(inputs))
+	// Each worker sums up its findings apart: no lock per record.
+	gs := make([]*groups, workers)
+	for w := range workers {
+		if c.groups != nil {
+			gs[w] = newGroups()
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -395,16 +444,56 @@ func (c *checker) checkAll(inputs []input, jobs int) {
 				if c.perFile {
 					idx.Reset()
 				}
-				buf = c.checkInput(inputs[i], idx, &rec, buf[:0])
+				buf = c.checkInput(inputs[i], idx, &rec, buf[:0], gs[w])
 			}
 		}()
 	}
 	wg.Wait()
+	if c.groups != nil {
+		for _, g := range gs {
+			c.groups.merge(g)
+		}
+	}
 }
 
-func (c *checker) checkInput(in input, idx *session.Index, rec *cloudtrail.Record, buf []byte) []byte {
-	r := in.stdin
-	if r == nil {
+// countingReader counts the bytes read through it, for progress: one
+// atomic add per read, and the reads are of whole buffers.
+type countingReader struct {
+	r     io.Reader
+	n     int64
+	total *atomic.Int64
+}
+
+func (cr *countingReader) Read(p []byte) (int, error) {
+	n, err := cr.r.Read(p)
+	cr.n += int64(n)
+	cr.total.Add(int64(n))
+	return n, err
+}
+
+// totalSize is the size of the inputs, or -1 when one is not known ahead.
+func totalSize(inputs []input) int64 {
+	var n int64
+	for _, in := range inputs {
+		if in.size < 0 {
+			return -1
+		}
+		n += in.size
+	}
+	return n
+}
+
+func (c *checker) checkInput(in input, idx *session.Index, rec *cloudtrail.Record, buf []byte, g *groups) []byte {
+	cr := &countingReader{r: in.stdin, total: &c.read}
+	defer func() {
+		// What was not read through cr (a digest, a file that shrank,
+		// a read error) is done too, so the total is reached.
+		if rest := in.size - cr.n; rest > 0 {
+			c.read.Add(rest)
+		}
+		c.filesDone.Add(1)
+	}()
+	if cr.r == nil {
 		f, err := os.Open(in.path)
 		if err != nil {
 			c.readError(err)
@@ -422,14 +511,14 @@ func (c *checker) checkInput(in input, idx *session.Index, rec *cloudtrail.Recor
 				return buf
 			}
 		}
-		r = f
+		cr.r = f
 	}
 	c.files.Add(1)
 	out := c.output(in.name)
-	s, err := cloudtrail.NewStream(r)
+	s, err := cloudtrail.NewStream(cr)
 	if err != nil {
 		// The gzip header itself is broken: report it as an unreadable record.
-		buf = c.report(buf, &out, cloudtrail.Item{Line: 1, Index: -1, Err: err}, nil, rules.Decision{Verdict: rules.Invalid}, nil)
+		buf = c.report(buf, &out, cloudtrail.Item{Line: 1, Index: -1, Err: err}, nil, rules.Decision{Verdict: rules.Invalid}, nil, false, g)
 		c.write(buf)
 		return buf[:0]
 	}
@@ -442,13 +531,14 @@ func (c *checker) checkInput(in input, idx *session.Index, rec *cloudtrail.Recor
 		var d rules.Decision
 		if it.Err != nil {
 			d = rules.Decision{Verdict: rules.Invalid}
-			buf = c.report(buf, &out, it, nil, d, nil)
+			buf = c.report(buf, &out, it, nil, d, nil, false, g)
 		} else {
 			d = c.allowlist.Decide(rec)
 			if d.Verdict == rules.Unauthorized && c.own.Allows(rec, d.Principal) {
 				d = rules.Decision{Verdict: rules.Allowed, Rule: ownrole.Rule, Principal: d.Principal}
 			}
 			var s *session.Session
+			moved := false
 			if !idx.Add(rec) {
 				s = idx.Lookup(rec)
 			}
@@ -456,12 +546,13 @@ func (c *checker) checkInput(in input, idx *session.Index, rec *cloudtrail.Recor
 				// A session token is a bearer credential: used from
 				// another network than it was created from, it is a
 				// finding even for an allowed principal.
-				if why, moved := c.tolerance.Moved(s, rec); moved {
+				var why string
+				if why, moved = c.tolerance.Moved(s, rec); moved {
 					d.Verdict = rules.Unauthorized
 					d.Reasons = append(slices.Clip(d.Reasons), why)
 				}
 			}
-			buf = c.report(buf, &out, it, rec, d, s)
+			buf = c.report(buf, &out, it, rec, d, s, moved, g)
 		}
 		if len(buf) >= flushAt {
 			c.write(buf)
@@ -488,8 +579,10 @@ func (c *checker) output(name string) outName {
 	return n
 }
 
-// report counts one record and appends its output line, if any.
-func (c *checker) report(buf []byte, in *outName, it cloudtrail.Item, rec *cloudtrail.Record, d rules.Decision, s *session.Session) []byte {
+// report counts one record and appends its output line, if any; in text
+// format, a finding is also summed up in g. moved says the last reason is
+// session-moved's, appended to the allowlist's.
+func (c *checker) report(buf []byte, in *outName, it cloudtrail.Item, rec *cloudtrail.Record, d rules.Decision, s *session.Session, moved bool, g *groups) []byte {
 	c.records.Add(1)
 	c.counts[d.Verdict].Add(1)
 	if c.findings != nil {
@@ -498,10 +591,75 @@ func (c *checker) report(buf []byte, in *outName, it cloudtrail.Item, rec *cloud
 	if c.json {
 		return appendJSON(buf, in.qname, it, rec, d, s)
 	}
-	if c.showAll || d.Verdict == rules.Unauthorized || d.Verdict == rules.Invalid {
-		return appendText(buf, in.name, it, rec, d, s)
+	finding := d.Verdict == rules.Unauthorized || d.Verdict == rules.Invalid
+	if finding && g != nil {
+		g.add(rec, d)
+	}
+	if c.showAll || finding {
+		return appendText(buf, c.style, in.name, it, rec, d, s, c.why(it, rec, d, moved))
 	}
 	return buf
+}
+
+// why is what the why lines of a text finding say. Of the allowlist's
+// reasons, the closest entry's only (rules: the entry that fails the
+// fewest conditions, the first in file order among equals), or with -v
+// every entry's, closest first; then session-moved's, if any, and the
+// reasons an invalid record is invalid.
+func (c *checker) why(it cloudtrail.Item, rec *cloudtrail.Record, d rules.Decision, moved bool) []string {
+	rs := reasons(it, d)
+	if it.Err != nil || d.Verdict != rules.Unauthorized {
+		return rs
+	}
+	entries, extra := rs, []string(nil)
+	if moved {
+		entries, extra = rs[:len(rs)-1], rs[len(rs)-1:]
+	}
+	switch {
+	case len(entries) == 0: // allowed by an entry, but the session moved
+	case c.verbose:
+		entries = c.allowlist.Misses(rec)
+	default:
+		entries = entries[:1]
+	}
+	return append(slices.Clip(entries), extra...)
+}
+
+// printText prints the text report: the findings summed up by principal
+// and bucket, then the per-record lines (from the spill), then sum. Without
+// a spill the lines are out already, and the summary follows them.
+func (c *checker) printText(stdout io.Writer, sum string) {
+	summary := c.groups.appendSummary(nil, c.style, c.verbose)
+	if len(summary) > 0 && c.hiddenEntries() {
+		summary = append(summary, "\nwhy: the closest allowlist entry (fewest failed conditions); -v lists every entry\n"...)
+	}
+	before := len(summary) > 0
+	if c.spill == nil {
+		if before {
+			stdout.Write(append([]byte{'\n'}, summary...))
+		}
+	} else {
+		if before && c.spill.size > 0 {
+			summary = append(summary, '\n')
+			summary = c.style.paint(summary, sgrBold, "records")
+			summary = append(summary, ":\n"...)
+		}
+		stdout.Write(summary)
+		if err := c.spill.copyTo(stdout); err != nil {
+			c.readError(err)
+		}
+		before = before || c.spill.size > 0
+	}
+	if before {
+		fmt.Fprintln(stdout)
+	}
+	fmt.Fprintln(stdout, sum)
+}
+
+// hiddenEntries reports whether why lines left entries out: an
+// unauthorized finding, without -v, with more than one entry.
+func (c *checker) hiddenEntries() bool {
+	return !c.verbose && len(c.allowlist.Entries) > 1 && c.counts[rules.Unauthorized].Load() > 0
 }
 
 func (c *checker) write(buf []byte) {

@@ -14,7 +14,7 @@ const usage = `usage: s3xguard <command> [flags]
 
 commands:
   check       check CloudTrail records against an allowlist
-              s3xguard check --allowlist FILE [--format text|json|asff|ocsf] [--show findings|all] [--allow-empty] [PATH ...]
+              s3xguard check --allowlist FILE [--format text|json|asff|ocsf] [--show findings|all] [-v] [--quiet] [--allow-empty] [PATH ...]
 
   doctor      check, read-only, that a deployment sees what it should
               s3xguard doctor --function NAME [--buckets B,...] [--format text|json]
@@ -28,6 +28,8 @@ commands:
   quarantine  list or release the principals s3xguard denied on a bucket
               s3xguard quarantine list --bucket BUCKET
               s3xguard quarantine release --bucket BUCKET (--principal ARN | --all)
+
+  version     print the version and the allowlist format version
 
 Run 's3xguard <command> -h' for a command's flags.
 `
@@ -63,6 +65,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runSQL(args[1:], stdout, stderr)
 	case "suggest":
 		return runSuggest(args[1:], stdin, stdout, stderr)
+	case "version":
+		return runVersion(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -204,10 +204,12 @@ func appendU4(b []byte, r rune) []byte {
 	return append(b, '\\', 'u', hexDigits[r>>12&0xF], hexDigits[r>>8&0xF], hexDigits[r>>4&0xF], hexDigits[r&0xF])
 }
 
-// appendText writes a finding as one line a person scans, then its reasons
-// indented below it. Every value is escaped (see appendEscaped): records,
-// file names and reasons quoting them are attacker-chosen text.
-func appendText(b []byte, name string, it cloudtrail.Item, r *cloudtrail.Record, d rules.Decision, s *session.Session) []byte {
+// appendText writes a finding as one line a person scans, then what
+// explains it indented below it, ending with the why lines given. Every
+// value is escaped (see appendEscaped): records, file names and reasons
+// quoting them are attacker-chosen text. With colour, the verdict is
+// coloured, around its escaped text.
+func appendText(b []byte, st textStyle, name string, it cloudtrail.Item, r *cloudtrail.Record, d rules.Decision, s *session.Session, why []string) []byte {
 	if r == nil {
 		r = &cloudtrail.Record{}
 	}
@@ -221,10 +223,18 @@ func appendText(b []byte, name string, it cloudtrail.Item, r *cloudtrail.Record,
 		{orDash(d.Principal.Normalized), 52},
 		{orDash(r.SourceIPAddress), 16},
 	}
-	for _, c := range cols {
+	for i, c := range cols {
+		color := st.color && i == 0 && int(d.Verdict) < len(verdictSGR)
+		if color {
+			b = append(b, verdictSGR[d.Verdict]...)
+		}
 		start := len(b)
 		b = appendEscaped(b, c.v)
-		for n := utf8.RuneCount(b[start:]); n < c.width; n++ {
+		n := utf8.RuneCount(b[start:])
+		if color {
+			b = append(b, sgrReset...)
+		}
+		for ; n < c.width; n++ {
 			b = append(b, ' ')
 		}
 		b = append(b, ' ')
@@ -260,7 +270,7 @@ func appendText(b []byte, name string, it cloudtrail.Item, r *cloudtrail.Record,
 		b = appendEscaped(b, d.Rule)
 		b = append(b, '\n')
 	}
-	for _, s := range reasons(it, d) {
+	for _, s := range why {
 		b = append(b, "    why: "...)
 		b = appendEscaped(b, s)
 		b = append(b, '\n')

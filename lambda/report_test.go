@@ -66,7 +66,7 @@ func TestTextFieldsEscaped(t *testing.T) {
 				Reasons:   []string{"why " + tt.in},
 				Principal: rules.Principal{Normalized: "p" + tt.in},
 			}
-			out := string(appendText(nil, "logs/"+tt.in+".json", cloudtrail.Item{Line: 3, Index: -1}, r, d, nil))
+			out := string(appendText(nil, textStyle{}, "logs/"+tt.in+".json", cloudtrail.Item{Line: 3, Index: -1}, r, d, nil, d.Reasons))
 			checkTerminalSafe(t, out)
 			for _, want := range []string{"Get" + tt.want, "b" + tt.want, "p" + tt.want, "logs/" + tt.want + ".json:3", "rule: rule" + tt.want, "why: why " + tt.want} {
 				if !strings.Contains(out, want) {
@@ -74,7 +74,7 @@ func TestTextFieldsEscaped(t *testing.T) {
 				}
 			}
 			// A read error quotes the input: escaped too.
-			out = string(appendText(nil, "f.json", cloudtrail.Item{Line: 1, Index: -1, Err: &cloudtrail.FieldError{Field: "eventName", Msg: tt.in}}, nil, rules.Decision{Verdict: rules.Invalid}, nil))
+			out = string(appendText(nil, textStyle{}, "f.json", cloudtrail.Item{Line: 1, Index: -1, Err: &cloudtrail.FieldError{Field: "eventName", Msg: tt.in}}, nil, rules.Decision{Verdict: rules.Invalid}, nil, []string{(&cloudtrail.FieldError{Field: "eventName", Msg: tt.in}).Error()}))
 			checkTerminalSafe(t, out)
 		})
 	}
@@ -96,7 +96,7 @@ func checkTerminalSafe(t *testing.T, out string) {
 
 func TestTextColumnsAlign(t *testing.T) {
 	r := &cloudtrail.Record{EventName: "Get\x1b[2J", Bucket: "b"}
-	out := string(appendText(nil, "f", cloudtrail.Item{Line: 1, Index: -1}, r, rules.Decision{Verdict: rules.Unauthorized}, nil))
+	out := string(appendText(nil, textStyle{}, "f", cloudtrail.Item{Line: 1, Index: -1}, r, rules.Decision{Verdict: rules.Unauthorized}, nil, nil))
 	// verdict 13 + 1, event name padded to 24 + 1: the bucket starts at 39.
 	if !strings.HasPrefix(out[39:], "b ") {
 		t.Fatalf("bucket column misplaced:\n%q", out)
@@ -202,4 +202,28 @@ func FuzzJSONStringSameBytes(f *testing.F) {
 			t.Fatalf("%q: got %s; want %s", s, got, want)
 		}
 	})
+}
+
+// TestTextColor: with colour, the verdict is wrapped in our SGR codes and
+// the columns still align; hostile values are escaped inside, so once our
+// own codes are taken out the line is as safe as without colour.
+func TestTextColor(t *testing.T) {
+	r := &cloudtrail.Record{EventName: "Get\x1b[2J", Bucket: "b\u202e"}
+	d := rules.Decision{Verdict: rules.Unauthorized, Reasons: []string{"x\x1b[31m"}}
+	plain := string(appendText(nil, textStyle{}, "f", cloudtrail.Item{Line: 1, Index: -1}, r, d, nil, d.Reasons))
+	colored := string(appendText(nil, textStyle{color: true}, "f", cloudtrail.Item{Line: 1, Index: -1}, r, d, nil, d.Reasons))
+	if !strings.HasPrefix(colored, sgrRed+"unauthorized"+sgrReset+"  ") {
+		t.Fatalf("verdict not coloured: %q", colored)
+	}
+	if got := strings.NewReplacer(sgrRed, "", sgrReset, "").Replace(colored); got != plain {
+		t.Fatalf("without its colour codes\n got %q\nwant %q", got, plain)
+	}
+	checkTerminalSafe(t, plain)
+	for _, v := range []rules.Verdict{rules.Invalid, rules.Allowed, rules.Ignored} {
+		d := rules.Decision{Verdict: v}
+		out := string(appendText(nil, textStyle{color: true}, "f", cloudtrail.Item{Line: 1, Index: -1}, r, d, nil, nil))
+		if !strings.HasPrefix(out, verdictSGR[v]+v.String()+sgrReset) {
+			t.Errorf("%s not coloured: %q", v, out)
+		}
+	}
 }

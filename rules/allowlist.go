@@ -42,6 +42,10 @@ type Entry struct {
 	raw map[string][]string
 }
 
+// FormatVersion is the allowlist format the loader reads: the value its
+// top-level version key must have.
+const FormatVersion = "1"
+
 // Top-level keys of the allowlist.
 var topFields = []string{"version", "allow", "protected"}
 
@@ -106,8 +110,8 @@ func Parse(name string, data []byte) (*Allowlist, error) {
 		switch key {
 		case "version":
 			sawVersion = true
-			if v.Kind != yaml.ScalarNode || v.Value != "1" {
-				l.errorf(v, "version", "unsupported version %q (want 1)", v.Value)
+			if v.Kind != yaml.ScalarNode || v.Value != FormatVersion {
+				l.errorf(v, "version", "unsupported version %q (want %s)", v.Value, FormatVersion)
 			}
 		case "allow":
 			sawAllow = true

@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
@@ -156,6 +157,24 @@ func inSet(m map[string]struct{}, v string) bool {
 	return ok
 }
 
+// miss is how an entry failed a candidate.
+type miss struct {
+	e      *Entry
+	failed uint8 // bit i: entryFields[i] failed
+	n      int
+}
+
+func (e *Entry) miss(c *candidate) miss {
+	m := miss{e: e}
+	for i, f := range entryFields {
+		if !e.check(f, c) {
+			m.failed |= 1 << i
+			m.n++
+		}
+	}
+	return m
+}
+
 // reasons names, for the entries that came closest (fewest failed
 // conditions, then file order), which conditions failed and on what value.
 // Only unauthorized records get here, so clarity beats speed, within reason.
@@ -163,23 +182,12 @@ func (a *Allowlist) reasons(c *candidate) []string {
 	if len(a.Entries) == 0 {
 		return []string{"the allowlist has no entries"}
 	}
-	type miss struct {
-		e      *Entry
-		failed uint8 // bit i: entryFields[i] failed
-		n      int
-	}
 	// Keep the maxClosest best in order; entries come in file order, so a
 	// later entry replaces an earlier one only when strictly closer.
 	var best [maxClosest]miss
 	kept := 0
 	for _, e := range a.Entries {
-		m := miss{e: e}
-		for i, f := range entryFields {
-			if !e.check(f, c) {
-				m.failed |= 1 << i
-				m.n++
-			}
-		}
+		m := e.miss(c)
 		pos := kept
 		for pos > 0 && best[pos-1].n > m.n {
 			pos--
@@ -194,32 +202,58 @@ func (a *Allowlist) reasons(c *candidate) []string {
 		best[pos] = m
 	}
 	out := make([]string, 0, kept)
-	var b strings.Builder
 	for _, m := range best[:kept] {
-		b.Reset()
-		b.WriteString(m.e.Name)
-		b.WriteString(": ")
-		sep := ""
-		for i, f := range entryFields {
-			if m.failed&(1<<i) == 0 {
-				continue
-			}
-			b.WriteString(sep)
-			b.WriteString(f)
-			b.WriteByte(' ')
-			b.WriteString(quoteOrNone(c.value(f)))
-			b.WriteString(" not in ")
-			for k, v := range m.e.raw[f] {
-				if k > 0 {
-					b.WriteByte(',')
-				}
-				b.WriteString(v)
-			}
-			sep = "; "
-		}
-		out = append(out, b.String())
+		out = append(out, c.describe(m))
 	}
 	return out
+}
+
+// Misses says, for every entry, closest first (fewest failed conditions,
+// then file order), which of its conditions r fails and on what value: the
+// reasons Decide gives for its closest few, for all entries. The first is
+// the closest entry.
+func (a *Allowlist) Misses(r *cloudtrail.Record) []string {
+	if len(a.Entries) == 0 {
+		return []string{"the allowlist has no entries"}
+	}
+	p := PrincipalOf(r.UserIdentity)
+	c := candidate{r: r, p: &p}
+	ms := make([]miss, len(a.Entries))
+	for i, e := range a.Entries {
+		ms[i] = e.miss(&c)
+	}
+	slices.SortStableFunc(ms, func(x, y miss) int { return x.n - y.n })
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = c.describe(m)
+	}
+	return out
+}
+
+// describe writes "ENTRY: FIELD VALUE not in LIST; ..." for a miss.
+func (c *candidate) describe(m miss) string {
+	var b strings.Builder
+	b.WriteString(m.e.Name)
+	b.WriteString(": ")
+	sep := ""
+	for i, f := range entryFields {
+		if m.failed&(1<<i) == 0 {
+			continue
+		}
+		b.WriteString(sep)
+		b.WriteString(f)
+		b.WriteByte(' ')
+		b.WriteString(quoteOrNone(c.value(f)))
+		b.WriteString(" not in ")
+		for k, v := range m.e.raw[f] {
+			if k > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(v)
+		}
+		sep = "; "
+	}
+	return b.String()
 }
 
 // value is the record's value for an allowlist field, as reasons show it.

@@ -3,6 +3,7 @@ package rules
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -297,5 +298,44 @@ func TestAccessPointReason(t *testing.T) {
 		if d.Verdict != Unauthorized || len(d.Reasons) != 1 || d.Reasons[0] != want {
 			t.Errorf("access point %q: %v %q; want unauthorized %q", ap, d.Verdict, d.Reasons, want)
 		}
+	}
+}
+
+// TestMisses: Misses names every entry, closest first, and its first few
+// are the reasons Decide gives, in the same order.
+func TestMisses(t *testing.T) {
+	a := loadExample(t)
+	n := 0
+	for _, tt := range decideTests {
+		r := loadRecord(t, tt.fixture)
+		d := a.Decide(r)
+		if d.Verdict != Unauthorized {
+			continue
+		}
+		n++
+		all := a.Misses(r)
+		if len(all) != len(a.Entries) {
+			t.Fatalf("%s: %d misses; want one per entry (%d)", tt.fixture, len(all), len(a.Entries))
+		}
+		if got := all[:len(d.Reasons)]; !slices.Equal(got, d.Reasons) {
+			t.Errorf("%s: Misses starts %q; want Decide's reasons %q", tt.fixture, got, d.Reasons)
+		}
+		seen := map[string]bool{}
+		prev := 0
+		for _, m := range all {
+			name, rest, _ := strings.Cut(m, ": ")
+			seen[name] = true
+			if k := strings.Count(rest, " not in "); k < prev {
+				t.Errorf("%s: %q fails %d conditions, after one that fails %d", tt.fixture, m, k, prev)
+			} else {
+				prev = k
+			}
+		}
+		if len(seen) != len(a.Entries) {
+			t.Errorf("%s: Misses names %d distinct entries; want %d", tt.fixture, len(seen), len(a.Entries))
+		}
+	}
+	if n == 0 {
+		t.Fatal("no unauthorized fixture")
 	}
 }

@@ -46,7 +46,7 @@ func Created(r *cloudtrail.Record) (*Session, string, bool) {
 	if err != nil {
 		return nil, "", false
 	}
-	return &Session{
+	s := &Session{
 		Issuer:        r.UserIdentity.SessionIssuerARN,
 		SourceIP:      r.SourceIPAddress,
 		VPCEndpointID: r.VPCEndpointID,
@@ -54,7 +54,8 @@ func Created(r *cloudtrail.Record) (*Session, string, bool) {
 		Mode:          r.SessionMode,
 		EventID:       r.EventID,
 		at:            at,
-	}, r.SessionAccessKeyID, true
+	}
+	return s, s.detach(r.SessionAccessKeyID), true
 }
 
 // Signed reports whether r is a call that a session may have signed: an S3
@@ -118,6 +119,30 @@ func (x *Index) Add(r *cloudtrail.Record) bool {
 	}
 	x.evict()
 	return true
+}
+
+// detach copies s's strings, and key, into one allocation of their own and
+// returns the copy of key. The decoder hands out a record's strings as parts
+// of one shared allocation: kept as they are, a session would keep its whole
+// CreateSession record alive (up to 8 MiB when hostile) for the window.
+func (s *Session) detach(key string) string {
+	fields := []*string{&s.Issuer, &s.SourceIP, &s.VPCEndpointID, &s.EventTime, &s.Mode, &s.EventID, &key}
+	n := 0
+	for _, f := range fields {
+		n += len(*f)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, f := range fields {
+		b.WriteString(*f)
+	}
+	all, i := b.String(), 0
+	for _, f := range fields {
+		l := len(*f)
+		*f = all[i : i+l]
+		i += l
+	}
+	return key
 }
 
 func (x *Index) evict() {

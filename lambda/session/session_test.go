@@ -2,8 +2,10 @@ package session
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
 )
@@ -141,5 +143,29 @@ func TestParseTolerance(t *testing.T) {
 		if _, err := ParseTolerance(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// TestIndexKeepsNoRecord: an indexed session (check's index, the function's
+// cache) holds copies of its strings,
+// not the CreateSession record's memory (a hostile record is up to 8 MiB).
+func TestIndexKeepsNoRecord(t *testing.T) {
+	big := strings.Repeat("x", 4<<20)
+	r := &cloudtrail.Record{EventName: "CreateSession", EventSource: cloudtrail.EventSource,
+		EventTime: "2026-11-20T10:00:00Z", SourceIPAddress: "10.1.2.3", EventID: "cs-1", SessionAccessKeyID: "KEY1"}
+	r.UserIdentity.SessionIssuerARN = "arn:aws:iam::123456789012:role/etl"
+	// Every string a part of one big allocation, as the decoder hands
+	// them out.
+	r.SourceIPAddress = (big + r.SourceIPAddress)[len(big):]
+	x := NewIndex(0)
+	if !x.Add(r) {
+		t.Fatal("not indexed")
+	}
+	s := x.byKey["KEY1"]
+	if s == nil || s.SourceIP != "10.1.2.3" {
+		t.Fatalf("indexed %+v", s)
+	}
+	if unsafe.StringData(s.SourceIP) == unsafe.StringData(r.SourceIPAddress) {
+		t.Error("the session shares the record's string memory")
 	}
 }

@@ -70,14 +70,30 @@ func alarms(stack awscdk.Stack, cfg *Config, g *Guard, dlq, failed, backlog awss
 		quiet, "SNS could not deliver s3xguard alerts to a subscriber")
 	add("HealthDeliveryAlarm", awscloudwatchactions.NewSnsAction(g.Topic), g.HealthTopic.MetricNumberOfNotificationsFailed(&awscloudwatch.MetricOptions{Period: five, Statistic: sum}), gt, 0, 1,
 		quiet, "SNS could not deliver s3xguard health pages to a subscriber")
-	if cfg.ResponseMode == "enforce" {
-		add("BreakerAlarm", health, awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+	// The function's own metrics (embedded metric format, namespace
+	// s3xguard, dimension Mode = the response mode).
+	own := func(name string) awscloudwatch.IMetric {
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 			Namespace:     jsii.String(metricNamespace),
-			MetricName:    jsii.String(breakerMetric),
+			MetricName:    jsii.String(name),
 			DimensionsMap: &map[string]*string{breakerDim: jsii.String(cfg.ResponseMode)},
 			Statistic:     sum,
 			Period:        five,
-		}), gt, 0, 1, quiet, "s3xguard's circuit breaker refused a quarantine: too many this hour (per bucket or in all)")
+		})
+	}
+	if cfg.ResponseMode == "enforce" {
+		add("BreakerAlarm", health, own(breakerMetric), gt, 0, 1, quiet,
+			"s3xguard's circuit breaker refused a quarantine: too many this hour (per bucket or in all)")
+	}
+	// Both paths fail open by design (the page goes out; the allowed call
+	// passes): the alarm is what says that they did.
+	if cfg.Findings != "" {
+		add("FindingsFailedAlarm", health, own("FindingsFailed"), gt, 0, 1, quiet,
+			"s3xguard alerts were sent but Security Hub did not take their findings (the pages went out; see the function's log, findings not imported)")
+	}
+	if cfg.SessionCheck != "" && cfg.SessionCheck != "off" {
+		add("SessionUncheckedAlarm", health, own("SessionUnchecked"), gt, 0, 1, quiet,
+			"s3xguard could not look up sessions in its state table: zonal calls passed without the session-moved check (fail open)")
 	}
 	// MatchedEvents, not the function's invocations: the sweep invokes it
 	// every minute, so only the rule's count says whether events arrive.

@@ -545,6 +545,18 @@ func TestAlarms(t *testing.T) {
 		silence["EvaluationPeriods"] != 6.0 || silence["Period"] != 3600.0 || silence["Namespace"] != "AWS/Events" {
 		t.Errorf("silence alarm %s", js(silence))
 	}
+	// The fail-open paths, each alarmed only when configured.
+	r := synth(t, "revoke").alarmsByID()
+	for id, metric := range map[string]string{"FindingsFailedAlarm": "FindingsFailed", "SessionUncheckedAlarm": "SessionUnchecked"} {
+		a := r[id]
+		if a == nil || a["MetricName"] != metric || a["Namespace"] != "s3xguard" || a["Statistic"] != "Sum" ||
+			!strings.Contains(js(a["AlarmActions"]), `"Ref":"Health`) {
+			t.Errorf("revoke: %s: %s; want an alarm on %s paging the health topic", id, js(a), metric)
+		}
+		if alarms[id] != nil {
+			t.Errorf("full: %s without findings or sessionCheck", id)
+		}
+	}
 	// Alert mode never quarantines: no breaker alarm; no event queue: no backlog alarm.
 	m := synth(t, "minimal").alarmsByID()
 	if m["BreakerAlarm"] != nil || m["BacklogAlarm"] != nil || m["FailedInvocationsAlarm"] == nil {

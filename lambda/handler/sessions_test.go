@@ -27,6 +27,7 @@ type table struct {
 	items      map[string]map[string]types.AttributeValue
 	gets, puts int
 	getErr     error
+	putErr     error
 	hang       bool
 	delay      time.Duration
 }
@@ -52,6 +53,9 @@ func (t *table) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.puts++
+	if t.putErr != nil {
+		return nil, t.putErr
+	}
 	if t.items == nil {
 		t.items = map[string]map[string]types.AttributeValue{}
 	}
@@ -160,11 +164,50 @@ func TestSessionMoved(t *testing.T) {
 	if gets, _ := db.counts(); gets != 2 {
 		t.Errorf("%d reads after 20 calls of an unknown key; want 2", gets)
 	}
+	// ... and for no more than 10 s, so a call handled before its
+	// CreateSession is indexed does not hide the session for long.
+	if e := h2.sessionCache.entries["UNKNOWN"]; e.s != nil || e.until.After(time.Now().Add(10*time.Second)) {
+		t.Errorf("a key without a session is remembered until %v; want at most 10 s from now", e.until)
+	}
 
 	// The dedup key is the network the session was used from.
 	c2, _ := step(h2, call("etl", "K1", "198.51.100.1"))
 	if dedupKey(a, "") == dedupKey(c2.alert, "") || !strings.HasPrefix(dedupKey(a, ""), "session-moved|") {
 		t.Errorf("dedup keys %q and %q; want one per network, of kind session-moved", dedupKey(a, ""), dedupKey(c2.alert, ""))
+	}
+	// ... and only that: the same theft read from the queue rather than
+	// invoked directly is the same window (no input in the key).
+	c3 := h2.classify(call("etl", "K1", "203.0.113.9"), "sqs:arn:aws:sqs:us-east-1:"+acct+":s3xguard")
+	h2.sessions(context.Background(), &c3, h2.Log, &tally{})
+	if c3.alert == nil || dedupKey(c3.alert, c3.class) != dedupKey(a, "") {
+		t.Errorf("the same session-moved from the queue: %+v; want dedup key %q", c3.alert, dedupKey(a, ""))
+	}
+}
+
+// A call the allowlist refuses, from another network than its session's,
+// stays unauthorized and carries the session-moved reason; from the
+// session's own network it carries none.
+func TestUnauthorizedMovedReason(t *testing.T) {
+	db := &table{}
+	step(sessionHandler(t, db, config.SessionAlert), createSession("writer", "K6", "10.1.2.3", nil))
+	h := sessionHandler(t, db, config.SessionAlert)
+	c, _ := step(h, call("writer", "K6", "203.0.113.9"))
+	if c.alert == nil || c.alert.Kind != alert.KindUnauthorized || c.alert.Session == nil ||
+		!strings.Contains(strings.Join(c.alert.Decision.Reasons, "\n"), "session-moved: session cs-K6 created from 10.1.2.3, used from 203.0.113.9") {
+		t.Fatalf("unauthorized call from a moved session: %+v", c.alert)
+	}
+	if c, _ := step(h, call("writer", "K6", "10.1.2.9")); c.alert == nil || c.alert.Session == nil ||
+		strings.Contains(strings.Join(c.alert.Decision.Reasons, "\n"), "session-moved") {
+		t.Fatalf("unauthorized call from the session's network: %+v", c.alert)
+	}
+}
+
+// A session write that fails is counted in Errors and fails nothing.
+func TestSessionIndexFailureCounted(t *testing.T) {
+	db := &table{putErr: errors.New("injected")}
+	c, m := step(sessionHandler(t, db, config.SessionAlert), createSession("etl", "K8", "10.1.2.3", nil))
+	if c.alert != nil || m.Errors != 1 {
+		t.Fatalf("failed session write: alert %+v, Errors %d; want no alert, 1 error", c.alert, m.Errors)
 	}
 }
 

@@ -34,6 +34,8 @@ type fakeHub struct {
 	err      error
 	imports  []int // findings per BatchImportFindings call
 	gets     int
+	// edit, when set, changes each BatchImportFindings answer.
+	edit func(*securityhub.BatchImportFindingsOutput)
 }
 
 func (f *fakeHub) BatchImportFindings(_ context.Context, in *securityhub.BatchImportFindingsInput, _ ...func(*securityhub.Options)) (*securityhub.BatchImportFindingsOutput, error) {
@@ -54,6 +56,9 @@ func (f *fakeHub) BatchImportFindings(_ context.Context, in *securityhub.BatchIm
 	}
 	out.FailedCount = aws.Int32(int32(len(out.FailedFindings)))
 	out.SuccessCount = aws.Int32(int32(len(in.Findings) - len(out.FailedFindings)))
+	if f.edit != nil {
+		f.edit(out)
+	}
 	return out, nil
 }
 
@@ -63,6 +68,11 @@ func (f *fakeHub) GetFindings(_ context.Context, in *securityhub.GetFindingsInpu
 	f.gets++
 	if f.err != nil {
 		return nil, f.err
+	}
+	// API reference, AwsSecurityFindingFilters: at most 20 values per
+	// filter field.
+	if len(in.Filters.Id) > 20 {
+		return nil, fmt.Errorf("InvalidInputException: %d Id filters; at most 20", len(in.Filters.Id))
 	}
 	out := &securityhub.GetFindingsOutput{}
 	for _, flt := range in.Filters.Id {
@@ -210,5 +220,67 @@ func TestUpdateCount(t *testing.T) {
 	h.importFindings(context.Background(), &m)
 	if len(hub.findings) != 2 || m.Findings != 0 {
 		t.Errorf("a count without its finding imported %d", m.Findings)
+	}
+}
+
+// TestImportFindingsFailures: a refused finding counts as failed whichever
+// part of the 200 answer says so (the list or the count), and a window
+// whose finding cannot be read back is a failed update, not a silent one.
+func TestImportFindingsFailures(t *testing.T) {
+	start := time.UnixMilli(1795169730000)
+	for name, edit := range map[string]func(*securityhub.BatchImportFindingsOutput){
+		"FailedFindings only": func(o *securityhub.BatchImportFindingsOutput) { o.FailedCount = nil },
+		"FailedCount only":    func(o *securityhub.BatchImportFindingsOutput) { o.FailedFindings = nil },
+	} {
+		hub := &fakeHub{findings: map[string]types.AwsSecurityFinding{}, refuse: map[string]bool{}, edit: edit}
+		h, log := hubHandler(hub)
+		var m tally
+		for i := range 3 {
+			h.queueFinding(sentAlert(i), fmt.Sprintf("k%d", i), start, nil, &m, h.Log)
+		}
+		hub.refuse[m.findings.created[1].Id] = true
+		h.importFindings(context.Background(), &m)
+		if m.Findings != 2 || m.FindingsFailed != 1 || !strings.Contains(log.String(), "findings not imported") {
+			t.Errorf("%s: %d ok, %d failed; want 2, 1, logged:\n%s", name, m.Findings, m.FindingsFailed, log.String())
+		}
+	}
+
+	hub := &fakeHub{findings: map[string]types.AwsSecurityFinding{}, refuse: map[string]bool{}}
+	h, log := hubHandler(hub)
+	var m tally
+	h.queueFinding(sentAlert(1), "k", start, nil, &m, h.Log)
+	h.importFindings(context.Background(), &m)
+	hub.err = errors.New("boom")
+	m = tally{}
+	h.queueCount(&state.Window{Key: "k", Start: start, Repeats: 2}, &m)
+	h.importFindings(context.Background(), &m)
+	if m.FindingsFailed != 1 || !strings.Contains(log.String(), "read 1 findings to update") {
+		t.Errorf("the read back failed: %d failed; want 1, logged:\n%s", m.FindingsFailed, log.String())
+	}
+}
+
+// TestUpdateManyCounts: more windows than one GetFindings filter takes
+// (20 IDs) are read back in several calls, and every one is updated.
+func TestUpdateManyCounts(t *testing.T) {
+	hub := &fakeHub{findings: map[string]types.AwsSecurityFinding{}, refuse: map[string]bool{}}
+	h, _ := hubHandler(hub)
+	var m tally
+	start := time.UnixMilli(1795169730000)
+	for i := range 45 {
+		h.queueFinding(sentAlert(i), fmt.Sprintf("k%d", i), start, nil, &m, h.Log)
+	}
+	h.importFindings(context.Background(), &m)
+	m = tally{}
+	for i := range 45 {
+		h.queueCount(&state.Window{Key: fmt.Sprintf("k%d", i), Start: start, Repeats: 2}, &m)
+	}
+	h.importFindings(context.Background(), &m)
+	if m.Findings != 45 || m.FindingsFailed != 0 || hub.gets != 3 {
+		t.Fatalf("45 updates: %d imported, %d failed, %d reads; want 45, 0, 3", m.Findings, m.FindingsFailed, hub.gets)
+	}
+	for id, f := range hub.findings {
+		if f.ProductFields["s3xguard/Count"] != "3" {
+			t.Errorf("%s: count %q; want 3", id, f.ProductFields["s3xguard/Count"])
+		}
 	}
 }

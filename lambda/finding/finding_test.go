@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 
@@ -199,5 +200,28 @@ func TestFromAlert(t *testing.T) {
 	a.Kind = alert.KindForged
 	if f := FromAlert(a, "id", now); f.Kind != Forged {
 		t.Errorf("forged: %s", f.Kind)
+	}
+}
+
+// TestClip: the limits are exact (n bytes fit, n+1 do not), the cut never
+// splits a character, and invalid UTF-8 is replaced before measuring.
+func TestClip(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"abcdefghij", 10, "abcdefghij"},
+		{"abcdefghijk", 10, "abcdefg..."},
+		{"abcdef\u00e9ghij", 10, "abcdef..."}, // é is 2 bytes at 6-7: cut before it
+		{"abcdefg\u00e9hij", 10, "abcdefg..."},
+		{"abcdef\u20acghij", 10, "abcdef..."}, // € is 3 bytes at 6-8
+		{"abcdefg\xff", 10, "abcdefg\uFFFD"},
+		{"abcdefghi\xff", 10, "abcdefg..."},
+	} {
+		got := clip(tc.s, tc.n)
+		if got != tc.want || len(got) > tc.n || !utf8.ValidString(got) {
+			t.Errorf("clip(%q, %d) = %q; want %q", tc.s, tc.n, got, tc.want)
+		}
 	}
 }

@@ -65,6 +65,12 @@ func TestIDs(t *testing.T) {
 	if strings.Count(b, "/") != 4 || len(b) > 100 || b == c || c == EventID("us-east-1", "111122223333", Invalid, "", "f:3") {
 		t.Errorf("hashed IDs %s, %s", b, c)
 	}
+	// ... short ones too: only letters, digits and '-' stand as they are.
+	for _, id := range []string{"../x", "a/b", "e 1", "e\u00e91", "e.1"} {
+		if got := EventID("us-east-1", "111122223333", Invalid, id, "f:1"); !strings.HasPrefix(got, "s3xguard/us-east-1/111122223333/invalid/sha256-") {
+			t.Errorf("event ID %q: finding ID %s; want it hashed", id, got)
+		}
+	}
 	start := time.UnixMilli(1795169730123)
 	w := WindowID("us-east-1", "111122223333", "k", start)
 	if w != WindowID("us-east-1", "111122223333", "k", time.UnixMilli(start.UnixMilli())) || w == WindowID("us-east-1", "111122223333", "k", start.Add(time.Millisecond)) {

@@ -28,7 +28,8 @@ var stdinLine = regexp.MustCompile(`\S 0/1 files \(([\d.]+) ([kMG]?B)(, [\d.]+ [
 // TestTerminal runs the real binary on a pseudo-terminal over a generated
 // trail: progress shows on a terminal, with the trail's size as the
 // total, and is gone before the summary; colour only on a terminal; and
-// neither in a pipe, with --quiet (progress) or with NO_COLOR (colour).
+// neither in a pipe, with --quiet (progress) or with NO_COLOR or TERM=dumb
+// (colour).
 func TestTerminal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and a trail")
@@ -70,6 +71,7 @@ func TestTerminal(t *testing.T) {
 		{name: "stdout a pipe", errTTY: true, progress: true},
 		{name: "quiet", stdoutTTY: true, errTTY: true, args: []string{"--quiet"}, colorOut: true},
 		{name: "NO_COLOR", stdoutTTY: true, errTTY: true, env: []string{"NO_COLOR=1"}, progress: true, noEscape: true},
+		{name: "TERM dumb", stdoutTTY: true, errTTY: true, env: []string{"TERM=dumb", "NO_COLOR="}, progress: true, noEscape: true},
 		{name: "NO_COLOR empty", stdoutTTY: true, errTTY: true, env: []string{"NO_COLOR="}, progress: true, colorOut: true},
 		// JSON lines stream to stdout as they come: progress on the same
 		// screen would break them up.

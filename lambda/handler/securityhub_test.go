@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -282,5 +283,42 @@ func TestUpdateManyCounts(t *testing.T) {
 		if f.ProductFields["s3xguard/Count"] != "3" {
 			t.Errorf("%s: count %q; want 3", id, f.ProductFields["s3xguard/Count"])
 		}
+	}
+}
+
+// deadlineHub records the deadline of each import's context.
+type deadlineHub struct {
+	fakeHub
+	deadlines []time.Time
+}
+
+func (d *deadlineHub) BatchImportFindings(ctx context.Context, in *securityhub.BatchImportFindingsInput, o ...func(*securityhub.Options)) (*securityhub.BatchImportFindingsOutput, error) {
+	dl, _ := ctx.Deadline() // zero when none
+	d.mu.Lock()
+	d.deadlines = append(d.deadlines, dl)
+	d.mu.Unlock()
+	return d.fakeHub.BatchImportFindings(ctx, in, o...)
+}
+
+// TestImportWithinWorkDeadline: an invocation imports its findings after
+// its pages, under the work context, which ends the reserve before the
+// function's deadline: a hanging Security Hub cannot make it time out.
+func TestImportWithinWorkDeadline(t *testing.T) {
+	var logs bytes.Buffer
+	g := &gate{hold: func(int) {}, fail: map[string]bool{}}
+	h := batchHandler(g, 1, &logs)
+	hub := &deadlineHub{fakeHub: fakeHub{findings: map[string]types.AwsSecurityFinding{}, refuse: map[string]bool{}}}
+	h.SecurityHub, h.Metrics = hub, &Metrics{W: io.Discard, Namespace: "s3xguard", Mode: "alert"}
+	deadline := time.Now().Add(time.Minute)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if _, err := h.Invoke(ctx, sqsPayload(t, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if len(g.started) != 2 || len(hub.deadlines) != 1 || len(hub.findings) != 2 {
+		t.Fatalf("%d pages, %d imports, %d findings; want 2 pages, then one import of 2", len(g.started), len(hub.deadlines), len(hub.findings))
+	}
+	if dl := hub.deadlines[0]; dl.IsZero() || dl.After(deadline.Add(-reserveFor(time.Minute)).Add(time.Second)) {
+		t.Errorf("import deadline %v; want the work deadline, %v before the function's %v", dl, reserveFor(time.Minute), deadline)
 	}
 }

@@ -189,7 +189,8 @@ func TestFromAlert(t *testing.T) {
 	a := &alert.Alert{Kind: alert.KindUnauthorized, Severity: alert.High, Record: r,
 		Decision: decision(r, "session-moved: session s1 created from 10.1.2.3, used from 203.0.113.9"),
 		Response: alert.Response{Action: alert.ActionAlertOnly},
-		Session:  &session.Session{Issuer: "arn:aws:iam::444455556666:role/p/w", SourceIP: "10.1.2.3", EventID: "s1"}}
+		Session: &session.Session{Issuer: "arn:aws:iam::444455556666:role/p/w", SourceIP: "10.1.2.3", EventID: "s1",
+			EventTime: "2026-11-20T10:00:00Z", Mode: "ReadWrite", VPCEndpointID: "vpce-1"}}
 	f := FromAlert(a, "id", now)
 	if f.Kind != SessionMoved || f.Action != alert.ActionAlertOnly || f.Count != 1 || f.Source != "function" {
 		t.Errorf("FromAlert = %+v", f)
@@ -200,8 +201,11 @@ func TestFromAlert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := af.ProductFields["s3xguard/Session/Issuer"]; got != a.Session.Issuer {
-		t.Errorf("session issuer in the finding = %q; want %q", got, a.Session.Issuer)
+	for k, want := range map[string]string{"Issuer": a.Session.Issuer, "SourceIPAddress": "10.1.2.3", "EventID": "s1",
+		"EventTime": "2026-11-20T10:00:00Z", "Mode": "ReadWrite", "VpcEndpointId": "vpce-1"} {
+		if got := af.ProductFields["s3xguard/Session/"+k]; got != want {
+			t.Errorf("session %s in the finding = %q; want %q", k, got, want)
+		}
 	}
 	a.Kind = alert.KindForged
 	if f := FromAlert(a, "id", now); f.Kind != Forged {

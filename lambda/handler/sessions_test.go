@@ -155,6 +155,10 @@ func TestSessionMoved(t *testing.T) {
 	if gets, _ := db.counts(); gets != 1 {
 		t.Errorf("another instance: %d reads for 20 calls of one session; want 1", gets)
 	}
+	// ... until the session's expiry only (its event time + 20 minutes).
+	if e := h2.sessionCache.entries["K1"]; e.s == nil || e.until.After(time.Now().Add(20*time.Minute)) {
+		t.Errorf("a read session is remembered until %v; want its expiry, at most 20 minutes from now", e.until)
+	}
 	// A key without a session: one read, then remembered for missTTL.
 	for range 20 {
 		if c, _ := step(h2, call("etl", "UNKNOWN", "203.0.113.9")); c.alert != nil {
@@ -199,6 +203,22 @@ func TestUnauthorizedMovedReason(t *testing.T) {
 	if c, _ := step(h, call("writer", "K6", "10.1.2.9")); c.alert == nil || c.alert.Session == nil ||
 		strings.Contains(strings.Join(c.alert.Decision.Reasons, "\n"), "session-moved") {
 		t.Fatalf("unauthorized call from the session's network: %+v", c.alert)
+	}
+}
+
+// Only a call a session may have signed (an S3 Express call with an
+// access key, not CreateSession) is looked up: others cost no read.
+func TestUnsignedNotLookedUp(t *testing.T) {
+	db := &table{}
+	h := sessionHandler(t, db, config.SessionAlert)
+	unsigned := event("etl", "GetObject", nil) // no userIdentity.accessKeyId
+	for range 3 {
+		if c, m := step(h, unsigned); c.alert != nil || m.SessionUnchecked != 0 {
+			t.Fatalf("unsigned call: %+v, %+v", c.alert, m)
+		}
+	}
+	if gets, _ := db.counts(); gets != 0 {
+		t.Fatalf("%d reads for calls no session signed; want 0", gets)
 	}
 }
 

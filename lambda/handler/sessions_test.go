@@ -146,6 +146,9 @@ func TestSessionMoved(t *testing.T) {
 	if gets, _ := db.counts(); gets != 0 {
 		t.Errorf("%d reads; want 0 (the instance remembers what it indexed)", gets)
 	}
+	if e := h.sessionCache.entries["K1"]; e.s == nil || e.until.After(time.Now().Add(20*time.Minute)) {
+		t.Errorf("an indexed session is remembered until %v; want its expiry, at most 20 minutes from now", e.until)
+	}
 
 	// Another instance reads the table once per session, then its cache.
 	h2 := sessionHandler(t, db, config.SessionAlert)

@@ -244,7 +244,6 @@ func kindName(n *yaml.Node) string {
 
 var (
 	entryNameRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-	accountRE    = regexp.MustCompile(`^[0-9]{12}$`)
 	vpceRE       = regexp.MustCompile(`^vpce-[0-9a-f]{8}([0-9a-f]{9})?$`)
 	serviceRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*\.amazonaws\.com$`)
 	bucketGlobRE = regexp.MustCompile(`^[a-z0-9*?][a-z0-9.*?-]*$`)
@@ -367,7 +366,7 @@ func (e *Entry) add(field, v string) string {
 		}
 		e.principals = append(e.principals, pp)
 	case "accounts":
-		if !accountRE.MatchString(v) {
+		if !IsAccountID(v) {
 			return "not a 12-digit account ID"
 		}
 		e.accounts = addSet(e.accounts, v)
@@ -659,4 +658,19 @@ func lastAddr(p netip.Prefix) netip.Addr {
 		a = a.Unmap()
 	}
 	return a
+}
+
+// IsAccountID reports whether s is an AWS account ID: exactly 12 digits.
+// The one account check of the project: the allowlist, the function's
+// configuration, the stack's and the findings all use it.
+func IsAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -180,3 +180,16 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestIsAccountID(t *testing.T) {
+	for s, want := range map[string]bool{
+		"123456789012": true, "000000000000": true,
+		"12345678901": false, "1234567890123": false, "": false,
+		"12345678901a": false, "-12345678901": false, " 23456789012": false,
+		"١٢٣٤٥٦٧٨٩٠١٢": false, // Arabic-Indic digits: not an account ID
+	} {
+		if got := IsAccountID(s); got != want {
+			t.Errorf("IsAccountID(%q) = %v; want %v", s, got, want)
+		}
+	}
+}

@@ -132,7 +132,7 @@ func compilePrincipal(s string) (principalPattern, error) {
 		// role/admin in any account includes one an attacker creates.
 		return principalPattern{}, fmt.Errorf("%q: wildcard in the account: it matches %s in every AWS account, an attacker's included; name the account, or use accounts: to allow every principal of an account", s, a.resource)
 	}
-	if !accountRE.MatchString(a.account) {
+	if !IsAccountID(a.account) {
 		return principalPattern{}, fmt.Errorf("%q: account %q is not a 12-digit account ID", s, a.account)
 	}
 	pp := principalPattern{src: s, partition: compileGlob(a.partition), account: compileGlob(a.account), whole: compileGlob(s)}

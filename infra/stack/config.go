@@ -133,10 +133,9 @@ func dirOf(path string) string {
 }
 
 var (
-	accountRE = regexp.MustCompile(`^[0-9]{12}$`)
-	regionRE  = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
-	bucketRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*--[a-z0-9-]+--x-s3$`)
-	phoneRE   = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	regionRE = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
+	bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*--[a-z0-9-]+--x-s3$`)
+	phoneRE  = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 	// An IAM role ARN: names and path segments of IAM's own character set.
 	roleARNRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$`)
 )
@@ -162,7 +161,7 @@ func (c *Config) Validate() error {
 	}
 	seen := map[Target]bool{}
 	for i, t := range c.Targets {
-		if !accountRE.MatchString(t.Account) {
+		if !rules.IsAccountID(t.Account) {
 			bad(fmt.Sprintf("targets[%d].account", i), fmt.Sprintf("%q", t.Account), "want a 12-digit account ID")
 		}
 		if !regionRE.MatchString(t.Region) {
@@ -248,7 +247,7 @@ func (c *Config) Validate() error {
 			bad("breakGlassRoleArn", fmt.Sprintf("%q", c.BreakGlassRoleArn), "want a role ARN, arn:aws:iam::ACCOUNT:role/[PATH/]NAME, without wildcards")
 		} else {
 			for i, t := range c.Targets {
-				if accountRE.MatchString(t.Account) && m[2] != t.Account {
+				if rules.IsAccountID(t.Account) && m[2] != t.Account {
 					bad("breakGlassRoleArn", fmt.Sprintf("%q", c.BreakGlassRoleArn), fmt.Sprintf("in account %s, but targets[%d] is account %s: the role must be in the account whose table it repairs (one config per account)", m[2], i, t.Account))
 				}
 			}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/s3xguard/s3xguard/lambda/session"
+	"github.com/s3xguard/s3xguard/rules"
 )
 
 // Mode is what the function does about an unauthorized event.
@@ -232,7 +233,7 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	}
 
 	c.AccountID = get("ACCOUNT_ID", "")
-	if !isAccount(c.AccountID) {
+	if !rules.IsAccountID(c.AccountID) {
 		bad("ACCOUNT_ID", c.AccountID, "want the 12-digit account the function runs in")
 	}
 	c.Region = get("AWS_REGION", "")
@@ -319,16 +320,4 @@ func isSHA256(s string) bool {
 
 func isTopic(arn string) bool {
 	return strings.HasPrefix(arn, "arn:") && strings.Count(arn, ":") == 5 && strings.Contains(arn, ":sns:")
-}
-
-func isAccount(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }

@@ -105,7 +105,7 @@ type Finding struct {
 func (f *Finding) Account() string {
 	r := f.Record
 	for _, a := range []string{f.OwnerAccount, r.RecipientAccountID, r.Envelope.Account} {
-		if isAccount(a) {
+		if rules.IsAccountID(a) {
 			return a
 		}
 	}
@@ -254,18 +254,6 @@ func clip(s string, n int) string {
 		cut--
 	}
 	return s[:cut] + mark
-}
-
-func isAccount(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // isRegion accepts region names as AWS writes them (us-east-1,

@@ -173,7 +173,7 @@ func (f *Finding) actor() obj {
 	user.set("name", principalName(p))
 	user.set("type", id.Type)
 	user.set("credential_uid", id.AccessKeyID)
-	if isAccount(id.AccountID) {
+	if rules.IsAccountID(id.AccountID) {
 		user["account"] = obj{"uid": id.AccountID, "type_id": ocsfAccountAWS, "type": "AWS Account"}
 	}
 	a := obj{}

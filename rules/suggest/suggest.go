@@ -133,7 +133,6 @@ func New(o Options) (*Builder, error) {
 
 var (
 	serviceRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*\.amazonaws\.com$`)
-	accountRE = regexp.MustCompile(`^[0-9]{12}$`)
 	// What the loader accepts in a role or user name (no wildcards here,
 	// since they would widen the entry) and in a bucket or operation.
 	nameRE      = regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]{1,128}$`)
@@ -156,12 +155,12 @@ func callerOf(r *cloudtrail.Record, p rules.Principal) (identity, string, string
 		}
 		return identity{service: p.Normalized}, "service", p.Normalized, ""
 	case rules.KindAccount:
-		if !accountRE.MatchString(p.Normalized) {
+		if !rules.IsAccountID(p.Normalized) {
 			return identity{}, "", "", "account " + p.Normalized
 		}
 		return identity{account: p.Normalized}, "account", p.Normalized, ""
 	}
-	if !arnPartRE.MatchString(p.Partition) || !accountRE.MatchString(p.Account) {
+	if !arnPartRE.MatchString(p.Partition) || !rules.IsAccountID(p.Account) {
 		return identity{}, "", "", "caller " + p.ARN
 	}
 	switch p.Kind {

@@ -25,11 +25,7 @@ type Entry struct {
 // List returns the principals the bucket's quarantine statement denies and
 // those recorded, with their records.
 func (q *Quarantiner) List(ctx context.Context, bucket string) ([]Entry, error) {
-	arns, err := q.policyPrincipals(ctx, bucket)
-	if err != nil {
-		return nil, err
-	}
-	recs, err := q.Store.Quarantines(ctx, bucket)
+	arns, recs, err := q.denied(ctx, bucket)
 	if err != nil {
 		return nil, err
 	}
@@ -44,6 +40,17 @@ func (q *Quarantiner) List(ctx context.Context, bucket string) ([]Entry, error) 
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Principal < out[j].Principal })
 	return out, nil
+}
+
+// denied reads both sides of a bucket's quarantines: the principals its
+// policy statement denies and the records.
+func (q *Quarantiner) denied(ctx context.Context, bucket string) ([]string, state.Records, error) {
+	arns, err := q.policyPrincipals(ctx, bucket)
+	if err != nil {
+		return nil, state.Records{}, err
+	}
+	recs, err := q.Store.Quarantines(ctx, bucket)
+	return arns, recs, err
 }
 
 // withoutPath returns a role or user ARN without its path, as alerts show
@@ -81,11 +88,7 @@ func (q *Quarantiner) Release(ctx context.Context, bucket string, principals []s
 	if err != nil {
 		return nil, err
 	}
-	arns, err := q.policyPrincipals(ctx, bucket)
-	if err != nil {
-		return nil, err
-	}
-	recs, err := q.Store.Quarantines(ctx, bucket)
+	arns, recs, err := q.denied(ctx, bucket)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,8 @@
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-tools=$root/.tools
+# S3XGUARD_TOOLS shares one tools directory between checkouts (git worktrees).
+tools=${S3XGUARD_TOOLS:-$root/.tools}
 mkdir -p "$tools/bin"
 
 # The Runtime Interface Emulator has no tagged Go module versions: pin the

@@ -16,34 +16,41 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/smithy-go"
 
 	lconfig "github.com/s3xguard/s3xguard/lambda/config"
 	"github.com/s3xguard/s3xguard/lambda/doctor"
 )
 
-const doctorUsage = `usage: s3xguard doctor --function NAME [--buckets B,...] [--rule NAME] [--allowlist FILE] [--format text|json]
+const doctorUsage = `usage: s3xguard doctor --function NAME [--buckets B,...] [--rule NAME] [--allowlist FILE] [--format text|json] [--profile P] [--region R]
 
 Checks, read-only, that a deployed s3xguard sees what it should (credentials
-and region from the environment): the function and the buckets it guards;
+and region from --profile and --region, else the environment): the function
+and the buckets it guards;
 with --allowlist, that the function was built from that allowlist (its
 ALLOWLIST_SHA256); the EventBridge rule that feeds it (enabled, default bus, s3xguard's
 pattern, the function or its queue as target); a logging trail whose
 advanced event selectors log the S3 Express data events of every guarded
 bucket; the alert topic, its confirmed subscriptions, and the SMS spend
 limit where SMS is used. One line per finding: ok, warn or fail, and what
-to do. Exit status: 0 all ok, 1 a warning or a failure, 2 could not run.
+to do. Exit status: 0 all ok, 1 a warning or a failure, 2 could not run
+(no credentials, no answer from AWS, access denied to the function).
+
+flags:
 `
 
 // runDoctor is the `doctor` command.
 func runDoctor(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, doctorUsage) }
+	fs.Usage = func() { fmt.Fprint(stderr, doctorUsage); fs.PrintDefaults() }
 	function := fs.String("function", "", "the s3xguard function's `name` or ARN")
 	buckets := fs.String("buckets", "", "comma-separated `buckets` it should guard (default: its GUARDED_BUCKETS)")
 	rule := fs.String("rule", "", "the EventBridge rule's `name` (default: found by its target)")
 	allowlist := fs.String("allowlist", "", "an allowlist `file` the function should have been built from")
 	format := fs.String("format", "text", "output `format`: text or json")
+	var awsf awsFlags
+	awsf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -75,17 +82,28 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	awsCfg, err := config.LoadDefaultConfig(ctx, awsf.options()...)
 	if err != nil {
 		errorf(stderr, "doctor: AWS configuration: %v", err)
 		return exitUsage
 	}
+	if awsCfg.Region == "" {
+		errorf(stderr, "doctor: no AWS region: pass --region, or set AWS_REGION or the profile's region")
+		return exitUsage
+	}
+	fn := &firstCall{LambdaAPI: lambda.NewFromConfig(awsCfg)}
 	findings := doctor.Run(ctx, doctor.Clients{
-		Lambda:     lambda.NewFromConfig(awsCfg),
+		Lambda:     fn,
 		Events:     eventbridge.NewFromConfig(awsCfg),
 		CloudTrail: cloudtrail.NewFromConfig(awsCfg),
 		SNS:        sns.NewFromConfig(awsCfg),
 	}, cfg)
+	if fn.called && fn.err != nil && !deploymentAnswer(fn.err) {
+		// Every finding would blame the deployment for what is the
+		// caller's credentials or network: "deploy the stack" is wrong.
+		errorf(stderr, "doctor: could not run: %v", fn.err)
+		return exitUsage
+	}
 	status := exitOK
 	enc := json.NewEncoder(stdout)
 	for _, f := range findings {
@@ -102,4 +120,36 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return status
+}
+
+// firstCall is doctor's Lambda client, keeping the answer to the first
+// call, GetFunctionConfiguration: the one call every report starts with.
+type firstCall struct {
+	doctor.LambdaAPI
+	called bool
+	err    error
+}
+
+func (f *firstCall) GetFunctionConfiguration(ctx context.Context, in *lambda.GetFunctionConfigurationInput, opts ...func(*lambda.Options)) (*lambda.GetFunctionConfigurationOutput, error) {
+	out, err := f.LambdaAPI.GetFunctionConfiguration(ctx, in, opts...)
+	if !f.called {
+		f.called, f.err = true, err
+	}
+	return out, err
+}
+
+// deploymentAnswer reports whether err, from GetFunctionConfiguration, is
+// AWS saying something about the deployment (no such function, a name
+// that cannot be one), rather than that the call could not be made or was
+// not allowed.
+func deploymentAnswer(err error) bool {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	switch api.ErrorCode() {
+	case "ResourceNotFoundException", "InvalidParameterValueException":
+		return true
+	}
+	return false
 }

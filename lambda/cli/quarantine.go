@@ -17,28 +17,38 @@ import (
 	"github.com/s3xguard/s3xguard/lambda/state"
 )
 
-const quarantineUsage = `usage: s3xguard quarantine list --bucket BUCKET [--table TABLE]
-       s3xguard quarantine release --bucket BUCKET (--principal ARN ... | --all) [--table TABLE] [--deny-policy ARN]
+const quarantineUsage = `usage: s3xguard quarantine list --bucket BUCKET [--table TABLE] [--profile P] [--region R]
+       s3xguard quarantine release --bucket BUCKET (--principal ARN ... | --all) [--table TABLE] [--deny-policy ARN] [--profile P] [--region R]
 
 Lists or releases the principals s3xguard denied on a directory bucket,
-against the real AWS APIs (credentials and region from the environment).
---table defaults to $STATE_TABLE, --deny-policy to $IAM_DENY_POLICY_ARN.
-Release removes the principal from the bucket policy's S3xguardQuarantine
-statement and, once no bucket quarantines it any more, detaches the managed
-deny policy (the one named by --deny-policy, never a name from the records)
-and deletes S3xguardRevokeOlderSessions if s3xguard wrote it.
+against the real AWS APIs (credentials and region from --profile and
+--region, else the environment). --table defaults to $STATE_TABLE,
+--deny-policy to $IAM_DENY_POLICY_ARN. Release removes the principal from
+the bucket policy's S3xguardQuarantine statement and, once no bucket
+quarantines it any more, detaches the managed deny policy (the one named by
+--deny-policy, never a name from the records) and deletes
+S3xguardRevokeOlderSessions if s3xguard wrote it.
 `
 
 // runQuarantine is the `quarantine` command.
 func runQuarantine(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "list" && args[0] != "release") {
+	switch {
+	case len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help"):
+		fmt.Fprint(stderr, quarantineUsage)
+		fmt.Fprint(stderr, "\nRun 's3xguard quarantine list -h' or 's3xguard quarantine release -h' for the flags.\n")
+		return exitOK
+	case len(args) == 0 || (args[0] != "list" && args[0] != "release"):
 		fmt.Fprint(stderr, quarantineUsage)
 		return exitUsage
 	}
 	sub := args[0]
 	fs := flag.NewFlagSet("quarantine "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, quarantineUsage) }
+	fs.Usage = func() {
+		fmt.Fprint(stderr, quarantineUsage)
+		fmt.Fprintf(stderr, "\nflags of quarantine %s:\n", sub)
+		fs.PrintDefaults()
+	}
 	bucket := fs.String("bucket", "", "directory bucket `name`")
 	table := fs.String("table", os.Getenv("STATE_TABLE"), "state `table`")
 	deny := fs.String("deny-policy", os.Getenv("IAM_DENY_POLICY_ARN"), "the stack's managed deny policy `ARN`")
@@ -48,6 +58,8 @@ func runQuarantine(args []string, stdout, stderr io.Writer) int {
 		fs.Var(&principals, "principal", "principal `ARN` to release (repeatable)")
 		fs.BoolVar(&all, "all", false, "release every principal of the bucket")
 	}
+	var awsf awsFlags
+	awsf.register(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -71,7 +83,7 @@ func runQuarantine(args []string, stdout, stderr io.Writer) int {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	awsCfg, err := handler.LoadAWS(ctx)
+	awsCfg, err := handler.LoadAWS(ctx, awsf.options()...)
 	if err != nil {
 		errorf(stderr, "quarantine %s: %v", sub, err)
 		return exitUsage

@@ -17,28 +17,20 @@ Prints one Trino SQL query whose rows are the records 'check' gives verdict V,
 with check's JSON columns (eventID, verdict, rule, eventTime, eventName,
 bucket, principal, arn, sourceIPAddress, vpcEndpointId, errorCode).
 
-  --engine athena  the CloudTrail table of the README's DDL (--table, default
-                   cloudtrail_logs); --since/--until also bound its timestamp
-                   partition, so only those days are read
-  --engine lake    a CloudTrail Lake event data store (--table: its ID)
-  --since, --until RFC 3339 times or dates (2026-11-01); since inclusive,
-                   until exclusive
-  --verdict        findings (unauthorized and invalid; the default),
-                   unauthorized, allowed, invalid or all (ignored records of
-                   other services are never returned)
+flags:
 `
 
 // runSQL is the `sql` command.
 func runSQL(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sql", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, sqlUsage) }
+	fs.Usage = func() { fmt.Fprint(stderr, sqlUsage); fs.PrintDefaults() }
 	allowlist := fs.String("allowlist", "", "allowlist `FILE`")
-	engine := fs.String("engine", "", "athena or lake")
-	table := fs.String("table", "", "table or event data store ID")
-	since := fs.String("since", "", "first time (inclusive)")
-	until := fs.String("until", "", "end time (exclusive)")
-	verdict := fs.String("verdict", query.VerdictFindings, "verdict to select")
+	engine := fs.String("engine", "", "`engine`: athena, the CloudTrail table of the README's DDL, or lake, a CloudTrail Lake event data store")
+	table := fs.String("table", "", "athena: the `table` (default cloudtrail_logs); lake: the event data store's ID")
+	since := fs.String("since", "", "first `time`, inclusive: RFC 3339 or a date (2026-11-01); with athena it also bounds the timestamp partition, so only those days are read")
+	until := fs.String("until", "", "end `time`, exclusive: RFC 3339 or a date; bounds the partition as --since does")
+	verdict := fs.String("verdict", query.VerdictFindings, "`verdict` to select: findings (unauthorized and invalid), unauthorized, allowed, invalid or all (ignored records of other services are never returned)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK

@@ -14,7 +14,7 @@ import (
 	"github.com/s3xguard/s3xguard/rules/suggest"
 )
 
-const suggestUsage = `usage: s3xguard suggest [--group-by principal[,bucket][,operation]] [--ipv4-prefix N] [--ipv6-prefix N] [--max-sources N] [--against FILE] [PATH ...]
+const suggestUsage = `usage: s3xguard suggest [--group-by principal[,bucket][,operation]] [--ipv4-prefix N] [--ipv6-prefix N] [--max-sources N] [--examples N] [--against FILE] [PATH ...]
 
 Writes an allowlist (YAML, with comments) that would allow the S3 Express
 calls seen in PATH (as for check): one entry per principal (a role without
@@ -24,9 +24,10 @@ networks (aggregated to the prefix lengths, merged, widened past
 example locations. Failed calls (errorCode) are listed in a comment, not
 allowed.
 
-
 --against FILE writes instead what FILE does not allow yet, as entries to
 add, and lists the entries of FILE that saw no traffic (candidates to remove).
+
+flags:
 `
 
 // runSuggest is the `suggest` command.

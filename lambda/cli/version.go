@@ -17,7 +17,9 @@ var version string
 func runVersion(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, "usage: s3xguard version") }
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: s3xguard version\n       s3xguard --version\n\nPrints the build's version and the allowlist format version it reads.")
+	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return exitOK

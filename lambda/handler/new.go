@@ -52,8 +52,17 @@ const (
 // default token bucket (500 tokens, 5 per retry, 10 per timeout) runs dry
 // after a burst of failures and then allows a single attempt per call,
 // which is when a paging system needs its retries most.
-func LoadAWS(ctx context.Context) (aws.Config, error) {
+func LoadAWS(ctx context.Context, opts ...func(*awsconfig.LoadOptions) error) (aws.Config, error) {
 	cfg, err := awsconfig.LoadDefaultConfig(ctx,
+		// The operator's --profile and --region (s3xguard quarantine).
+		func(o *awsconfig.LoadOptions) error {
+			for _, opt := range opts {
+				if err := opt(o); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
 		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(AttemptTimeout)),
 		awsconfig.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {

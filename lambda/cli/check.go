@@ -102,6 +102,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		errorf(stderr, "%s", escapeText(err.Error()))
 		return exitUsage
 	}
+	noteTerminalStdin(inputs, stdin, stderr)
 	c := &checker{
 		allowlist: al,
 		own:       own,

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"io"
 	"os"
 
@@ -9,10 +10,22 @@ import (
 	"github.com/s3xguard/s3xguard/rules"
 )
 
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+// isTerminal reports whether f (a reader or writer) is a terminal.
+func isTerminal(f any) bool {
+	file, ok := f.(*os.File)
+	return ok && term.IsTerminal(int(file.Fd()))
+}
+
+// noteTerminalStdin says so when check is about to read records typed on
+// a terminal: a bare "s3xguard check" otherwise waits there silently, or
+// behind a progress spinner.
+func noteTerminalStdin(inputs []input, stdin io.Reader, stderr io.Writer) {
+	for _, in := range inputs {
+		if in.stdin != nil && isTerminal(stdin) {
+			fmt.Fprintln(stderr, "s3xguard: reading CloudTrail records from standard input, the terminal (Ctrl-D ends them; name files or directories to check those)")
+			return
+		}
+	}
 }
 
 // colorFor reports whether text written to w may be coloured: w is a

@@ -2,6 +2,9 @@ package cli
 
 import (
 	"compress/gzip"
+	"errors"
+	"net"
+	"os/exec"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,6 +34,37 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// closedport VAR: set VAR to http://127.0.0.1:PORT, a port
+			// just closed, so nothing answers there.
+			"closedport": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 {
+					ts.Fatalf("usage: closedport VAR")
+				}
+				l, err := net.Listen("tcp", "127.0.0.1:0")
+				ts.Check(err)
+				ts.Setenv(args[0], "http://"+l.Addr().String())
+				ts.Check(l.Close())
+			},
+			// status N PROGRAM [ARGS]: run PROGRAM (as exec does) and want
+			// exit status N.
+			"status": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) < 2 || neg {
+					ts.Fatalf("usage: status N PROGRAM [ARGS]")
+				}
+				want, err := strconv.Atoi(args[0])
+				ts.Check(err)
+				got := 0
+				if err := ts.Exec(args[1], args[2:]...); err != nil {
+					var ee *exec.ExitError
+					if !errors.As(err, &ee) {
+						ts.Fatalf("%s: %v", args[1], err)
+					}
+					got = ee.ExitCode()
+				}
+				if got != want {
+					ts.Fatalf("%s: exit status %d; want %d", args[1], got, want)
+				}
+			},
 			// truncate FILE SIZE: cut FILE to SIZE bytes.
 			"truncate": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 2 {

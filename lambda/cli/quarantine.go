@@ -51,10 +51,11 @@ func runQuarantine(args []string, stdout, stderr io.Writer) int {
 	}
 	bucket := fs.String("bucket", "", "directory bucket `name`")
 	table := fs.String("table", os.Getenv("STATE_TABLE"), "state `table`")
-	deny := fs.String("deny-policy", os.Getenv("IAM_DENY_POLICY_ARN"), "the stack's managed deny policy `ARN`")
 	var principals multiFlag
 	all := false
+	var deny string
 	if sub == "release" {
+		fs.StringVar(&deny, "deny-policy", os.Getenv("IAM_DENY_POLICY_ARN"), "the stack's managed deny policy `ARN`")
 		fs.Var(&principals, "principal", "principal `ARN` to release (repeatable)")
 		fs.BoolVar(&all, "all", false, "release every principal of the bucket")
 	}
@@ -89,7 +90,7 @@ func runQuarantine(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	q := handler.NewQuarantiner(awsCfg, &state.Store{DB: dynamodb.NewFromConfig(awsCfg), Table: *table})
-	q.DenyPolicyARN = *deny
+	q.DenyPolicyARN = deny
 
 	if sub == "list" {
 		entries, err := q.List(ctx, *bucket)

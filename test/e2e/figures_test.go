@@ -44,7 +44,7 @@ func TestFigures(t *testing.T) {
 }
 
 // deployedBuild builds pkg as the stack builds the function's bootstrap
-// (infra: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 -tags lambda.norpc
+// (infra/stack/bundle.go: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 -tags lambda.norpc
 // -trimpath -ldflags "-s -w"), for its size only: the tests run the host's.
 func deployedBuild(t *testing.T, pkg string) string {
 	root, err := harness.ModuleRoot()

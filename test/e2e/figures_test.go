@@ -132,7 +132,7 @@ func figuresLatency(t *testing.T, out *strings.Builder) {
 // times process start to the first event handled; then sends events and
 // reads the bootstrap's peak RSS.
 func figuresColdStartAndMemory(t *testing.T, out *strings.Builder, fn, hello string) {
-	const runs, events = 5, 200
+	const runs, events = 11, 200
 	w := newWorld(t, nil)
 	var cold [2][]float64
 	var rss [2]int

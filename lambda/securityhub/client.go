@@ -170,7 +170,7 @@ func (c *Client) BatchImportFindings(ctx context.Context, findings []json.RawMes
 		Findings []json.RawMessage `json:"Findings"`
 	}{findings})
 	if err != nil {
-		return nil, fmt.Errorf("securityhub: BatchImportFindings of %d findings: %w", len(findings), err)
+		return nil, fmt.Errorf("BatchImportFindings of %d findings: %w", len(findings), err)
 	}
 	var out BatchImportFindingsOutput
 	if err := c.call(ctx, "BatchImportFindings", "/findings/import", body, &out); err != nil {
@@ -212,7 +212,7 @@ func (c *Client) GetFindings(ctx context.Context, in *GetFindingsInput) (*GetFin
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
-		return nil, fmt.Errorf("securityhub: GetFindings of %d IDs: %w", len(in.IDs), err)
+		return nil, fmt.Errorf("GetFindings of %d IDs: %w", len(in.IDs), err)
 	}
 	var out GetFindingsOutput
 	if err := c.call(ctx, "GetFindings", "/findings", body, &out); err != nil {
@@ -233,14 +233,24 @@ func (c *Client) call(ctx context.Context, op, path string, body []byte, out any
 	}
 	sum := sha256.Sum256(body)
 	hash := hex.EncodeToString(sum[:])
+	var releaseRetry func(error) error
 	for attempt := 1; ; attempt++ {
-		release := c.retryer.GetInitialToken()
-		err := c.attempt(ctx, path, body, hash, out)
+		release, err := c.attemptToken(ctx, attempt)
+		if err != nil {
+			return fmt.Errorf("%s at %s (attempt %d): retry quota: %w", op, c.endpoint, attempt, err)
+		}
+		err = c.attempt(ctx, path, body, hash, out)
+		// The tokens are the retryer's accounting (a quota, when it has
+		// one): given back with the attempt's outcome, as the SDK does.
 		_ = release(err)
+		if releaseRetry != nil {
+			_ = releaseRetry(err)
+			releaseRetry = nil
+		}
 		if err == nil {
 			return nil
 		}
-		err = fmt.Errorf("securityhub: %s (attempt %d): %w", op, attempt, err)
+		err = fmt.Errorf("%s at %s (attempt %d): %w", op, c.endpoint, attempt, err)
 		if ctx.Err() != nil || attempt >= c.retryer.MaxAttempts() || !c.retryer.IsErrorRetryable(err) {
 			return err
 		}
@@ -251,8 +261,8 @@ func (c *Client) call(ctx context.Context, op, path string, body []byte, out any
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= delay {
 			return fmt.Errorf("%w (no time left for another attempt)", err)
 		}
-		if _, terr := c.retryer.GetRetryToken(ctx, err); terr != nil {
-			return errors.Join(err, terr)
+		if releaseRetry, derr = c.retryer.GetRetryToken(ctx, err); derr != nil {
+			return errors.Join(err, derr)
 		}
 		t := time.NewTimer(delay)
 		select {
@@ -262,6 +272,18 @@ func (c *Client) call(ctx context.Context, op, path string, body []byte, out any
 		case <-t.C:
 		}
 	}
+}
+
+// attemptToken is the retryer's token for one attempt: per attempt from a
+// RetryerV2 (the standard retryer is one), else for the first only.
+func (c *Client) attemptToken(ctx context.Context, attempt int) (func(error) error, error) {
+	if r, ok := c.retryer.(aws.RetryerV2); ok {
+		return r.GetAttemptToken(ctx)
+	}
+	if attempt == 1 {
+		return c.retryer.GetInitialToken(), nil
+	}
+	return func(error) error { return nil }, nil
 }
 
 // attempt sends one signed request.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -229,5 +230,30 @@ func TestServiceEndpoint(t *testing.T) {
 	}
 	if c.Endpoint() != "http://127.0.0.1:2" {
 		t.Errorf("endpoint %s; want AWS_ENDPOINT_URL_SECURITYHUB's", c.Endpoint())
+	}
+}
+
+// TestRetryQuota: the retryer's quota is the SDK's: a bucket with room for
+// one retry allows one.
+func TestRetryQuota(t *testing.T) {
+	srv := &server{answers: []answer{{500, nil, `{}`}}}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	c, err := New(aws.Config{
+		Region: "us-east-1", BaseEndpoint: aws.String(hs.URL), HTTPClient: hs.Client(),
+		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", ""),
+		Retryer: func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts, o.MaxBackoff = 5, time.Millisecond
+				o.RateLimiter, o.RetryCost = ratelimit.NewTokenRateLimit(5), 5
+			})
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.BatchImportFindings(context.Background(), []json.RawMessage{json.RawMessage(`{"Id":"a"}`)})
+	if len(srv.reqs) != 2 || err == nil || !strings.Contains(err.Error(), "rate limit token") {
+		t.Errorf("%d attempts, error %v; want 2 attempts, then the quota's error", len(srv.reqs), err)
 	}
 }

@@ -73,6 +73,10 @@ type Config struct {
 	// the state table's items (on-call: `s3xguard quarantine release`) and
 	// read the dead-letter and failed-invocation queues.
 	BreakGlassRoleArn string `json:"breakGlassRoleArn"`
+	// CdkQualifier is the CDK bootstrap qualifier of the target accounts
+	// (default hnb659fds): the topics admit subscriptions from exactly
+	// that bootstrap's CloudFormation execution role.
+	CdkQualifier string `json:"cdkQualifier"`
 	// QueueEvents routes events through an SQS queue that the function
 	// reads in batches, for buckets whose request rate would otherwise mean
 	// one invocation per request.
@@ -136,6 +140,8 @@ var (
 	regionRE = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
 	bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*--[a-z0-9-]+--x-s3$`)
 	phoneRE  = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	// qualifierRE is the CDK bootstrap template's Qualifier pattern.
+	qualifierRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,10}$`)
 	// An IAM role ARN: names and path segments of IAM's own character set.
 	roleARNRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$`)
 )
@@ -148,6 +154,8 @@ const (
 	maxReservedConcurrency     = 1000
 	defaultReservedConcurrency = 20
 	defaultBatchParallelism    = 4
+	// DefaultCdkQualifier is `cdk bootstrap`'s default qualifier.
+	DefaultCdkQualifier = "hnb659fds"
 )
 
 // Validate fills defaults and reports every bad field with its value.
@@ -252,6 +260,11 @@ func (c *Config) Validate() error {
 				}
 			}
 		}
+	}
+	if c.CdkQualifier == "" {
+		c.CdkQualifier = DefaultCdkQualifier
+	} else if !qualifierRE.MatchString(c.CdkQualifier) {
+		bad("cdkQualifier", fmt.Sprintf("%q", c.CdkQualifier), "want the CDK bootstrap qualifier: 1 to 10 letters, digits, _ or - (default hnb659fds)")
 	}
 	switch c.ObjectKeys {
 	case "":

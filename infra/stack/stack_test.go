@@ -78,6 +78,7 @@ func configFor(name string) *Config {
 		c.ReservedConcurrency, c.BatchParallelism = 50, 8
 		c.Findings = "securityhub"
 		c.SessionCheck, c.SessionTolerance = "enforce", "16,48"
+		c.CdkQualifier = "guard7"
 	}
 	if err := c.Validate(); err != nil {
 		panic(err)
@@ -264,8 +265,11 @@ func TestRulePattern(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var want any
+		var want map[string]any
 		json.Unmarshal(raw, &want)
+		// Only the account the stack guards: an event another account
+		// puts on this bus never reaches the function.
+		want["account"] = []any{"111122223333"}
 		if !reflect.DeepEqual(events["EventPattern"], want) {
 			t.Errorf("%s: pattern\n%s\nwant\n%s", name, js(events["EventPattern"]), raw)
 		}
@@ -361,6 +365,13 @@ func (s *synthesized) byID(t *testing.T, typ, prefix string) map[string]any {
 		t.Fatalf("no %s named %s*", typ, prefix)
 	}
 	return out
+}
+
+// between is the part of s after the first from and before the next to.
+func between(s, from, to string) string {
+	_, s, _ = strings.Cut(s, from)
+	s, _, _ = strings.Cut(s, to)
+	return s
 }
 
 // policyStatement returns the statement with Sid sid of a policy document,
@@ -684,7 +695,7 @@ func TestPermissions(t *testing.T) {
 		}
 	}
 	rdeny := sid(rs, "NeverQuarantineProtected")
-	for _, want := range []string{`"iam:PutRolePolicy"`, ":user/alice", ":user/*/alice", ":role/shared-admin", ":role/BreakGlass", ":role/cdk-hnb659fds-*", "FunctionRole"} {
+	for _, want := range []string{`"iam:PutRolePolicy"`, ":user/alice", ":user/*/alice", ":role/shared-admin", ":role/BreakGlass", ":role/cdk-guard7-*", "FunctionRole"} {
 		if !strings.Contains(rdeny, want) {
 			t.Errorf("revoke: protected deny lacks %s: %s", want, rdeny)
 		}
@@ -781,8 +792,20 @@ func TestResourcePolicies(t *testing.T) {
 		if st := policyStatement(doc, "OnlyTheGuardPublishes"); !strings.Contains(st, fnOnly) || !strings.Contains(st, notService) || strings.Contains(st, "Responder") {
 			t.Errorf("%s publish statement %s", prefix, st)
 		}
-		if st := policyStatement(doc, "OnlyDeployAndOperatorsSubscribe"); !strings.Contains(st, `:iam::111122223333:role/cdk-*-cfn-exec-role-*"]]},"arn:aws:iam::111122223333:role/oncall/Responder"]`) {
+		if st := policyStatement(doc, "OnlyDeployAndOperatorsSubscribe"); !strings.Contains(st, `:iam::111122223333:role/cdk-hnb659fds-cfn-exec-role-111122223333-us-east-1"]]},"arn:aws:iam::111122223333:role/oncall/Responder"]`) {
 			t.Errorf("%s subscribe statement %s", prefix, st)
+		}
+	}
+	// The exemption names one role exactly, of the configured qualifier: no
+	// wildcard a new role's name could match.
+	for _, name := range configs {
+		s := synth(t, name)
+		q := s.cfg.CdkQualifier
+		for _, prefix := range []string{"AlertsPolicy", "HealthPolicy"} {
+			st := policyStatement(s.byID(t, "AWS::SNS::TopicPolicy", prefix)["PolicyDocument"], "OnlyDeployAndOperatorsSubscribe")
+			if !strings.Contains(st, ":role/cdk-"+q+"-cfn-exec-role-111122223333-us-east-1\"") || strings.Contains(between(st, `"ArnNotLike"`, `"Bool"`), "*") {
+				t.Errorf("%s %s: subscribe exemption %s; want exactly the %s bootstrap's cfn-exec role", name, prefix, st, q)
+			}
 		}
 	}
 	// Keys: direct use by the function and the break-glass role only;
@@ -801,8 +824,23 @@ func TestResourcePolicies(t *testing.T) {
 			t.Errorf("table policy lacks %s: %s", want, st)
 		}
 	}
-	if st := policyStatement(minimal.one(t, "AWS::DynamoDB::Table")["ResourcePolicy"].(map[string]any)["PolicyDocument"], "OnlyTheGuardWritesItems"); !strings.Contains(st, `{"aws:PrincipalArn":[{"Fn::GetAtt":["FunctionRole111A5701","Arn"]}]}`) {
-		t.Errorf("minimal: table policy %s; want the function alone", st)
+	// Item reads too, and the copies that leave the policy behind: the
+	// items say who is quarantined and why.
+	st = policyStatement(tbl, "OnlyTheGuardReadsItems")
+	for _, want := range append([]string{fnOnly, operators, notService, `"Effect":"Deny"`, `"Resource":"*"`}, tableReads...) {
+		if !strings.Contains(st, want) {
+			t.Errorf("table policy lacks %s: %s", want, st)
+		}
+	}
+	for _, a := range []string{"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:PartiQLSelect", "dynamodb:ExportTableToPointInTime"} {
+		if !strings.Contains(st, `"`+a+`"`) {
+			t.Errorf("table reads leave %s open: %s", a, st)
+		}
+	}
+	for _, sid := range []string{"OnlyTheGuardWritesItems", "OnlyTheGuardReadsItems"} {
+		if st := policyStatement(minimal.one(t, "AWS::DynamoDB::Table")["ResourcePolicy"].(map[string]any)["PolicyDocument"], sid); !strings.Contains(st, `{"aws:PrincipalArn":[{"Fn::GetAtt":["FunctionRole111A5701","Arn"]}]}`) {
+			t.Errorf("minimal: table policy %s; want the function alone", st)
+		}
 	}
 }
 
@@ -924,6 +962,9 @@ func TestEnvironmentContract(t *testing.T) {
 		// one function, from the example allowlist, for every config).
 		if want := config.AllowlistDigest(example); c.AllowlistSHA256 != want {
 			t.Errorf("%s: ALLOWLIST_SHA256 %q; want %s, the bundled allowlist's", name, c.AllowlistSHA256, want)
+		}
+		if c.CDKQualifier != s.cfg.CdkQualifier {
+			t.Errorf("%s: CDK_QUALIFIER %q; want %q", name, c.CDKQualifier, s.cfg.CdkQualifier)
 		}
 		if (s.cfg.QuarantineTTL == "0") != (c.QuarantineTTL == 0) {
 			t.Errorf("%s: quarantineTTL %q read as %v", name, s.cfg.QuarantineTTL, c.QuarantineTTL)

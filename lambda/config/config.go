@@ -90,6 +90,9 @@ type Config struct {
 	// SessionTolerance is how far from its session's network a call may
 	// come and still be the same network.
 	SessionTolerance session.Tolerance
+	// CDKQualifier is the CDK bootstrap qualifier of the deployment
+	// (CDK_QUALIFIER, default hnb659fds): its roles are the pipeline's.
+	CDKQualifier string
 }
 
 // FindingsSecurityHub sends each alert to Security Hub as an ASFF finding.
@@ -273,6 +276,11 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 		bad("ALLOWLIST_SHA256", c.AllowlistSHA256, "want the allowlist's SHA-256 as 64 hex digits, or unset")
 	}
 
+	c.CDKQualifier = get("CDK_QUALIFIER", "hnb659fds")
+	if !isQualifier(c.CDKQualifier) {
+		bad("CDK_QUALIFIER", c.CDKQualifier, "want the CDK bootstrap qualifier: 1 to 10 letters, digits, _ or -")
+	}
+
 	switch k := KeyDisplay(get("OBJECT_KEYS", string(KeysTruncate))); k {
 	case KeysShow, KeysTruncate, KeysRedact:
 		c.ObjectKeys = k
@@ -316,6 +324,20 @@ func AllowlistDigest(data []byte) string {
 func isSHA256(s string) bool {
 	_, err := hex.DecodeString(s)
 	return len(s) == 64 && err == nil
+}
+
+// isQualifier reports whether q is a CDK bootstrap qualifier (the
+// bootstrap template's pattern [A-Za-z0-9_-]{1,10}).
+func isQualifier(q string) bool {
+	if len(q) < 1 || len(q) > 10 {
+		return false
+	}
+	for _, r := range q {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func isTopic(arn string) bool {

@@ -245,6 +245,11 @@ func TestFunctionBundle(t *testing.T) {
 	if len(f) < 20 || string(f[1:4]) != "ELF" || f[4] != 2 || f[18] != 0xB7 {
 		t.Fatal("bootstrap is not a linux/arm64 ELF executable")
 	}
+	// The bundled allowlist's digest is linked into the binary: the
+	// function's configuration cannot name another allowlist.
+	if digest := config.AllowlistDigest(data); !strings.Contains(string(f), digest) {
+		t.Errorf("bootstrap does not carry the bundled allowlist's digest %s", digest)
+	}
 }
 
 // TestRulePattern: the deployed pattern is rules.EventPattern's, one

@@ -47,8 +47,10 @@ type Config struct {
 	QuarantineTTL      time.Duration
 	IAMResponse        bool
 	AllowlistPath      string
-	// AllowlistSHA256 is the hex SHA-256 of the allowlist the stack
-	// bundled; when set, the cold start refuses any other file.
+	// AllowlistSHA256 is the hex SHA-256 of the allowlist the function may
+	// load: the digest compiled into the binary (PinFlag), else, outside
+	// Lambda only, ALLOWLIST_SHA256. When set, the cold start refuses any
+	// other file.
 	AllowlistSHA256 string
 	ObjectKeys      KeyDisplay
 	// GuardedBuckets is nil when every bucket is guarded (`*`).
@@ -271,9 +273,28 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 		c.AllowlistPath = filepath.Join(root, "allowlist.yaml")
 	}
 
-	c.AllowlistSHA256 = strings.ToLower(get("ALLOWLIST_SHA256", ""))
-	if c.AllowlistSHA256 != "" && !isSHA256(c.AllowlistSHA256) {
-		bad("ALLOWLIST_SHA256", c.AllowlistSHA256, "want the allowlist's SHA-256 as 64 hex digits, or unset")
+	// The digest that counts is the one linked into the binary: whoever
+	// can change the function's configuration (ALLOWLIST, ALLOWLIST_SHA256)
+	// cannot change its code without redeploying it. In Lambda a binary
+	// without one refuses to start; the environment's digest, when set,
+	// must agree with it, so what doctor reads there is what runs.
+	inLambda := getenv("AWS_LAMBDA_RUNTIME_API") != ""
+	envDigest := strings.ToLower(get("ALLOWLIST_SHA256", ""))
+	switch {
+	case bundledAllowlistSHA256 != "" && !isSHA256(bundledAllowlistSHA256):
+		bad("ALLOWLIST_SHA256", bundledAllowlistSHA256, "the digest compiled into this binary is not 64 hex digits: rebuild it with the stack (BuildFunction)")
+	case envDigest != "" && !isSHA256(envDigest):
+		bad("ALLOWLIST_SHA256", envDigest, "want the allowlist's SHA-256 as 64 hex digits, or unset")
+	case bundledAllowlistSHA256 != "" && envDigest != "" && envDigest != bundledAllowlistSHA256:
+		bad("ALLOWLIST_SHA256", envDigest, fmt.Sprintf("this binary was built for the allowlist with SHA-256 %s: its code and configuration come from different deployments; redeploy the stack", bundledAllowlistSHA256))
+	case bundledAllowlistSHA256 != "":
+		c.AllowlistSHA256 = bundledAllowlistSHA256
+	case inLambda:
+		bad("ALLOWLIST_SHA256", envDigest, "this binary has no allowlist digest compiled in, and in Lambda the configuration alone cannot vouch for the allowlist: build the function with the stack (BuildFunction links the bundled allowlist's digest)")
+	default:
+		// A local run of a binary built by hand: the environment's digest,
+		// if any, still guards against the wrong file.
+		c.AllowlistSHA256 = envDigest
 	}
 
 	c.CDKQualifier = get("CDK_QUALIFIER", "hnb659fds")
@@ -313,6 +334,20 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	}
 	return c, nil
 }
+
+// bundledAllowlistSHA256 is set at link time (PinFlag) to the digest of
+// the allowlist bundled beside the binary; empty in a binary built by hand.
+var bundledAllowlistSHA256 string
+
+// PinFlag is the -ldflags argument that compiles digest (AllowlistDigest
+// of the allowlist bundled beside the binary) into the function.
+func PinFlag(digest string) string {
+	return "-X github.com/s3xguard/s3xguard/lambda/config.bundledAllowlistSHA256=" + digest
+}
+
+// PinnedAllowlistSHA256 is the allowlist digest compiled into this binary,
+// or "" when none was.
+func PinnedAllowlistSHA256() string { return bundledAllowlistSHA256 }
 
 // AllowlistDigest is how ALLOWLIST_SHA256 names an allowlist file: the
 // SHA-256 of its bytes, in lowercase hex (what `sha256sum` prints).

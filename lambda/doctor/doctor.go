@@ -127,25 +127,29 @@ func Run(ctx context.Context, c Clients, cfg Config) []Finding {
 		buckets = cfg.Buckets
 	}
 
-	if cfg.AllowlistSHA256 != "" {
-		out = append(out, checkAllowlist(cfg, fnARN, env["ALLOWLIST_SHA256"]))
-	}
+	out = append(out, checkAllowlist(cfg, fnARN, env["ALLOWLIST_SHA256"]))
 	out = append(out, checkRule(ctx, c, cfg, fnARN, buckets)...)
 	out = append(out, checkTrails(ctx, c, fnARN, buckets)...)
 	out = append(out, checkTopic(ctx, c, env["ALERT_TOPIC_ARN"])...)
 	return out
 }
 
-// checkAllowlist compares the local allowlist's hash with the one the
-// stack recorded in the function's environment when it bundled the
-// allowlist (the function refuses to start with any other file).
+// checkAllowlist reports the allowlist the function is pinned to, and
+// compares it with a local allowlist's hash when one is given. The stack
+// links the bundled allowlist's digest into the bootstrap and records it
+// in ALLOWLIST_SHA256; the function refuses to start when the two differ
+// or when its bootstrap has none, so a function that runs has the digest
+// its configuration shows.
 func checkAllowlist(cfg Config, fnARN, deployed string) Finding {
 	f := Finding{Check: "allowlist"}
 	switch {
 	case deployed == "":
 		f.Status = Warn
-		f.Message = fmt.Sprintf("function %s has no ALLOWLIST_SHA256: which allowlist it runs cannot be told", fnARN)
-		f.Fix = "redeploy with this version of the stack, which records the bundled allowlist's hash"
+		f.Message = fmt.Sprintf("function %s has no ALLOWLIST_SHA256: which allowlist it runs cannot be told from here (its bootstrap is pinned only if built by this version of the stack)", fnARN)
+		f.Fix = "redeploy with this version of the stack, which links the bundled allowlist's digest into the bootstrap and records it"
+	case cfg.AllowlistSHA256 == "":
+		f.Status = OK
+		f.Message = fmt.Sprintf("function %s is pinned to the allowlist with SHA-256 %s (linked into its bootstrap; it refuses to start on any other)", fnARN, deployed)
 	case !strings.EqualFold(deployed, cfg.AllowlistSHA256):
 		f.Status = Fail
 		f.Message = fmt.Sprintf("function %s runs an allowlist with SHA-256 %s; %s has %s", fnARN, deployed, cfg.Allowlist, cfg.AllowlistSHA256)

@@ -94,6 +94,11 @@ type Config struct {
 	// (config.AllowlistDigest): the function's ALLOWLIST_SHA256 should be
 	// it. Empty: not checked.
 	Allowlist, AllowlistSHA256 string
+	// SCP is the containment service control policy attached to the
+	// account (ContainmentSCP), read from SCPFile; nil: not checked, and a
+	// warning when REVOKE_SESSIONS is on.
+	SCP     []byte
+	SCPFile string
 }
 
 // Run checks the deployment and returns its findings, in the order of the
@@ -128,6 +133,9 @@ func Run(ctx context.Context, c Clients, cfg Config) []Finding {
 	}
 
 	out = append(out, checkAllowlist(cfg, fnARN, env["ALLOWLIST_SHA256"]))
+	if f := checkContainment(cfg, fnARN, aws.ToString(fn.Role), env); f != nil {
+		out = append(out, *f)
+	}
 	out = append(out, checkRule(ctx, c, cfg, fnARN, buckets)...)
 	out = append(out, checkTrails(ctx, c, fnARN, buckets)...)
 	out = append(out, checkTopic(ctx, c, env["ALERT_TOPIC_ARN"])...)

@@ -28,6 +28,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/s3xguard/s3xguard/lambda/config"
+	"github.com/s3xguard/s3xguard/lambda/doctor"
 	"github.com/s3xguard/s3xguard/rules"
 )
 
@@ -300,6 +301,14 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 	if denyPolicy != nil {
 		outputs["QuarantineDenyPolicyArn"] = denyPolicy.ManagedPolicyArn()
 	}
+	// The service control policy that keeps the function and its role in
+	// the deployment's hands (lambda/doctor/containment.go says why; with
+	// revokeSessions, doctor warns until it is attached and given to it).
+	scp, err := containmentSCP(stack, fn, role, cfg.CdkQualifier)
+	if err != nil {
+		return nil, err
+	}
+	outputs["ContainmentScp"] = scp
 	for name, v := range outputs {
 		awscdk.NewCfnOutput(stack, jsii.String(name), &awscdk.CfnOutputProps{Value: v})
 	}
@@ -546,6 +555,20 @@ func dataEventSelectors(partition, region, account string, buckets []string) []m
 		fields = append(fields, map[string]any{"Field": "resources.ARN", "Equals": arns, "StartsWith": prefixes})
 	}
 	return []map[string]any{{"Name": "S3 Express One Zone object data events for s3xguard", "FieldSelectors": fields}}
+}
+
+// containmentSCP is doctor.ContainmentSCP for this stack, as JSON that
+// CloudFormation completes with the function's and role's ARNs.
+func containmentSCP(stack awscdk.Stack, fn awslambda.Function, role awsiam.Role, qualifier string) (*string, error) {
+	b, err := json.Marshal(doctor.ContainmentSCP(*fn.FunctionArn(), *role.RoleArn(), cfnExecRole(stack, qualifier)))
+	if err != nil {
+		return nil, fmt.Errorf("containment scp: %w", err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("containment scp: %w", err)
+	}
+	return stack.ToJsonString(doc, nil), nil
 }
 
 // cfnExecRole is the ARN of the CDK bootstrap's CloudFormation execution

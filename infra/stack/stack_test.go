@@ -18,6 +18,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/s3xguard/s3xguard/lambda/config"
+	"github.com/s3xguard/s3xguard/lambda/doctor"
 	"github.com/s3xguard/s3xguard/rules"
 )
 
@@ -849,11 +850,64 @@ func TestResourcePolicies(t *testing.T) {
 	}
 }
 
+// TestContainmentSCP: the stack outputs, once CloudFormation has filled in
+// the ARNs, the service control policy doctor --scp accepts for this very
+// function, role and deployment role (of the configured qualifier), with
+// no one else exempted.
+func TestContainmentSCP(t *testing.T) {
+	const fnARN, roleARN = "arn:aws:lambda:us-east-1:111122223333:function:Guard-Function-ABC", "arn:aws:iam::111122223333:role/Guard-FunctionRole-ABC"
+	for _, name := range configs {
+		s := synth(t, name)
+		out := s.template["Outputs"].(map[string]any)["ContainmentScp"].(map[string]any)["Value"]
+		doc := resolveCfn(t, out, map[string]string{"FunctionRole": roleARN, "Function": fnARN})
+		deploy := "arn:aws:iam::111122223333:role/cdk-" + s.cfg.CdkQualifier + "-cfn-exec-role-111122223333-us-east-1"
+		missing, exempted, err := doctor.CheckSCP([]byte(doc), fnARN, roleARN, deploy)
+		if err != nil || len(missing) > 0 || len(exempted) > 0 {
+			t.Errorf("%s: the output %s\nleaves %v open, exempts %v (%v)", name, doc, missing, exempted, err)
+		}
+	}
+}
+
+// resolveCfn evaluates the intrinsics CDK writes for a token string
+// (Fn::Join, Ref AWS::Partition, Fn::GetAtt X.Arn), with the ARN of each
+// resource taken from arns by the longest prefix of its logical ID.
+func resolveCfn(t *testing.T, v any, arns map[string]string) string {
+	t.Helper()
+	switch v := v.(type) {
+	case string:
+		return v
+	case map[string]any:
+		if j, ok := v["Fn::Join"].([]any); ok {
+			var parts []string
+			for _, p := range j[1].([]any) {
+				parts = append(parts, resolveCfn(t, p, arns))
+			}
+			return strings.Join(parts, j[0].(string))
+		}
+		if v["Ref"] == "AWS::Partition" {
+			return "aws"
+		}
+		if g, ok := v["Fn::GetAtt"].([]any); ok && g[1] == "Arn" {
+			best := ""
+			for prefix := range arns {
+				if strings.HasPrefix(g[0].(string), prefix) && len(prefix) > len(best) {
+					best = prefix
+				}
+			}
+			if best != "" {
+				return arns[best]
+			}
+		}
+	}
+	t.Fatalf("cannot resolve %s", js(v))
+	return ""
+}
+
 // TestOutputs: what on-call and an SCP need by name.
 func TestOutputs(t *testing.T) {
 	for name, want := range map[string][]string{
-		"full":    {"AlertTopicArn", "DeadLettersUrl", "FailedInvocationsUrl", "FunctionArn", "FunctionRoleArn", "HealthTopicArn", "QuarantineDenyPolicyArn", "StateTableArn", "StateTableName"},
-		"minimal": {"AlertTopicArn", "DeadLettersUrl", "FailedInvocationsUrl", "FunctionArn", "FunctionRoleArn", "HealthTopicArn", "StateTableArn", "StateTableName"},
+		"full":    {"AlertTopicArn", "ContainmentScp", "DeadLettersUrl", "FailedInvocationsUrl", "FunctionArn", "FunctionRoleArn", "HealthTopicArn", "QuarantineDenyPolicyArn", "StateTableArn", "StateTableName"},
+		"minimal": {"AlertTopicArn", "ContainmentScp", "DeadLettersUrl", "FailedInvocationsUrl", "FunctionArn", "FunctionRoleArn", "HealthTopicArn", "StateTableArn", "StateTableName"},
 	} {
 		outs, _ := synth(t, name).template["Outputs"].(map[string]any)
 		var got []string

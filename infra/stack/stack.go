@@ -304,7 +304,7 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 	// The service control policy that keeps the function and its role in
 	// the deployment's hands (lambda/doctor/containment.go says why; with
 	// revokeSessions, doctor warns until it is attached and given to it).
-	scp, err := containmentSCP(stack, fn, role, cfg.CdkQualifier)
+	scp, err := containmentSCP(stack, fn, role, denyPolicy, cfg.CdkQualifier)
 	if err != nil {
 		return nil, err
 	}
@@ -559,8 +559,12 @@ func dataEventSelectors(partition, region, account string, buckets []string) []m
 
 // containmentSCP is doctor.ContainmentSCP for this stack, as JSON that
 // CloudFormation completes with the function's and role's ARNs.
-func containmentSCP(stack awscdk.Stack, fn awslambda.Function, role awsiam.Role, qualifier string) (*string, error) {
-	b, err := json.Marshal(doctor.ContainmentSCP(*fn.FunctionArn(), *role.RoleArn(), cfnExecRole(stack, qualifier)))
+func containmentSCP(stack awscdk.Stack, fn awslambda.Function, role awsiam.Role, deny awsiam.ManagedPolicy, qualifier string) (*string, error) {
+	d := doctor.Deployment{FunctionARN: *fn.FunctionArn(), RoleARN: *role.RoleArn(), DeployRoleARN: cfnExecRole(stack, qualifier)}
+	if deny != nil {
+		d.DenyPolicyARN = *deny.ManagedPolicyArn()
+	}
+	b, err := json.Marshal(doctor.ContainmentSCP(d))
 	if err != nil {
 		return nil, fmt.Errorf("containment scp: %w", err)
 	}

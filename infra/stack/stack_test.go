@@ -856,12 +856,17 @@ func TestResourcePolicies(t *testing.T) {
 // no one else exempted.
 func TestContainmentSCP(t *testing.T) {
 	const fnARN, roleARN = "arn:aws:lambda:us-east-1:111122223333:function:Guard-Function-ABC", "arn:aws:iam::111122223333:role/Guard-FunctionRole-ABC"
+	const denyARN = "arn:aws:iam::111122223333:policy/Guard-QuarantineDeny-ABC"
 	for _, name := range configs {
 		s := synth(t, name)
 		out := s.template["Outputs"].(map[string]any)["ContainmentScp"].(map[string]any)["Value"]
-		doc := resolveCfn(t, out, map[string]string{"FunctionRole": roleARN, "Function": fnARN})
-		deploy := "arn:aws:iam::111122223333:role/cdk-" + s.cfg.CdkQualifier + "-cfn-exec-role-111122223333-us-east-1"
-		missing, exempted, err := doctor.CheckSCP([]byte(doc), fnARN, roleARN, deploy)
+		doc := resolveCfn(t, out, map[string]string{"FunctionRole": roleARN, "Function": fnARN, "QuarantineDeny": denyARN})
+		d := doctor.Deployment{FunctionARN: fnARN, RoleARN: roleARN,
+			DeployRoleARN: "arn:aws:iam::111122223333:role/cdk-" + s.cfg.CdkQualifier + "-cfn-exec-role-111122223333-us-east-1"}
+		if s.cfg.IAMResponse {
+			d.DenyPolicyARN = denyARN
+		}
+		missing, exempted, err := doctor.CheckSCP([]byte(doc), d)
 		if err != nil || len(missing) > 0 || len(exempted) > 0 {
 			t.Errorf("%s: the output %s\nleaves %v open, exempts %v (%v)", name, doc, missing, exempted, err)
 		}
@@ -869,7 +874,7 @@ func TestContainmentSCP(t *testing.T) {
 }
 
 // resolveCfn evaluates the intrinsics CDK writes for a token string
-// (Fn::Join, Ref AWS::Partition, Fn::GetAtt X.Arn), with the ARN of each
+// (Fn::Join, Ref AWS::Partition, Ref X, Fn::GetAtt X.Arn), with the ARN of each
 // resource taken from arns by the longest prefix of its logical ID.
 func resolveCfn(t *testing.T, v any, arns map[string]string) string {
 	t.Helper()
@@ -887,10 +892,14 @@ func resolveCfn(t *testing.T, v any, arns map[string]string) string {
 		if v["Ref"] == "AWS::Partition" {
 			return "aws"
 		}
+		id, _ := v["Ref"].(string)
 		if g, ok := v["Fn::GetAtt"].([]any); ok && g[1] == "Arn" {
+			id = g[0].(string)
+		}
+		if id != "" {
 			best := ""
 			for prefix := range arns {
-				if strings.HasPrefix(g[0].(string), prefix) && len(prefix) > len(best) {
+				if strings.HasPrefix(id, prefix) && len(prefix) > len(best) {
 					best = prefix
 				}
 			}

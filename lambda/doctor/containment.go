@@ -20,12 +20,19 @@ import (
 // deployment role may change the function or its role, and no one
 // assumes the role but Lambda (SCPs never restrict service principals).
 
-// functionChanges change what the function runs, or stop it.
+// functionChanges change what the function runs, who may invoke it, or
+// stop it.
 var functionChanges = []string{
 	"lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:PublishVersion",
 	"lambda:CreateAlias", "lambda:UpdateAlias", "lambda:DeleteFunction",
 	"lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency",
+	"lambda:AddPermission", "lambda:RemovePermission",
+	"lambda:PutFunctionEventInvokeConfig", "lambda:UpdateFunctionEventInvokeConfig", "lambda:DeleteFunctionEventInvokeConfig",
 }
+
+// denyPolicyChanges would turn the quarantine deny policy, the one policy
+// the function may attach, into an Allow.
+var denyPolicyChanges = []string{"iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicyVersion"}
 
 // roleChanges change what the function's role may do, or who uses it.
 var roleChanges = []string{
@@ -49,33 +56,49 @@ type Statement struct {
 	Condition map[string]map[string][]string `json:"Condition,omitempty"`
 }
 
+// Deployment names what ContainmentSCP keeps in the deployment's hands.
+type Deployment struct {
+	FunctionARN, RoleARN string
+	// DeployRoleARN is the CDK bootstrap's CloudFormation execution role
+	// (cdk-QUALIFIER-cfn-exec-role-ACCOUNT-REGION).
+	DeployRoleARN string
+	// DenyPolicyARN is the quarantine deny policy (iamResponse), or "".
+	DenyPolicyARN string
+}
+
 // ContainmentSCP is the service control policy that keeps the function and
-// its role in the deployment's hands: functionARN and roleARN are the
-// deployed function's and role's, deployRoleARN the CDK bootstrap's
-// CloudFormation execution role (cdk-QUALIFIER-cfn-exec-role-ACCOUNT-REGION).
-func ContainmentSCP(functionARN, roleARN, deployRoleARN string) Policy {
-	onlyDeploy := map[string]map[string][]string{"ArnNotLike": {"aws:PrincipalArn": {deployRoleARN}}}
-	return Policy{Version: "2012-10-17", Statement: []Statement{
-		{Sid: "S3xguardFunctionOnlyByDeployment", Effect: "Deny", Action: functionChanges,
-			Resource: []string{functionARN, functionARN + ":*"}, Condition: onlyDeploy},
-		{Sid: "S3xguardRoleOnlyByDeployment", Effect: "Deny", Action: roleChanges,
-			Resource: []string{roleARN}, Condition: onlyDeploy},
-		{Sid: "S3xguardRoleOnlyForLambda", Effect: "Deny", Action: []string{"sts:AssumeRole"},
-			Resource: []string{roleARN}},
+// its role in the deployment's hands: no IAM principal invokes the
+// function (EventBridge, a service principal, still does), only the
+// deployment role changes it, its role or the deny policy it attaches, and
+// no one assumes its role but Lambda.
+func ContainmentSCP(d Deployment) Policy {
+	onlyDeploy := map[string]map[string][]string{"ArnNotLike": {"aws:PrincipalArn": {d.DeployRoleARN}}}
+	fn := []string{d.FunctionARN, d.FunctionARN + ":*"}
+	p := Policy{Version: "2012-10-17", Statement: []Statement{
+		{Sid: "S3xguardNoOneInvokes", Effect: "Deny", Action: []string{"lambda:InvokeFunction", "lambda:InvokeAsync"}, Resource: fn},
+		{Sid: "S3xguardFunctionOnlyByDeployment", Effect: "Deny", Action: functionChanges, Resource: fn, Condition: onlyDeploy},
+		{Sid: "S3xguardRoleOnlyByDeployment", Effect: "Deny", Action: roleChanges, Resource: []string{d.RoleARN}, Condition: onlyDeploy},
+		{Sid: "S3xguardRoleOnlyForLambda", Effect: "Deny", Action: []string{"sts:AssumeRole"}, Resource: []string{d.RoleARN}},
 	}}
+	if d.DenyPolicyARN != "" {
+		p.Statement = append(p.Statement, Statement{Sid: "S3xguardDenyPolicyOnlyByDeployment", Effect: "Deny",
+			Action: denyPolicyChanges, Resource: []string{d.DenyPolicyARN}, Condition: onlyDeploy})
+	}
+	return p
 }
 
 // CheckSCP reports what the policy doc leaves uncovered of
-// ContainmentSCP(functionARN, roleARN, …): each action on each resource
-// must be denied by a statement with no condition but an exemption, by
-// aws:PrincipalArn, of named principals (no wildcard). exempted lists the
-// principals exempted besides deployRoleARN.
-func CheckSCP(doc []byte, functionARN, roleARN, deployRoleARN string) (missing, exempted []string, err error) {
+// ContainmentSCP(d): each action on each resource must be denied by a
+// statement with no condition but, where ContainmentSCP has one, an
+// exemption by aws:PrincipalArn of named principals (no wildcard).
+// exempted lists the principals exempted besides d.DeployRoleARN.
+func CheckSCP(doc []byte, d Deployment) (missing, exempted []string, err error) {
 	sts, err := parseStatements(doc)
 	if err != nil {
 		return nil, nil, err
 	}
-	want := ContainmentSCP(functionARN, roleARN, deployRoleARN)
+	deployRoleARN := d.DeployRoleARN
+	want := ContainmentSCP(d)
 	seen := map[string]bool{}
 	for _, w := range want.Statement {
 		for _, a := range w.Action {
@@ -218,7 +241,7 @@ func checkContainment(cfg Config, fnARN, roleARN string, env map[string]string) 
 		f.Fix = "attach the stack's ContainmentScp output to this account as a service control policy, then run doctor with --scp and that file"
 		return f
 	}
-	missing, exempted, err := CheckSCP(cfg.SCP, fnARN, roleARN, deploy)
+	missing, exempted, err := CheckSCP(cfg.SCP, Deployment{FunctionARN: fnARN, RoleARN: roleARN, DeployRoleARN: deploy, DenyPolicyARN: env["IAM_DENY_POLICY_ARN"]})
 	switch {
 	case err != nil:
 		f.Status, f.Message = Fail, fmt.Sprintf("%s: %v", cfg.SCPFile, err)

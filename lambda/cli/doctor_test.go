@@ -40,6 +40,9 @@ type deployment struct {
 	noTrail, trailStopped, oldSelectors bool
 	noManagementTrail, allManagement    bool
 	ruleDisabled, oldPattern, viaQueue  bool
+	// account is the rule pattern's account filter: the function's, as
+	// the stack writes it, unless set; "none" leaves it out.
+	account string
 	noSubscription, sms                 bool
 	// allowlistSHA256 is the function's ALLOWLIST_SHA256 (empty: the
 	// digest of an allowlist the stack bundled, as it always records one);
@@ -99,6 +102,13 @@ func (d deployment) setUp(t *testing.T, cfg aws.Config) string {
 	must(pattern, err)
 	if d.oldPattern {
 		pattern = []byte(fmt.Sprintf(`{"source":["aws.s3express"],"detail-type":["AWS API Call via CloudTrail"],"detail":{"eventSource":["s3express.amazonaws.com"],"requestParameters":{"bucketName":[%q]}}}`, guardedBucket))
+	}
+	if d.account != "none" {
+		var m map[string]any
+		must(nil, json.Unmarshal(pattern, &m))
+		m["account"] = []string{cmp.Or(d.account, "123456789012")}
+		pattern, err = json.Marshal(m)
+		must(pattern, err)
 	}
 	state := ebtypes.RuleStateEnabled
 	if d.ruleDisabled {
@@ -177,6 +187,8 @@ func TestDoctor(t *testing.T) {
 		{"rule disabled", deployment{ruleDisabled: true}, nil, map[string]doctor.Status{"rule": "fail", "target": "ok"}, 1},
 		{"pattern without the fix", deployment{oldPattern: true}, nil, map[string]doctor.Status{"rule": "fail"}, 1},
 		{"rule with read-only management events", deployment{allManagement: true}, nil, map[string]doctor.Status{"rule": "ok"}, 0},
+		{"rule without the account filter", deployment{account: "none"}, nil, map[string]doctor.Status{"rule": "warn", "target": "ok"}, 1},
+		{"rule for another account", deployment{account: "444455556666"}, nil, map[string]doctor.Status{"rule": "fail"}, 1},
 		{"no trail", deployment{noTrail: true}, nil, map[string]doctor.Status{"trail": "fail"}, 1},
 		{"no management trail", deployment{noManagementTrail: true}, nil, map[string]doctor.Status{"trail": "fail"}, 1},
 		{"trail not logging", deployment{trailStopped: true}, nil, map[string]doctor.Status{"trail": "fail"}, 1},

@@ -228,13 +228,27 @@ func checkRule(ctx context.Context, c Clients, cfg Config, fnARN string, buckets
 			problems = append(problems, fmt.Sprintf("on bus %s (CloudTrail events reach the default bus only)", bus))
 			fixes = append(fixes, "redeploy the stack (its rule is on the default bus)")
 		}
-		if !sameJSON(aws.ToString(r.EventPattern), string(want)) {
+		pattern, account := splitAccount(aws.ToString(r.EventPattern))
+		if !sameJSON(pattern, string(want)) {
 			problems = append(problems, "its pattern is not the one s3xguard generates for "+show(buckets))
 			fixes = append(fixes, "redeploy the stack (its rule has the pattern of rules.EventPattern)")
 		}
-		if len(problems) > 0 {
+		// The stack narrows the pattern to the account it guards.
+		fnAccount := arnAccount(fnARN)
+		var accountWarning string
+		switch {
+		case account == nil:
+			accountWarning = fmt.Sprintf("rule %s has no account filter: events other accounts send to the bus reach the function (alerted as forged)", name)
+		case !slices.Equal(account, []string{fnAccount}):
+			problems = append(problems, fmt.Sprintf("its pattern's account is %v, not the function's [%s]", account, fnAccount))
+			fixes = append(fixes, "redeploy the stack (its rule matches the guarded account only)")
+		}
+		switch {
+		case len(problems) > 0:
 			out = append(out, Finding{Fail, "rule", fmt.Sprintf("rule %s: %s", name, strings.Join(problems, "; ")), strings.Join(fixes, "; ")})
-		} else {
+		case accountWarning != "":
+			out = append(out, Finding{Warn, "rule", accountWarning, "redeploy with this version of the stack, whose rule matches the guarded account only"})
+		default:
 			seen := "enabled (read-only management events such as GetBucketPolicy are not matched in this state)"
 			if r.State == ebtypes.RuleStateEnabledWithAllCloudtrailManagementEvents {
 				seen = "enabled with all CloudTrail management events"
@@ -508,6 +522,43 @@ func or(v, dflt string) string {
 		return dflt
 	}
 	return v
+}
+
+// splitAccount takes the account filter out of an event pattern: the
+// pattern without it, and its values (nil when there is none, or it is not
+// a list of strings).
+func splitAccount(pattern string) (string, []string) {
+	var m map[string]any
+	if json.Unmarshal([]byte(pattern), &m) != nil {
+		return pattern, nil
+	}
+	raw, ok := m["account"]
+	if !ok {
+		return pattern, nil
+	}
+	delete(m, "account")
+	rest, _ := json.Marshal(m)
+	var account []string
+	list, _ := raw.([]any)
+	for _, v := range list {
+		s, ok := v.(string)
+		if !ok {
+			return string(rest), []string{fmt.Sprint(raw)}
+		}
+		account = append(account, s)
+	}
+	if account == nil {
+		account = []string{fmt.Sprint(raw)}
+	}
+	return string(rest), account
+}
+
+// arnAccount is the account field of an ARN.
+func arnAccount(arn string) string {
+	if f := strings.SplitN(arn, ":", 6); len(f) == 6 {
+		return f[4]
+	}
+	return ""
 }
 
 func sameJSON(a, b string) bool {

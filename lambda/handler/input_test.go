@@ -191,3 +191,15 @@ func TestForgedRoutingReported(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkRoute is routing's cost on the per-event path: one EventBridge
+// event, the payload most invocations carry.
+func BenchmarkRoute(b *testing.B) {
+	ev := event("writer", "PutObject", nil)
+	b.SetBytes(int64(len(ev)))
+	for b.Loop() {
+		if r, _ := route(ev); r != routeEvent {
+			b.Fatal(r)
+		}
+	}
+}

@@ -280,15 +280,16 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	// must agree with it, so what doctor reads there is what runs.
 	inLambda := getenv("AWS_LAMBDA_RUNTIME_API") != ""
 	envDigest := strings.ToLower(get("ALLOWLIST_SHA256", ""))
+	pinned := strings.ToLower(bundledAllowlistSHA256)
 	switch {
-	case bundledAllowlistSHA256 != "" && !isSHA256(bundledAllowlistSHA256):
-		bad("ALLOWLIST_SHA256", bundledAllowlistSHA256, "the digest compiled into this binary is not 64 hex digits: rebuild it with the stack (BuildFunction)")
+	case pinned != "" && !isSHA256(pinned):
+		bad("ALLOWLIST_SHA256", pinned, "the digest compiled into this binary is not 64 hex digits: rebuild it with the stack (BuildFunction)")
 	case envDigest != "" && !isSHA256(envDigest):
 		bad("ALLOWLIST_SHA256", envDigest, "want the allowlist's SHA-256 as 64 hex digits, or unset")
-	case bundledAllowlistSHA256 != "" && envDigest != "" && envDigest != bundledAllowlistSHA256:
-		bad("ALLOWLIST_SHA256", envDigest, fmt.Sprintf("this binary was built for the allowlist with SHA-256 %s: its code and configuration come from different deployments; redeploy the stack", bundledAllowlistSHA256))
-	case bundledAllowlistSHA256 != "":
-		c.AllowlistSHA256 = bundledAllowlistSHA256
+	case pinned != "" && envDigest != "" && envDigest != pinned:
+		bad("ALLOWLIST_SHA256", envDigest, fmt.Sprintf("this binary was built for the allowlist with SHA-256 %s: its code and configuration come from different deployments; redeploy the stack", pinned))
+	case pinned != "":
+		c.AllowlistSHA256 = pinned
 	case inLambda:
 		bad("ALLOWLIST_SHA256", envDigest, "this binary has no allowlist digest compiled in, and in Lambda the configuration alone cannot vouch for the allowlist: build the function with the stack (BuildFunction links the bundled allowlist's digest)")
 	default:

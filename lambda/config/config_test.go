@@ -197,6 +197,7 @@ func TestAllowlistPin(t *testing.T) {
 	}{
 		{"lambda, pinned", pinned, "", true, pinned, ""},
 		{"lambda, pinned, configuration agrees", pinned, strings.ToUpper(pinned), true, pinned, ""},
+		{"lambda, pinned in upper case, configuration agrees", strings.ToUpper(pinned), pinned, true, pinned, ""},
 		{"lambda, pinned, configuration names another allowlist", pinned, other, true, "", `ALLOWLIST_SHA256="` + other + `": this binary was built for the allowlist with SHA-256 ` + pinned},
 		{"lambda, not pinned", "", "", true, "", `ALLOWLIST_SHA256="": this binary has no allowlist digest compiled in`},
 		{"lambda, not pinned, configuration names a digest", "", other, true, "", `ALLOWLIST_SHA256="` + other + `": this binary has no allowlist digest compiled in`},

@@ -42,8 +42,8 @@ type deployment struct {
 	ruleDisabled, oldPattern, viaQueue  bool
 	// account is the rule pattern's account filter: the function's, as
 	// the stack writes it, unless set; "none" leaves it out.
-	account string
-	noSubscription, sms                 bool
+	account             string
+	noSubscription, sms bool
 	// allowlistSHA256 is the function's ALLOWLIST_SHA256 (empty: the
 	// digest of an allowlist the stack bundled, as it always records one);
 	// noAllowlistSHA256 leaves it unset, as before the pin.

@@ -58,11 +58,24 @@ type Response struct {
 	IAM       []string `json:"iam,omitempty"`
 	Until     string   `json:"until,omitempty"`
 	Note      string   `json:"note,omitempty"`
+	// Target is the principal ARN the bucket deny names: what
+	// `s3xguard quarantine release --principal` takes.
+	Target string `json:"target,omitempty"`
+}
+
+// Place is the account and region a guard runs in and guards: where
+// on-call acts, whoever the caller was.
+type Place struct {
+	Account string `json:"account"`
+	Region  string `json:"region"`
 }
 
 // Alert is one alert about one event.
 type Alert struct {
-	Kind     Kind
+	Kind Kind
+	// Guarded is the guard's own account and region (one mailbox or bus
+	// may take alerts from many).
+	Guarded  Place
 	Severity Severity
 	// Record is the decoded event; for an event that could not be decoded
 	// it is empty and Raw holds its beginning.
@@ -101,8 +114,11 @@ type Repeats struct {
 
 // Message is one SNS publish.
 type Message struct {
-	Subject    string
-	Body       string // MessageStructure json: default, email, sms
+	Subject string
+	Body    string // MessageStructure json: default, email, sms
+	// Document is the JSON document (Body's default): the bus event's
+	// detail.
+	Document   string
 	Attributes map[string]string
 	// DedupID is the FIFO topics' MessageDeduplicationId (ignored by
 	// standard topics, which have none).
@@ -165,6 +181,7 @@ func (a *Alert) build() (Message, error) {
 		"kind": string(a.Kind), "severity": a.Severity.String(), "bucket": r.Bucket,
 		"principal": a.Decision.Principal.Normalized, "account": a.Decision.Principal.Account,
 		"eventName": r.EventName, "action": a.Response.Action,
+		"guardedAccount": a.Guarded.Account, "guardedRegion": a.Guarded.Region,
 	} {
 		if v != "" {
 			m.Attributes[k] = attrText(v)
@@ -180,14 +197,17 @@ func (a *Alert) build() (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	m.Body = string(body)
+	m.Body, m.Document = string(body), string(machine)
 	return m, nil
 }
 
 type document struct {
-	S3xguard  int            `json:"s3xguard"`
-	Kind      Kind           `json:"kind"`
-	Severity  string         `json:"severity"`
+	S3xguard int    `json:"s3xguard"`
+	Kind     Kind   `json:"kind"`
+	Severity string `json:"severity"`
+	Guarded  Place  `json:"guarded"`
+	// DedupKey is the incident key (IncidentKey): PagerDuty's dedup_key.
+	DedupKey  string         `json:"dedupKey"`
 	Principal map[string]any `json:"principal"`
 	Event     map[string]any `json:"event"`
 	// Session is the same object as check's JSON output's `session`.
@@ -209,14 +229,14 @@ type document struct {
 func (a *Alert) document(r *cloudtrail.Record) document {
 	p := a.Decision.Principal
 	return document{
-		S3xguard: 1, Kind: a.Kind, Severity: a.Severity.String(),
+		S3xguard: 1, Kind: a.Kind, Severity: a.Severity.String(), Guarded: a.Guarded, DedupKey: a.IncidentKey(),
 		Principal: omitEmpty(map[string]any{
 			"arn": p.ARN, "kind": p.Kind, "normalized": p.Normalized, "account": p.Account,
 			"identityType": r.UserIdentity.Type, "accessKeyId": r.UserIdentity.AccessKeyID, "invokedBy": r.UserIdentity.InvokedBy,
 		}),
 		Event: omitEmpty(map[string]any{
 			"name": r.EventName, "bucket": r.Bucket, "accessPoint": r.AccessPoint, "key": a.key(r.Key), "errorCode": r.ErrorCode,
-			"readOnly": r.ReadOnly, "time": r.EventTime, "id": r.EventID, "region": r.AWSRegion,
+			"readOnly": r.ReadOnly, "time": r.EventTime, "id": r.EventID, "region": r.AWSRegion, "recipientAccountId": r.RecipientAccountID,
 			"availabilityZone": r.AvailabilityZone, "sourceIP": r.SourceIPAddress, "vpcEndpoint": r.VPCEndpointID,
 			"userAgent": r.UserAgent, "sessionMode": r.SessionMode,
 		}),

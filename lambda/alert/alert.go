@@ -75,7 +75,9 @@ type Alert struct {
 	Kind Kind
 	// Guarded is the guard's own account and region (one mailbox or bus
 	// may take alerts from many).
-	Guarded  Place
+	Guarded Place
+	// Ops names the state table and deny policy in the next steps.
+	Ops      Ops
 	Severity Severity
 	// Record is the decoded event; for an event that could not be decoded
 	// it is empty and Raw holds its beginning.
@@ -192,7 +194,8 @@ func (a *Alert) build() (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	sms := clip(fmt.Sprintf("s3xguard %s: %s %s %s by %s: %s", a.Severity, a.Kind, what, orDash(r.Bucket), who, a.Response.Action), 140)
+	sms := clip(escape(fmt.Sprintf("s3xguard %s %s/%s: %s %s %s by %s: %s", a.Severity, orDash(a.Guarded.Account), orDash(a.Guarded.Region),
+		a.Kind, what, orDash(r.Bucket), who, a.Response.Action)), 140)
 	body, err := json.Marshal(map[string]string{"default": string(machine), "email": a.email(r, who), "sms": sms})
 	if err != nil {
 		return Message{}, err
@@ -224,6 +227,12 @@ type document struct {
 	DuplicateReason string   `json:"duplicateReason,omitempty"`
 	Escalated       bool     `json:"escalated,omitempty"`
 	Clipped         []string `json:"clipped,omitempty"`
+	// NextSteps, Runbook and Links say what to do (steps.go); Chat is the
+	// same alert in the chat custom-notification schema (chat.go).
+	NextSteps []string `json:"nextSteps"`
+	Runbook   string   `json:"runbook"`
+	Links     Links    `json:"links"`
+	Chat      Chat     `json:"chat"`
 }
 
 func (a *Alert) document(r *cloudtrail.Record) document {
@@ -248,6 +257,7 @@ func (a *Alert) document(r *cloudtrail.Record) document {
 		ID:       a.ID, Input: a.Input,
 		MayBeDuplicate: a.Duplicate != "", DuplicateReason: a.Duplicate,
 		Escalated: a.Escalated, Clipped: a.Clipped,
+		NextSteps: a.NextSteps(), Runbook: a.Runbook(), Links: a.links(r), Chat: a.chat(r),
 	}
 }
 
@@ -255,12 +265,18 @@ func (a *Alert) email(r *cloudtrail.Record, who string) string {
 	var b strings.Builder
 	line := func(label, v string) {
 		if v != "" {
-			fmt.Fprintf(&b, "%-12s %s\n", label+":", v)
+			fmt.Fprintf(&b, "%-12s %s\n", label+":", escape(v))
 		}
 	}
-	fmt.Fprintf(&b, "s3xguard: %s %s event (severity %s)\n\n", a.Kind, orDash(r.EventName), a.Severity)
+	fmt.Fprintf(&b, "s3xguard: %s %s event (severity %s)\n", a.Kind, escape(orDash(r.EventName)), a.Severity)
+	fmt.Fprintf(&b, "in account %s, region %s: %s\n\n", escape(orDash(a.Guarded.Account)), escape(orDash(a.Guarded.Region)), escape(orDash(a.Response.Action)))
+	b.WriteString("NEXT STEPS\n")
+	for i, s := range a.NextSteps() {
+		fmt.Fprintf(&b, "%d. %s\n", i+1, escape(s))
+	}
+	fmt.Fprintf(&b, "Runbook: %s\n\n", a.Runbook())
 	if a.Duplicate != "" {
-		fmt.Fprintf(&b, "MAY BE A DUPLICATE of an alert already sent (alert ID %s): %s\n\n", a.ID, a.Duplicate)
+		fmt.Fprintf(&b, "MAY BE A DUPLICATE of an alert already sent (alert ID %s): %s\n\n", escape(a.ID), escape(a.Duplicate))
 	}
 	if a.Escalated {
 		b.WriteString("ESCALATION: sent inside a dedup window whose first alert was less severe.\n\n")
@@ -271,6 +287,9 @@ func (a *Alert) email(r *cloudtrail.Record, who string) string {
 	line("type", r.UserIdentity.Type)
 	line("access key", r.UserIdentity.AccessKeyID)
 	line("account", a.Decision.Principal.Account)
+	b.WriteString("\nGUARDED\n")
+	line("account", a.Guarded.Account)
+	line("region", a.Guarded.Region)
 	b.WriteString("\nWHAT\n")
 	line("operation", r.EventName)
 	line("bucket", r.Bucket)
@@ -299,7 +318,7 @@ func (a *Alert) email(r *cloudtrail.Record, who string) string {
 	line("input", a.Input)
 	b.WriteString("\nWHY\n")
 	for _, reason := range a.Decision.Reasons {
-		fmt.Fprintf(&b, "- %s\n", reason)
+		fmt.Fprintf(&b, "- %s\n", escape(reason))
 	}
 	if a.Raw != "" {
 		line("event", a.Raw)
@@ -314,7 +333,7 @@ func (a *Alert) email(r *cloudtrail.Record, who string) string {
 		line("IAM", p)
 	}
 	if a.Response.Note != "" {
-		fmt.Fprintf(&b, "\n%s\n", a.Response.Note)
+		fmt.Fprintf(&b, "\n%s\n", escape(a.Response.Note))
 	}
 	if a.Previous != nil {
 		fmt.Fprintf(&b, "\nAlso: %d repeats between %s and %s were counted, not re-sent.\n",

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -75,11 +76,15 @@ type Released struct {
 // Document is the bus event's detail: the incident key of the alerts that
 // quarantined the principal, so a pager resolves their incident.
 func (r Released) Document() (string, error) {
+	key := incidentKey(r.Guarded, r.Bucket, principalKey(r.Principal))
+	title := fmt.Sprintf(":white_check_mark: s3xguard: quarantine %s on %s", r.Reason, orDash(r.Bucket))
+	desc := fmt.Sprintf("*Guarded:* %s\n*Principal:* %s\n*Bucket:* %s\n*Why:* %s",
+		code(r.Guarded.Account+" "+r.Guarded.Region), code(r.Principal), code(r.Bucket), code(r.Reason))
 	b, err := json.Marshal(map[string]any{
-		"s3xguard": 1, "kind": KindReleased, "guarded": r.Guarded,
-		"dedupKey": incidentKey(r.Guarded, r.Bucket, principalKey(r.Principal)),
-		"bucket":   r.Bucket, "principal": r.Principal, "reason": r.Reason,
+		"s3xguard": 1, "kind": KindReleased, "guarded": r.Guarded, "dedupKey": key,
+		"bucket": r.Bucket, "principal": r.Principal, "reason": r.Reason,
 		"time": r.Time.UTC().Format(time.RFC3339),
+		"chat": newChat(title, desc, nil, key, title, string(KindReleased), r.Guarded.Account, r.Guarded.Region, string(KindReleased)),
 	})
 	return string(b), err
 }

@@ -138,3 +138,22 @@ func TestExpiryEmitsReleasedWithTheAlertsKey(t *testing.T) {
 		t.Errorf("released = %+v; want dedupKey %q, reason expired", rel, alertDoc.DedupKey)
 	}
 }
+
+// The alert package names quarantine actions it cannot import; they must
+// stay the strings lambda/quarantine writes.
+func TestAlertKnowsQuarantineActions(t *testing.T) {
+	a := &alert.Alert{Kind: alert.KindUnauthorized, Guarded: alert.Place{Region: "us-east-1"},
+		Record: &cloudtrail.Record{Bucket: "a--use1-az4--x-s3"}}
+	for _, act := range []string{quarantine.Applied, quarantine.Partial, quarantine.Pending, quarantine.Already} {
+		a.Response = alert.Response{Action: act, Target: "arn:aws:iam::123456789012:role/writer"}
+		if a.ReleaseCommand() == "" {
+			t.Errorf("action %q: no release command; the alert package does not know it", act)
+		}
+	}
+	for _, act := range []string{quarantine.DryRun, quarantine.Refused} {
+		a.Response = alert.Response{Action: act, Target: "arn:aws:iam::123456789012:role/writer"}
+		if c := a.ReleaseCommand(); c != "" {
+			t.Errorf("action %q: release command %q for nothing in force", act, c)
+		}
+	}
+}

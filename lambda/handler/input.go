@@ -45,7 +45,8 @@ type classified struct {
 // queue, and is alerted as forged, never quarantined.
 func (h *Handler) classify(data []byte, input string) classified {
 	a := &alert.Alert{Keys: h.Config.ObjectKeys, Input: input, Record: &cloudtrail.Record{},
-		Guarded: alert.Place{Account: h.Config.AccountID, Region: h.Config.Region}}
+		Guarded: alert.Place{Account: h.Config.AccountID, Region: h.Config.Region},
+		Ops:     alert.Ops{StateTable: h.Config.StateTable, DenyPolicyARN: h.Config.IAMDenyPolicyARN}}
 	invalid := func(class, reason string) classified {
 		a.Kind, a.Severity = alert.KindInvalid, alert.Medium
 		a.Raw = string(data[:min(len(data), maxRaw)])

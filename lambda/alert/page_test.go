@@ -131,14 +131,14 @@ func TestNextStepsPerKindAndResponse(t *testing.T) {
 		name := fmt.Sprintf("%s/%s", c.kind, c.action)
 		a := sample()
 		a.Kind, a.Guarded = c.kind, Place{Account: "123456789012", Region: "us-east-1"}
-		a.Ops = Ops{StateTable: "s3xguard-state", DenyPolicyARN: "arn:aws:iam::123456789012:policy/s3xguard-deny"}
+		a.Ops = Ops{StateTable: "s3xguard-state", DenyPolicyARN: "arn:aws:iam::123456789012:policy/s3xguard-deny", Bus: "s3xguard-alerts"}
 		a.Response = Response{Action: c.action, Mode: "enforce", Detail: "a guard said no"}
 		if c.release {
 			a.Response.Target = "arn:aws:iam::123456789012:role/app/writer"
 		}
 		steps := a.NextSteps()
 		joined := strings.Join(steps, "\n")
-		want := "AWS_REGION=us-east-1 s3xguard quarantine release --bucket data--use1-az4--x-s3 --principal arn:aws:iam::123456789012:role/app/writer --table s3xguard-state --deny-policy arn:aws:iam::123456789012:policy/s3xguard-deny"
+		want := "AWS_REGION=us-east-1 s3xguard quarantine release --bucket data--use1-az4--x-s3 --principal arn:aws:iam::123456789012:role/app/writer --table s3xguard-state --deny-policy arn:aws:iam::123456789012:policy/s3xguard-deny --bus s3xguard-alerts"
 		if got := strings.Contains(joined, want); got != c.release {
 			t.Errorf("%s: release command given = %v; want %v:\n%s", name, got, c.release, joined)
 		}

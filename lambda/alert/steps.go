@@ -17,6 +17,8 @@ const RunbookURL = "https://github.com/s3xguard/s3xguard/blob/main/lambda/RUNBOO
 type Ops struct {
 	StateTable    string
 	DenyPolicyARN string
+	// Bus is ALERT_BUS: a release announced there resolves the incident.
+	Bus string
 }
 
 // Links are the consoles on-call opens, in the guarded account and region.
@@ -69,6 +71,9 @@ func (a *Alert) ReleaseCommand() string {
 	}
 	if a.Ops.DenyPolicyARN != "" {
 		args = append(args, "--deny-policy", shellQuote(a.Ops.DenyPolicyARN))
+	}
+	if a.Ops.Bus != "" {
+		args = append(args, "--bus", shellQuote(a.Ops.Bus))
 	}
 	return strings.Join(args, " ")
 }

@@ -46,7 +46,7 @@ type classified struct {
 func (h *Handler) classify(data []byte, input string) classified {
 	a := &alert.Alert{Keys: h.Config.ObjectKeys, Input: input, Record: &cloudtrail.Record{},
 		Guarded: alert.Place{Account: h.Config.AccountID, Region: h.Config.Region},
-		Ops:     alert.Ops{StateTable: h.Config.StateTable, DenyPolicyARN: h.Config.IAMDenyPolicyARN}}
+		Ops:     alert.Ops{StateTable: h.Config.StateTable, DenyPolicyARN: h.Config.IAMDenyPolicyARN, Bus: h.Config.AlertBus}}
 	invalid := func(class, reason string) classified {
 		a.Kind, a.Severity = alert.KindInvalid, alert.Medium
 		a.Raw = string(data[:min(len(data), maxRaw)])

@@ -197,7 +197,6 @@ func TestShellQuote(t *testing.T) {
 	}
 }
 
-
 // validateChat checks a payload against the custom-notification schema of
 // Amazon Q Developer in chat applications: version "1.0", source "custom",
 // content with a description (title, nextSteps and keywords optional,

@@ -190,6 +190,7 @@ func (a *Alert) build() (Message, error) {
 		}
 	}
 	doc := a.document(r)
+	doc.Summary = m.Subject
 	machine, err := json.Marshal(doc)
 	if err != nil {
 		return Message{}, err
@@ -210,7 +211,9 @@ type document struct {
 	Severity string `json:"severity"`
 	Guarded  Place  `json:"guarded"`
 	// DedupKey is the incident key (IncidentKey): PagerDuty's dedup_key.
-	DedupKey  string         `json:"dedupKey"`
+	DedupKey string `json:"dedupKey"`
+	// Summary is the subject: one printable ASCII line for pagers.
+	Summary   string         `json:"summary"`
 	Principal map[string]any `json:"principal"`
 	Event     map[string]any `json:"event"`
 	// Session is the same object as check's JSON output's `session`.

@@ -53,14 +53,23 @@ func principalKey(arn string) string {
 }
 
 // incidentKey stays far below PagerDuty's 255 characters whatever the
-// input, and keeps the account and region readable.
+// input, keeps the account and region readable, and needs no escaping in
+// a URL path (Opsgenie closes an alert by its alias in the path).
 func incidentKey(g Place, parts ...string) string {
 	sum := sha256.Sum256([]byte(g.Account + "|" + g.Region + "|" + strings.Join(parts, "|")))
-	return "s3xguard/" + keyText(g.Account) + "/" + keyText(g.Region) + "/" + hex.EncodeToString(sum[:12])
+	return "s3xguard-" + keyText(g.Account) + "-" + keyText(g.Region) + "-" + hex.EncodeToString(sum[:12])
 }
 
+// keyText keeps letters, digits and dashes of s (an account ID or a
+// region, so all of it in practice), at most 32.
 func keyText(s string) string {
-	return clip(ascii(s), 32)
+	s = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return -1
+	}, s)
+	return orDash(s[:min(len(s), 32)])
 }
 
 // Released is a quarantine lifted: by `s3xguard quarantine release`
@@ -81,7 +90,7 @@ func (r Released) Document() (string, error) {
 	desc := fmt.Sprintf("*Guarded:* %s\n*Principal:* %s\n*Bucket:* %s\n*Why:* %s",
 		code(r.Guarded.Account+" "+r.Guarded.Region), code(r.Principal), code(r.Bucket), code(r.Reason))
 	b, err := json.Marshal(map[string]any{
-		"s3xguard": 1, "kind": KindReleased, "guarded": r.Guarded, "dedupKey": key,
+		"s3xguard": 1, "kind": KindReleased, "guarded": r.Guarded, "dedupKey": key, "summary": clip(ascii(title[len(":white_check_mark: "):]), maxSubject),
 		"bucket": r.Bucket, "principal": r.Principal, "reason": r.Reason,
 		"time": r.Time.UTC().Format(time.RFC3339),
 		"chat": newChat(title, desc, nil, key, title, string(KindReleased), r.Guarded.Account, r.Guarded.Region, string(KindReleased)),

@@ -2,6 +2,8 @@ package alert
 
 import (
 	"encoding/json"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
@@ -47,7 +49,7 @@ func TestIncidentKeyMeetsTheRelease(t *testing.T) {
 			t.Errorf("another %s has the same incident key", name)
 		}
 	}
-	if k := a.IncidentKey(); len(k) > 255 {
-		t.Errorf("key %d characters, over PagerDuty's 255", len(k))
+	if k := a.IncidentKey(); len(k) > 255 || url.PathEscape(k) != k || !strings.HasPrefix(k, "s3xguard-123456789012-us-east-1-") {
+		t.Errorf("key %q: over PagerDuty's 255 characters, or not path-safe, or not naming the account and region", k)
 	}
 }

@@ -95,7 +95,7 @@ func (w *world) runPaged(command string) (string, error) {
 	if len(fields) == 0 || fields[0] != "s3xguard" {
 		w.t.Fatalf("command %q does not run s3xguard", command)
 	}
-	cmd := exec.Command(harness.Build(w.t, "./lambda"), fields[1:]...)
+	cmd := exec.Command(harness.Build(w.t, "./lambda/cmd/s3xguard"), fields[1:]...)
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	return string(out), err

@@ -60,7 +60,9 @@ func TestREADMESamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Subject: `%s`\n\nEmail:\n\n```text\n%s```\n\nSMS:\n\n```text\n%s\n```\n\n", m.Subject, email, sms)
+	// The SMS is shown inline: as a code line it would read as a command
+	// to test/docs (it starts with "s3xguard").
+	fmt.Fprintf(&b, "Subject: `%s`\n\nSMS: `%s`\n\nEmail:\n\n```text\n%s```\n\n", m.Subject, sms, email)
 	fmt.Fprintf(&b, "Chat (the document's `chat`, what the chat topic receives):\n\n```json\n%s\n```\n\n", indent(t, string(chat)))
 	fmt.Fprintf(&b, "The document (the SNS `default` member, and the `detail` of the bus event \"s3xguard alert\"):\n\n```json\n%s\n```\n\n", indent(t, m.Document))
 	fmt.Fprintf(&b, "The `detail` of the bus event \"s3xguard quarantine released\" for that principal (same `dedupKey`):\n\n```json\n%s\n```\n", indent(t, rel))

@@ -388,6 +388,13 @@ func TestRoutingWiring(t *testing.T) {
 			t.Errorf("%s: %d buses without routing", name, n)
 		}
 	}
+	if a := s.alarmsByID()["BusFailedAlarm"]; a == nil || a["MetricName"] != "BusFailed" || a["Namespace"] != "s3xguard" ||
+		!strings.Contains(js(a["AlarmActions"]), `"Ref":"Health`) {
+		t.Errorf("BusFailedAlarm = %s; want an alarm on BusFailed paging the health topic", js(a))
+	}
+	if synth(t, "full").alarmsByID()["BusFailedAlarm"] != nil {
+		t.Error("full: BusFailedAlarm without routing")
+	}
 	tp := js(s.resources("AWS::SNS::TopicPolicy"))
 	if !strings.Contains(tp, "TheChatRulesPublish") || !strings.Contains(tp, "aws:SourceArn") {
 		t.Errorf("chat topic policy: %s", tp)

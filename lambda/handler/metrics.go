@@ -73,9 +73,10 @@ var metricNames = []string{"Events", "Allowed", "Ignored", "Unauthorized", "Inva
 
 // counts are the counters, in the order of metricNames; an array, not
 // fields' pointers, so that reading them allocates nothing.
-func (t *tally) counts() [17]int {
+func (t *tally) counts() [19]int {
 	return [...]int{t.Events, t.Allowed, t.Ignored, t.Unauthorized, t.Invalid, t.Forged, t.Alerts, t.Suppressed,
-		t.Summaries, t.Quarantines, t.DryRuns, t.Errors, t.BreakerTripped, t.Findings, t.FindingsFailed, t.SessionMoved, t.SessionUnchecked}
+		t.Summaries, t.Quarantines, t.DryRuns, t.Errors, t.BreakerTripped, t.Findings, t.FindingsFailed, t.SessionMoved, t.SessionUnchecked,
+		t.BusEvents, t.BusFailed}
 }
 
 // countKeys are `,"Events":` and so on, as the line writes them.

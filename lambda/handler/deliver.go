@@ -32,10 +32,12 @@ func (h *Handler) deliver(ctx context.Context, b budget, c classified, log *slog
 	tk, err := h.claim(dctx, b, key, a, msg)
 	cancel()
 	noTable := false
+	var tableDown error
 	switch {
 	case errors.Is(err, state.ErrInFlight):
 		return err
 	case err != nil:
+		tableDown = err
 		counted, settled, release := h.memory.countOrClaim(ctx, key, a.Severity)
 		if counted {
 			m.Suppressed++
@@ -43,7 +45,11 @@ func (h *Handler) deliver(ctx context.Context, b budget, c classified, log *slog
 			if settled {
 				return nil
 			}
-			return h.repeat(ctx, a, state.Ticket{}, true, key, log, m)
+			if _, due := h.due(a); due {
+				// The quarantine needs the table (record, breaker, lock).
+				return fmt.Errorf("%w: %s on %s: %w", ErrQuarantineUnrecorded, a.Decision.Principal.Normalized, a.Record.Bucket, err)
+			}
+			return nil
 		}
 		defer release()
 		// Duplicates beat silence: alert without deduplication.
@@ -57,15 +63,23 @@ func (h *Handler) deliver(ctx context.Context, b budget, c classified, log *slog
 			log.InfoContext(ctx, "repeat counted, not re-sent")
 			return nil
 		}
-		return h.repeat(ctx, a, tk, false, key, log, m)
+		return h.repeat(ctx, a, tk, log, m)
 	case tk.TookOver:
 		a.Duplicate = "an earlier attempt claimed this alert and stopped before recording it sent: it may have been published"
 	}
 	a.Escalated = tk.Escalated
 	var unrecorded error
-	if a.Kind == alert.KindUnauthorized || a.Kind == alert.KindSessionMoved {
+	switch _, due := h.due(a); {
+	case due && tableDown != nil:
+		// Not tried: the quarantine needs the table (its record, the
+		// breaker, the bucket's lock), which just failed or hung. The
+		// event is retried, and the retry decides.
+		a.Response = alert.Response{Action: alert.ActionNotQuarantined, Mode: string(h.Config.Mode),
+			Detail: "the state table is unavailable: the quarantine is retried with the event"}
+		unrecorded = fmt.Errorf("%w: %s on %s: %w", ErrQuarantineUnrecorded, a.Decision.Principal.Normalized, a.Record.Bucket, tableDown)
+	case a.Kind == alert.KindUnauthorized || a.Kind == alert.KindSessionMoved:
 		a.Response, unrecorded = h.respond(ctx, a, m, log)
-	} else {
+	default:
 		a.Response = alert.Response{Action: alert.ActionAlertOnly, Mode: string(h.Config.Mode),
 			Detail: string(a.Kind) + " inputs are never acted on"}
 	}
@@ -114,13 +128,12 @@ func (h *Handler) deliver(ctx context.Context, b budget, c classified, log *slog
 }
 
 // repeat handles a repeat counted in a window whose quarantine is not in
-// force (tk names the window; inMemory when it is one this instance holds
-// because the table was unreachable). A repeat whose own verdict calls for
+// force (tk names the window). A repeat whose own verdict calls for
 // a quarantine gets the decision the window's alert did not end with, so
 // that a weaker event (a denied probe) never shadows a stronger one. When
 // that decision puts the quarantine in force it is paged, and the window
 // is settled: later repeats are only counted.
-func (h *Handler) repeat(ctx context.Context, a *alert.Alert, tk state.Ticket, inMemory bool, key string, log *slog.Logger, m *tally) error {
+func (h *Handler) repeat(ctx context.Context, a *alert.Alert, tk state.Ticket, log *slog.Logger, m *tally) error {
 	if _, due := h.due(a); !due {
 		log.InfoContext(ctx, "repeat counted, not re-sent")
 		return nil
@@ -146,10 +159,6 @@ func (h *Handler) repeat(ctx context.Context, a *alert.Alert, tk state.Ticket, i
 		}
 		m.Alerts++
 		log.InfoContext(ctx, "alert sent: a repeat was quarantined", "severity", a.Severity.String(), "action", r.Action, "subject", msg.Subject)
-	}
-	if inMemory {
-		h.memory.settle(key)
-		return nil
 	}
 	cctx, cancel := cleanup(ctx)
 	defer cancel()
@@ -247,15 +256,6 @@ func (mem *memory) countOrClaim(ctx context.Context, key string, sev alert.Sever
 			// Duplicates beat silence: alert rather than wait out the time.
 			return false, false, func() {}
 		}
-	}
-}
-
-// settle marks the key's remembered window settled.
-func (mem *memory) settle(key string) {
-	mem.mu.Lock()
-	defer mem.mu.Unlock()
-	if w := mem.windows[key]; w != nil {
-		w.Settled = true
 	}
 }
 

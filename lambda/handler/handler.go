@@ -66,7 +66,11 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	work, cancel, b := newBudget(ctx)
 	defer cancel()
 	// After every page of the invocation is out (securityhub.go).
-	defer h.importFindings(work, &m)
+	defer func() {
+		fctx, cancel := context.WithTimeout(work, FindingsBudget)
+		defer cancel()
+		h.importFindings(fctx, &m)
+	}()
 	switch route(payload) {
 	case routeSQS:
 		if resp, ok := h.batch(work, b, payload, &m); ok {

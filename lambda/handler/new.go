@@ -44,6 +44,19 @@ const (
 	// errors are retried with jittered exponential backoff capped here.
 	MaxAttempts = 5
 	MaxBackoff  = 2 * time.Second
+	// StateAttemptTimeout and StateCallBudget bound the state table's
+	// calls more tightly: DynamoDB answers in milliseconds, every alert
+	// waits on its claim, and a table that hangs must not hold each alert
+	// invocation for the whole CallBudget (at reserved concurrency 20,
+	// 15 s per invocation caps paging near 1.3 alerts a second). Its writes
+	// are conditional on their owner, so an attempt cut while merely slow
+	// is safe to retry.
+	StateAttemptTimeout = 2 * time.Second
+	StateCallBudget     = 3 * time.Second
+	// FindingsBudget bounds the Security Hub import after the pages: the
+	// findings are a copy of what was paged, and a Security Hub that hangs
+	// must not hold the invocation (and its concurrency slot) any longer.
+	FindingsBudget = 2 * time.Second
 )
 
 // LoadAWS loads the SDK configuration from the environment (region,
@@ -62,7 +75,7 @@ func LoadAWS(ctx context.Context) (aws.Config, error) {
 				o.RateLimiter = ratelimit.None
 			})
 		}),
-		awsconfig.WithAPIOptions([]func(*middleware.Stack) error{callBudget(CallBudget)}),
+		awsconfig.WithAPIOptions([]func(*middleware.Stack) error{callBudget("s3xguardCallBudget", CallBudget)}),
 	)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("aws configuration: %w", err)
@@ -75,15 +88,23 @@ func LoadAWS(ctx context.Context) (aws.Config, error) {
 
 // callBudget bounds each call, attempts and backoff included, by d (or the
 // caller's deadline, when sooner).
-func callBudget(d time.Duration) func(*middleware.Stack) error {
+func callBudget(id string, d time.Duration) func(*middleware.Stack) error {
 	return func(s *middleware.Stack) error {
-		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("s3xguardCallBudget",
+		return s.Initialize.Add(middleware.InitializeMiddlewareFunc(id,
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 				ctx, cancel := context.WithTimeout(ctx, d)
 				defer cancel()
 				return next.HandleInitialize(ctx, in)
 			}), middleware.Before)
 	}
+}
+
+// NewStateDB returns the state table's client, with its tighter bounds.
+func NewStateDB(awsCfg aws.Config) *dynamodb.Client {
+	return dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		o.HTTPClient = awshttp.NewBuildableClient().WithTimeout(StateAttemptTimeout)
+		o.APIOptions = append(o.APIOptions, callBudget("s3xguardStateBudget", StateCallBudget))
+	})
 }
 
 // NewQuarantiner returns a Quarantiner for the region of awsCfg and the
@@ -113,7 +134,7 @@ func New(cfg *config.Config, awsCfg aws.Config, stdout io.Writer) (*Handler, err
 	if err != nil {
 		return nil, err
 	}
-	store := &state.Store{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.StateTable}
+	store := &state.Store{DB: NewStateDB(awsCfg), Table: cfg.StateTable}
 	q := NewQuarantiner(awsCfg, store)
 	q.Protected, q.ProtectedARNs = allow.IsProtected, allow.Protected()
 	q.TTL, q.IAMResponse, q.DenyPolicyARN, q.RevokeSessions = cfg.QuarantineTTL, cfg.IAMResponse, cfg.IAMDenyPolicyARN, cfg.RevokeSessions

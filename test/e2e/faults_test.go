@@ -1,0 +1,120 @@
+package e2e
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/s3xguard/s3xguard/test/harness"
+)
+
+// retried invokes payload as the platform does after a failed invocation:
+// again until it succeeds (Lambda retries an asynchronous event twice, 1
+// and 2 minutes apart; SQS redelivers until maxReceiveCount). A claim whose
+// answer was lost holds until its lease (the function's timeout) runs out,
+// which the real retries' spacing always exceeds: here the attempts are
+// closer, so more of them may be needed.
+func retried(t *testing.T, fn *harness.Lambda, payload []byte, first harness.Result) (tries int) {
+	t.Helper()
+	for r := first; r.Err != ""; tries++ {
+		if tries == 20 {
+			t.Fatalf("still failing after %d retries: %s\n%s", tries, r.Err, fn.Log())
+		}
+		time.Sleep(time.Second)
+		r = fn.MustInvoke(t, payload)
+	}
+	return tries
+}
+
+// TestStateTableFaultKeepsTheQuarantine: a short DynamoDB failure (HTTP
+// 500, throttling, a hang, a lost answer) while a quarantine is due must
+// not drop it. The page goes out; the invocation fails, so the platform
+// retries; after recovery, every retry and one sweep, each principal is in
+// the bucket policy and in the records with nothing pending.
+func TestStateTableFaultKeepsTheQuarantine(t *testing.T) {
+	w := newWorld(t, map[string]string{"RESPONSE_MODE": "enforce", "AWS_LAMBDA_FUNCTION_TIMEOUT": "8",
+		"QUARANTINE_MAX_PER_HOUR": "1000", "QUARANTINE_MAX_PER_BUCKET_HOUR": "1000"})
+	fn := w.function()
+	fn.MustInvoke(t, ev{principal: session("etl"), ip: "10.0.0.1"}.json()) // warm: identity known
+	faults := []struct {
+		name string
+		f    harness.Fault
+	}{
+		{"HTTP 500", harness.Fault{Status: 500}},
+		{"throttling", harness.Fault{Throttle: true}},
+		{"hang", harness.Fault{Hang: true}},
+		{"lost answer", harness.Fault{Lost: true}},
+	}
+	var table strings.Builder
+	for i, f := range faults {
+		roles := []string{fmt.Sprintf("ddb-%d-a", i), fmt.Sprintf("ddb-%d-b", i)}
+		fault := f.f
+		fault.Service = "dynamodb"
+		w.proxy.Inject(&fault)
+		var firsts []harness.Result
+		var events [][]byte
+		for _, role := range roles {
+			w.createRole(role, "/")
+			events = append(events, ev{principal: session(role)}.json())
+			firsts = append(firsts, fn.MustInvoke(t, events[len(events)-1]))
+		}
+		pages := w.alerts(time.Second)
+		w.proxy.Clear()
+		if len(pages) != len(roles) {
+			t.Errorf("%s: %d pages during the fault; want one per principal", f.name, len(pages))
+		}
+		tries := 0
+		for j, role := range roles {
+			if firsts[j].Err == "" {
+				t.Errorf("%s: the invocation for %s succeeded without its quarantine recorded: no retry would come", f.name, role)
+			}
+			tries += retried(t, fn, events[j], firsts[j])
+		}
+		fn.MustInvoke(t, sweepEvent)
+		recs := w.records()
+		for _, role := range roles {
+			switch r := recs[roleARN(role)]; {
+			case !slices.Contains(w.denied(), roleARN(role)):
+				t.Errorf("%s: %s not in the bucket policy after recovery", f.name, role)
+			case r == nil || len(r.Pending) > 0:
+				t.Errorf("%s: %s record %+v; want one with nothing pending", f.name, role, r)
+			}
+		}
+		after := w.alerts(time.Second)
+		for _, a := range after {
+			if a.Attributes["action"] != "quarantined" {
+				t.Errorf("%s: page after recovery says %q (%v); want quarantined", f.name, a.Attributes["action"], field(a.Doc, "response", "detail"))
+			}
+		}
+		fmt.Fprintf(&table, "| %s | %d | %d | %d |\n", f.name, len(pages), tries, len(after))
+	}
+	t.Logf("\n| DynamoDB fault | pages during it | retries | pages after |\n|---|---|---|---|\n%s", table.String())
+}
+
+// TestBatchWithoutTheTablePagesOnce: during a DynamoDB outage, the repeats
+// of one key inside a parallel SQS batch are one page (the instance's
+// memory stands in for the table), not one per message in flight.
+func TestBatchWithoutTheTablePagesOnce(t *testing.T) {
+	const n = 8
+	w := newWorld(t, map[string]string{"BATCH_PARALLELISM": "8"})
+	fn := w.function()
+	fn.MustInvoke(t, ev{principal: session("etl"), ip: "10.0.0.1"}.json())
+	w.proxy.Fail("dynamodb", 500)
+	var bodies [][]byte
+	for range n {
+		bodies = append(bodies, ev{principal: session("writer"), key: "k"}.json())
+	}
+	r := fn.MustInvoke(t, sqsBatch(bodies...))
+	if r.Err != "" || !strings.Contains(string(r.Body), `"batchItemFailures":[]`) {
+		t.Fatalf("batch: %+v", r)
+	}
+	got := w.alerts(time.Second)
+	if len(got) != 1 {
+		t.Fatalf("%d pages for %d repeats of one key without the table; want 1", len(got), n)
+	}
+	if d, _ := got[0].Doc["duplicateReason"].(string); !strings.Contains(d, "state table was unavailable") {
+		t.Errorf("page sent without deduplication does not say so: duplicateReason = %q", d)
+	}
+}

@@ -2,9 +2,11 @@ package handler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/s3xguard/s3xguard/lambda/alert"
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
@@ -68,13 +71,7 @@ const (
 func LoadAWS(ctx context.Context) (aws.Config, error) {
 	cfg, err := awsconfig.LoadDefaultConfig(ctx,
 		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(AttemptTimeout)),
-		awsconfig.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = MaxAttempts
-				o.MaxBackoff = MaxBackoff
-				o.RateLimiter = ratelimit.None
-			})
-		}),
+		awsconfig.WithRetryer(func() aws.Retryer { return retry.NewStandard(standardRetries) }),
 		awsconfig.WithAPIOptions([]func(*middleware.Stack) error{callBudget("s3xguardCallBudget", CallBudget)}),
 	)
 	if err != nil {
@@ -84,6 +81,55 @@ func LoadAWS(ctx context.Context) (aws.Config, error) {
 		return aws.Config{}, fmt.Errorf("aws configuration: AWS_REGION is not set")
 	}
 	return cfg, nil
+}
+
+func standardRetries(o *retry.StandardOptions) {
+	o.MaxAttempts = MaxAttempts
+	o.MaxBackoff = MaxBackoff
+	o.RateLimiter = ratelimit.None
+}
+
+// NewSNS returns the SNS client for pages. It retries a publish only when
+// SNS answered (throttling, 5xx) or the connection was never made: a
+// publish whose answer was lost or came too late may have been delivered,
+// and the SDK's own retry would deliver it again, unflagged (5 copies of
+// one alert with 5 attempts). Such a publish fails instead, and the
+// delivery protocol retries it once, flagged as a possible duplicate.
+func NewSNS(awsCfg aws.Config) *sns.Client {
+	return sns.NewFromConfig(awsCfg, func(o *sns.Options) {
+		o.Retryer = retry.NewStandard(standardRetries, func(o *retry.StandardOptions) {
+			o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+				if MaybeDelivered(err) {
+					return aws.FalseTernary
+				}
+				return aws.UnknownTernary // the standard rules
+			})}, o.Retryables...)
+		})
+	})
+}
+
+// MaybeDelivered reports whether a failed call may have taken effect: it
+// was sent, and no answer came back (reset, timeout, cancelled). An error
+// answer (throttling, 4xx, 5xx) or a connection never made did not.
+func MaybeDelivered(err error) bool {
+	if err == nil {
+		return false
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	// A send error is wrapped in a response error of status 0: test it first.
+	var se *smithyhttp.RequestSendError
+	if errors.As(err, &se) {
+		return true
+	}
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() != 0 {
+		return false
+	}
+	var ce *aws.RequestCanceledError
+	return errors.As(err, &ce) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
 // callBudget bounds each call, attempts and backoff included, by d (or the
@@ -147,7 +193,7 @@ func New(cfg *config.Config, awsCfg aws.Config, stdout io.Writer) (*Handler, err
 	if err != nil {
 		return nil, fmt.Errorf("FUNCTION_ROLE_ARN: %w", err)
 	}
-	snsc := sns.NewFromConfig(awsCfg)
+	snsc := NewSNS(awsCfg)
 	log := slog.New(requestIDHandler{slog.NewJSONHandler(stdout, &slog.HandlerOptions{ReplaceAttr: lambdacontext.ReplaceAttr})})
 	log.Info("cold start", "mode", cfg.Mode, "sessionCheck", cfg.SessionCheck, "allowlist", cfg.AllowlistPath, "allowEntries", len(allow.Entries), "region", q.Region)
 	var hub SecurityHubAPI

@@ -101,7 +101,9 @@ func TestBatchWithoutTheTablePagesOnce(t *testing.T) {
 	w := newWorld(t, map[string]string{"BATCH_PARALLELISM": "8"})
 	fn := w.function()
 	fn.MustInvoke(t, ev{principal: session("etl"), ip: "10.0.0.1"}.json())
-	w.proxy.Fail("dynamodb", 500)
+	// A hang ends every message's claim at the same moment (its call
+	// budget): the race at its sharpest.
+	w.proxy.Inject(&harness.Fault{Service: "dynamodb", Hang: true})
 	var bodies [][]byte
 	for range n {
 		bodies = append(bodies, ev{principal: session("writer"), key: "k"}.json())
@@ -116,5 +118,34 @@ func TestBatchWithoutTheTablePagesOnce(t *testing.T) {
 	}
 	if d, _ := got[0].Doc["duplicateReason"].(string); !strings.Contains(d, "state table was unavailable") {
 		t.Errorf("page sent without deduplication does not say so: duplicateReason = %q", d)
+	}
+}
+
+// TestSNSLostOrLateAnswerPagesAtMostTwice: a publish that reaches SNS and
+// whose answer is lost, or comes after the attempt timeout, every time,
+// is delivered at most twice for one alert (the first attempt and one
+// retry), and every page after the first says it may be a duplicate. The
+// invocations fail until then, as the platform's retries would see them.
+func TestSNSLostOrLateAnswerPagesAtMostTwice(t *testing.T) {
+	w := newWorld(t, nil)
+	fn := w.function()
+	fn.MustInvoke(t, ev{principal: session("etl"), ip: "10.0.0.1"}.json())
+	for i, f := range []harness.Fault{{Service: "sns", Lost: true}, {Service: "sns", Late: true}} {
+		f := f
+		w.proxy.Inject(&f)
+		e := ev{principal: session("writer"), ip: fmt.Sprintf("198.51.100.%d", i)}.json()
+		tries := retried(t, fn, e, fn.MustInvoke(t, e))
+		w.proxy.Clear()
+		got := w.alerts(2 * time.Second)
+		plain := 0
+		for _, a := range got {
+			if a.Doc["mayBeDuplicate"] != true {
+				plain++
+			}
+		}
+		if len(got) > 2 || plain > 1 || len(got) == 0 {
+			t.Errorf("%+v: %d pages (%d not flagged as possible duplicates) after %d retries; want 1 or 2, at most 1 unflagged", f, len(got), plain, tries)
+		}
+		t.Logf("%+v: %d pages, %d retries", f, len(got), tries)
 	}
 }

@@ -89,14 +89,7 @@ func (h *Handler) deliver(ctx context.Context, b budget, c classified, log *slog
 		a.Previous = &alert.Repeats{Count: p.Repeats, From: p.Start, To: p.End}
 	}
 	t2 := time.Now()
-	msg, err = a.Build()
-	switch {
-	case err != nil:
-	case tk.TookOver && tk.MaybeSent >= MaxMaybeSent:
-		// Each of those attempts was sent and lost its answer: count the
-		// alert delivered rather than page once more per retry.
-		log.ErrorContext(ctx, "alert counted as sent: earlier publishes of it went out and lost their answers", "attempts", tk.MaybeSent)
-	default:
+	if msg, err = a.Build(); err == nil {
 		err = h.Alerts.Publish(ctx, msg)
 	}
 	cctx, ccancel := cleanup(ctx)
@@ -138,12 +131,6 @@ func (h *Handler) deliver(ctx context.Context, b budget, c classified, log *slog
 	// which then gets the quarantine decision this attempt could not make.
 	return unrecorded
 }
-
-// MaxMaybeSent is how many attempts of one alert may publish and lose the
-// answer before the next attempt counts it sent without publishing: the
-// first page and one retry, flagged, at most (README, "Deduplication and
-// delivery").
-const MaxMaybeSent = 2
 
 // repeat handles a repeat counted in a window whose quarantine is not in
 // force (tk names the window). A repeat whose own verdict calls for

@@ -94,7 +94,7 @@ func standardRetries(o *retry.StandardOptions) {
 // publish whose answer was lost or came too late may have been delivered,
 // and the SDK's own retry would deliver it again, unflagged (5 copies of
 // one alert with 5 attempts). Such a publish fails instead, and the
-// delivery protocol retries it once, flagged as a possible duplicate.
+// event's retry publishes it again, flagged as a possible duplicate.
 func NewSNS(awsCfg aws.Config) *sns.Client {
 	return sns.NewFromConfig(awsCfg, func(o *sns.Options) {
 		o.Retryer = retry.NewStandard(standardRetries, func(o *retry.StandardOptions) {

@@ -103,10 +103,6 @@ type Ticket struct {
 	// Prev is the ended (or escalated) window this one replaced, when its
 	// repeats were never summarized: the new alert carries its count.
 	Prev *Window
-	// MaybeSent counts the earlier attempts on this claim whose publish
-	// may have been delivered (Abandon): with TookOver, the alert may
-	// repeat one already sent.
-	MaybeSent int64
 	// Settled, on a repeat, says the window's quarantine is in force: the
 	// repeat needs no decision of its own. On a claim, the caller sets it
 	// before Sent when the alert's response put the quarantine in force.
@@ -202,7 +198,6 @@ func (s *Store) claim(ctx context.Context, c Claim, owner string) (Ticket, bool,
 			// Expired (else only a higher severity replaces it): its
 			// holder may have published before it died.
 			t.TookOver = getN(old, "lease") <= now.UnixMilli()
-			t.MaybeSent = getN(old, "maybe")
 		case getN(old, "end") > now.UnixMilli():
 			t.Escalated = true
 		}
@@ -316,8 +311,8 @@ func (s *Store) Release(ctx context.Context, t Ticket) error {
 
 // Abandon gives up a claim whose alert may have been published (the
 // publish was sent and its answer lost or late): its lease ends now, so
-// the retry takes it over at once, told (MaybeSent) that it may repeat an
-// alert already delivered. The attempts carry over from the claim it took.
+// the retry takes it over at once (TookOver: its alert may repeat one
+// already delivered), rather than send unflagged after a Release.
 func (s *Store) Abandon(ctx context.Context, t Ticket) error {
 	if !t.First || t.key == "" {
 		return nil
@@ -325,10 +320,10 @@ func (s *Store) Abandon(ctx context.Context, t Ticket) error {
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &s.Table,
 		Key:                       key("dedup#" + t.key),
-		UpdateExpression:          aws.String("SET #lease = :now, maybe = :n"),
+		UpdateExpression:          aws.String("SET #lease = :now"),
 		ConditionExpression:       aws.String("#owner = :me"),
 		ExpressionAttributeNames:  map[string]string{"#lease": "lease", "#owner": "owner"},
-		ExpressionAttributeValues: item{":now": num(s.now().UnixMilli()), ":n": num(t.MaybeSent + 1), ":me": str(t.owner)},
+		ExpressionAttributeValues: item{":now": num(s.now().UnixMilli()), ":me": str(t.owner)},
 	})
 	if err != nil && !conditionFailed(err) {
 		return fmt.Errorf("state: dedup %s: abandon claim: %w", t.key, err)

@@ -9,10 +9,11 @@ import (
 // halt stops the heartbeat without releasing the lock: the holder died.
 func (l *Lease) halt() { l.stopped.Do(func() { close(l.stop) }) }
 
-// tryLock reports whether the lock is free now (one attempt's worth).
+// tryLock takes the lock if it is free now, else returns nil.
 func tryLock(t *testing.T, s *Store, name string) *Lease {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	// Held: Lock retries until ctx ends (the test clock stands still).
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	l, err := s.Lock(ctx, name)
 	if err != nil {

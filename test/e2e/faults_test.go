@@ -1,11 +1,17 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/s3xguard/s3xguard/test/harness"
 )
@@ -151,5 +157,52 @@ func TestSNSLostOrLateAnswerPagesAtMostTwice(t *testing.T) {
 			t.Errorf("%+v: %d pages (%d not flagged as possible duplicates) after %d retries; want 1 or 2, at most 1 unflagged", f, len(got), plain, tries)
 		}
 		t.Logf("%+v: %d pages (%d unflagged), %d retries", f, len(got), plain, tries)
+	}
+}
+
+// TestKilledLockHolderCostsSeconds: the bootstrap killed while it holds a
+// bucket's lock (its policy read hangs) leaves the lock for at most the
+// 3 s lease from the kill (was the 10 s lease from the lock's taking), and
+// the next quarantine on the bucket lands. The lease is read from the
+// table: the later the kill on a slow machine, the smaller the margin
+// measured, so slowness cannot make this pass.
+func TestKilledLockHolderCostsSeconds(t *testing.T) {
+	w := newWorld(t, map[string]string{"RESPONSE_MODE": "enforce"})
+	w.createRole("holder", "/")
+	w.createRole("next", "/")
+	fn := w.function()
+	victim := w.function()
+	victim.MustInvoke(t, ev{principal: session("etl"), ip: "10.0.0.1"}.json()) // identity known
+	f := w.proxy.Inject(&harness.Fault{Service: "s3express", Action: "GET?policy", Hang: true})
+	done := make(chan struct{})
+	go func() {
+		victim.Invoke(context.Background(), ev{principal: session("holder")}.json())
+		close(done)
+	}()
+	for f.Hits(w.proxy) == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := victim.KillBootstrap(); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	<-done
+	w.proxy.Clear()
+	out := must(dynamodb.NewFromConfig(w.cfg).GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(table),
+		Key: map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: "lock#bucket#" + bucket}}, ConsistentRead: aws.Bool(true)}))
+	if out.Item == nil {
+		t.Fatal("no lock item: the kill did not happen under the lock")
+	}
+	lease, _ := strconv.ParseInt(attrS(out.Item, "lease"), 10, 64)
+	left := time.UnixMilli(lease).Sub(killed)
+	if left > 3*time.Second+500*time.Millisecond {
+		t.Errorf("the dead holder's lock holds %v past the kill; want at most the 3 s lease", left.Round(100*time.Millisecond))
+	}
+	t.Logf("the dead holder's lock held %v past the kill", left.Round(100*time.Millisecond))
+	if r := fn.MustInvoke(t, ev{principal: session("next")}.json()); r.Err != "" {
+		t.Fatal(r.Err)
+	}
+	if !slices.Contains(w.denied(), roleARN("next")) {
+		t.Fatalf("the next quarantine on the bucket did not land: denied = %q", w.denied())
 	}
 }

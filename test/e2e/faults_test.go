@@ -206,3 +206,33 @@ func TestKilledLockHolderCostsSeconds(t *testing.T) {
 		t.Fatalf("the next quarantine on the bucket did not land: denied = %q", w.denied())
 	}
 }
+
+// TestDependencyHangDoesNotHoldPaging: a Security Hub or DynamoDB that
+// hangs holds an alert invocation for a few seconds at most (their call
+// budgets), not the SDK's 15 s call budget: with reserved concurrency 20,
+// invocation time is what caps the pages a second. The page goes out
+// every time. The bound asserted is 7 s, against 13-21 s before.
+func TestDependencyHangDoesNotHoldPaging(t *testing.T) {
+	w := newWorld(t, map[string]string{"FINDINGS": "securityhub"})
+	fn := w.function()
+	fn.MustInvoke(t, ev{principal: session("etl"), ip: "10.0.0.1"}.json())
+	var figures strings.Builder
+	for i, service := range []string{"securityhub", "dynamodb"} {
+		w.proxy.Inject(&harness.Fault{Service: service, Hang: true})
+		t0 := time.Now()
+		r := fn.MustInvoke(t, ev{principal: session("writer"), ip: fmt.Sprintf("198.51.100.%d", 20+i)}.json())
+		took := time.Since(t0)
+		w.proxy.Clear()
+		if r.Err != "" {
+			t.Errorf("%s hang: the invocation failed: %s", service, r.Err)
+		}
+		if got := w.alerts(time.Second); len(got) != 1 {
+			t.Errorf("%s hang: %d pages; want 1", service, len(got))
+		}
+		if took > 7*time.Second {
+			t.Errorf("%s hang held the alert invocation %v; want under 7 s", service, took.Round(100*time.Millisecond))
+		}
+		fmt.Fprintf(&figures, "| %s | %v |\n", service, took.Round(100*time.Millisecond))
+	}
+	t.Logf("\n| hung dependency | alert invocation took |\n|---|---|\n%s", figures.String())
+}

@@ -236,8 +236,9 @@ func (mem *memory) countOrClaim(ctx context.Context, key string, sev alert.Sever
 		if w := mem.windows[key]; w != nil && time.Now().Before(w.End) && w.Severity >= int(sev) {
 			w.Repeats++
 			w.LastSeen = time.Now()
+			settled := w.Settled
 			mem.mu.Unlock()
-			return true, w.Settled, nil
+			return true, settled, nil
 		}
 		wait := mem.sending[key]
 		if wait == nil {

@@ -100,10 +100,22 @@ type Stream struct {
 
 	dec  Decoder
 	body []byte
+
+	ahead *readAhead
 }
 
 // NewStream starts reading r.
-func NewStream(r io.Reader) (*Stream, error) {
+func NewStream(r io.Reader) (*Stream, error) { return NewStreamOptions(r, StreamOptions{}) }
+
+// StreamOptions adjust how a Stream reads its input.
+type StreamOptions struct {
+	// ReadAhead decompresses in a goroutine of its own, a buffer ahead of
+	// the decoder, so one stream keeps two cores busy.
+	ReadAhead bool
+}
+
+// NewStreamOptions starts reading r as o says.
+func NewStreamOptions(r io.Reader, o StreamOptions) (*Stream, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	s := &Stream{src: br, buf: make([]byte, 256<<10), line: 1, seed: maphash.MakeSeed()}
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
@@ -112,16 +124,95 @@ func NewStream(r io.Reader) (*Stream, error) {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
 		s.src, s.gz = gz, gz
+		if o.ReadAhead {
+			s.ahead = startReadAhead(gz)
+			s.src = s.ahead
+		}
 	}
 	return s, nil
 }
 
 // Close releases the decompressor, if any. It does not close the source.
 func (s *Stream) Close() error {
+	if s.ahead != nil {
+		s.ahead.stop()
+	}
 	if s.gz != nil {
 		return s.gz.Close()
 	}
 	return nil
+}
+
+// readAhead reads its source in a goroutine, a few buffers ahead.
+type readAhead struct {
+	full chan aheadBuf
+	free chan []byte
+	done chan struct{}
+	gone chan struct{} // closed when the goroutine has returned
+	cur  aheadBuf
+	off  int
+	err  error
+}
+
+type aheadBuf struct {
+	b   []byte
+	err error
+}
+
+const aheadSize = 256 << 10
+
+func startReadAhead(r io.Reader) *readAhead {
+	a := &readAhead{full: make(chan aheadBuf, 2), free: make(chan []byte, 3), done: make(chan struct{}), gone: make(chan struct{})}
+	for range 3 {
+		a.free <- make([]byte, aheadSize)
+	}
+	go func() {
+		defer close(a.gone)
+		for {
+			var b []byte
+			select {
+			case b = <-a.free:
+			case <-a.done:
+				return
+			}
+			n, err := io.ReadFull(r, b)
+			if err == io.ErrUnexpectedEOF {
+				err = io.EOF
+			}
+			select {
+			case a.full <- aheadBuf{b[:n], err}:
+			case <-a.done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return a
+}
+
+func (a *readAhead) Read(p []byte) (int, error) {
+	for a.off == len(a.cur.b) {
+		if a.err != nil {
+			return 0, a.err
+		}
+		if a.cur.b != nil {
+			a.free <- a.cur.b[:cap(a.cur.b)]
+		}
+		a.cur = <-a.full
+		a.off, a.err = 0, a.cur.err
+	}
+	n := copy(p, a.cur.b[a.off:])
+	a.off += n
+	return n, nil
+}
+
+// stop ends the goroutine and waits for it: the source is not read once
+// stop returns, so the caller may release it.
+func (a *readAhead) stop() {
+	close(a.done)
+	<-a.gone
 }
 
 // BytesRead is how many bytes of (decompressed) input the stream has read.

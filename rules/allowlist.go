@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -320,6 +321,11 @@ func (l *loader) entry(n *yaml.Node, field string) *Entry {
 				l.errorf(k, f, "%s", msg)
 			}
 		}
+		if key == "operations" && len(vals) == len(items) {
+			if msg := coversOperations(vals); msg != "" {
+				l.errorf(k, f, "%s", msg)
+			}
+		}
 		e.raw[key] = vals
 	})
 	if e.Name == "" && len(l.problems) == before {
@@ -573,6 +579,31 @@ func matchesAll(pattern string, names []string) bool {
 		}
 	}
 	return true
+}
+
+// coversOperations returns a problem when globs and names together match
+// every operation S3 Express logs, though none does alone (Get*, Put*,
+// Delete*, ...), else "". Names alone are exact: they allow no operation
+// S3 Express adds later, so listing every operation is not refused; with a
+// glob the list is a wildcard for everything.
+func coversOperations(vals []string) string {
+	if !slices.ContainsFunc(vals, hasWildcard) {
+		return ""
+	}
+	gs := make([]glob, len(vals))
+	for i, v := range vals {
+		gs[i] = compileGlob(v)
+	}
+	for _, op := range s3ExpressOperations {
+		if !slices.ContainsFunc(gs, func(g glob) bool { return g.match(op) }) {
+			return ""
+		}
+	}
+	quoted := make([]string, len(vals))
+	for i, v := range vals {
+		quoted[i] = strconv.Quote(v)
+	}
+	return fmt.Sprintf("%s together match every operation; remove the field to match any operation, or name the operations", strings.Join(quoted, ", "))
 }
 
 const removeSources = "remove the field to match any source, or list your ranges"

@@ -3,6 +3,8 @@ package rules
 import (
 	"errors"
 	"os"
+	"path"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -79,6 +81,10 @@ func TestValidation(t *testing.T) {
 		{"sources ipv4 all", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    sources: [\"0.0.0.0/0\"]\n", `t.yaml:5: allow[0].sources[0]: "0.0.0.0/0": matches every IPv4 address; remove the field to match any source, or list your ranges`},
 		{"sources ipv6 all", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    sources: [\"10.0.0.0/8\", \"::/0\"]\n", `allow[0].sources[1]: "::/0": matches every IPv6 address`},
 		{"sources mapped all", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    sources: [\"::ffff:0.0.0.0/96\"]\n", `allow[0].sources[0]: "::ffff:0.0.0.0/96": matches every IPv4 address`},
+		{"operations union of globs", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    operations: [Get*, Put*, Delete*, Create*, List*, Head*, Copy*, Upload*, Complete*, Abort*, Rename*]\n",
+			`t.yaml:5: allow[0].operations: "Get*", "Put*", "Delete*", "Create*", "List*", "Head*", "Copy*", "Upload*", "Complete*", "Abort*", "Rename*" together match every operation; remove the field to match any operation, or name the operations`},
+		{"operations union of globs and names", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    operations: [\"*Object*\", \"*Bucket*\", \"*Multipart*\", \"*Part*\", CreateSession, \"List*\"]\n",
+			`t.yaml:5: allow[0].operations: "*Object*", "*Bucket*", "*Multipart*", "*Part*", "CreateSession", "List*" together match every operation`},
 		{"sources two halves", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    sources:\n      - 0.0.0.0/1\n      - 10.0.0.0/8\n      - 128.0.0.0/1\n", `t.yaml:5: allow[0].sources: 0.0.0.0/1, 128.0.0.0/1 together match every IPv4 address; remove the field to match any source, or list your ranges`},
 		{"sources ipv6 halves mapped", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    sources: [\"::/1\", \"8000::/1\"]\n", `allow[0].sources: ::/1, 8000::/1 together match every IPv6 address`},
 		{"principal account wildcard", "version: 1\nallow:\n  - name: a\n    principals: [\"arn:aws:iam::*:role/x\"]\n", `t.yaml:4: allow[0].principals[0]: "arn:aws:iam::*:role/x": wildcard in the account: it matches role/x in every AWS account, an attacker's included; name the account, or use accounts: to allow every principal of an account`},
@@ -164,6 +170,9 @@ func FuzzParse(f *testing.F) {
 					t.Fatalf("entry %q: operation %q matches every operation", e.Name, op)
 				}
 			}
+			if ops := e.raw["operations"]; slices.ContainsFunc(ops, hasWildcard) && unionMatchesAll(ops, s3ExpressOperations) {
+				t.Fatalf("entry %q: operations %q together match every operation", e.Name, ops)
+			}
 			for _, b := range e.raw["buckets"] {
 				if matchesAll(b, bucketProbes) {
 					t.Fatalf("entry %q: bucket %q matches every bucket", e.Name, b)
@@ -190,6 +199,33 @@ func TestIsAccountID(t *testing.T) {
 	} {
 		if got := IsAccountID(s); got != want {
 			t.Errorf("IsAccountID(%q) = %v; want %v", s, got, want)
+		}
+	}
+}
+
+// unionMatchesAll reports whether every name is matched by one of globs: a
+// slow reference, glob by glob, for the loader's union check.
+func unionMatchesAll(globs, names []string) bool {
+	for _, n := range names {
+		if !slices.ContainsFunc(globs, func(g string) bool { ok, _ := path.Match(g, n); return ok }) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestOperationsUnionAccepted: lists that do not cover every operation,
+// or cover it with exact names only (which allow nothing added later),
+// still load.
+func TestOperationsUnionAccepted(t *testing.T) {
+	for _, ops := range []string{
+		"[Get*, Put*, Delete*, Create*, List*, Head*, Copy*, Upload*, Complete*, Abort*]", // no RenameObject
+		"[Get*, Head*, List*]",
+		"[" + strings.Join(s3ExpressOperations, ", ") + "]",
+	} {
+		src := "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    operations: " + ops + "\n"
+		if _, err := Parse("t.yaml", []byte(src)); err != nil {
+			t.Errorf("operations %s: %v", ops, err)
 		}
 	}
 }

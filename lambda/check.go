@@ -712,10 +712,9 @@ func (c *checker) decideInput(j *job, readAhead bool) {
 		x.it = it
 		if it.Err != nil {
 			x.d = rules.Decision{Verdict: rules.Invalid}
-			// A record of the wrong shape is still read: its eventID
-			// and bucket let triage find it.
-			var fe *cloudtrail.FieldError
-			x.partial = errors.As(it.Err, &fe)
+			// What could be read of it (its eventID, its bucket) lets
+			// triage find it.
+			x.partial = it.Partial
 			if !x.partial {
 				x.rec = cloudtrail.Record{}
 			}
@@ -887,7 +886,8 @@ func (c *checker) summary(elapsed time.Duration) string {
 const maxDigest = 64 << 20
 
 // isDigest reports whether r holds exactly one CloudTrail digest: a JSON
-// object with digestStartTime, digestEndTime and logFiles and no Records
+// object with digestStartTime, digestEndTime and logFiles and no member a
+// digest does not have
 // (CloudTrail user guide, "CloudTrail digest file structure"). It reads the
 // tokens without keeping them, so memory stays small.
 func isDigest(r io.Reader) bool {
@@ -927,7 +927,26 @@ func isDigest(r io.Reader) bool {
 	if _, err := dec.Token(); err != io.EOF {
 		return false
 	}
-	return keys["digestStartTime"] && keys["digestEndTime"] && keys["logFiles"] && !keys["Records"]
+	if !keys["digestStartTime"] || !keys["digestEndTime"] || !keys["logFiles"] {
+		return false
+	}
+	for k := range keys {
+		if !digestKeys[k] {
+			return false // a record's fields beside a digest's: checked as a log file
+		}
+	}
+	return true
+}
+
+// digestKeys are the members of a CloudTrail digest file (CloudTrail user
+// guide, "CloudTrail digest file structure"). Any other member makes the
+// file a log file to check: the name alone is no hiding place.
+var digestKeys = map[string]bool{
+	"awsAccountId": true, "digestStartTime": true, "digestEndTime": true,
+	"digestS3Bucket": true, "digestS3Object": true, "digestPublicKeyFingerprint": true,
+	"digestSignatureAlgorithm": true, "newestEventTime": true, "oldestEventTime": true,
+	"previousDigestS3Bucket": true, "previousDigestS3Object": true, "previousDigestHashValue": true,
+	"previousDigestHashAlgorithm": true, "previousDigestSignature": true, "logFiles": true,
 }
 
 // skipValue reads one JSON value token by token.

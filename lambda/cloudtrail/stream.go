@@ -30,9 +30,14 @@ type Item struct {
 	Index int
 	// Body is set when the record is the body of the SQS message at Index.
 	Body bool
-	// Err is set when the value is not a usable record; the Record passed
-	// to Next is then not filled.
+	// Err is set when the value is not a usable record. The Record passed
+	// to Next is then not filled, unless Partial is set.
 	Err error
+	// Partial: the value is invalid, yet the Record holds what could be
+	// read of it (the whole record when only a field had the wrong type,
+	// eventID and bucket read leniently up to a syntax error), so that
+	// triage can find it.
+	Partial bool
 }
 
 // AppendLocation appends where the item is in the input called name:
@@ -97,6 +102,10 @@ type Stream struct {
 	sep     bool // an element or member was read: ',' or the closer comes next
 	names   map[uint64]struct{}
 	seed    maphash.Seed
+	// recordField is the first record field among the container's
+	// members ("" for none): reported when the container closes.
+	recordField string
+	opened      Item // where the container started
 
 	dec  Decoder
 	body []byte
@@ -367,19 +376,83 @@ func (s *Stream) topValue(r *Record) (Item, bool) {
 	case container:
 		s.pos++ // the '{'
 		s.place, s.members, s.sep = inContainer, 0, false
+		s.recordField, s.opened = "", it
+		if s.dec.recordFields {
+			s.recordField = "read before its Records array"
+		}
 		clear(s.names)
 		return it, false
 	case syntaxErr:
-		it.Err = s.syntaxError()
+		serr := s.syntaxError()
+		it.Err, it.Partial = serr, s.salvage(r, serr.Offset)
 		s.resync()
 	case short:
 		it.Err = errOversize
 		s.resync()
 	default:
 		it.Err = err
+		it.Partial = isFieldError(err)
 		s.consume(end)
+		if err == nil && r.EventSource == sqsSource {
+			s.sqsBody(&it, r)
+		}
 	}
 	return it, true
+}
+
+// sqsBody replaces r, an SQS message (in a batch or on its own, as a
+// dead-letter queue dump holds them), with the record in its body.
+func (s *Stream) sqsBody(it *Item, r *Record) {
+	it.Body = true
+	if !s.dec.hasBody {
+		it.Err = errors.New("SQS message without a body")
+		return
+	}
+	s.body = append(s.body[:0], s.dec.body...)
+	it.Err = s.dec.Decode(s.body, r)
+	it.Partial = isFieldError(it.Err)
+}
+
+func isFieldError(err error) bool {
+	var fe *FieldError
+	return errors.As(err, &fe)
+}
+
+// salvage reads, leniently, the eventID and the bucket name of the broken
+// value at pos, from its bytes before errAt (the input offset of the
+// syntax error: past it, the bytes may belong to the next value), and
+// reports whether it found either.
+func (s *Stream) salvage(r *Record, errAt int64) bool {
+	end := min(int(errAt-s.base), s.end)
+	if end <= s.pos {
+		return false
+	}
+	raw := s.buf[s.pos:end]
+	*r = Record{EventID: lenientString(raw, `"eventID"`), Bucket: lenientString(raw, `"bucketName"`)}
+	return r.EventID != "" || r.Bucket != ""
+}
+
+// lenientString returns the value of the first member name in raw whose
+// value is a string without escapes, of at most 256 bytes, or "".
+func lenientString(raw []byte, name string) string {
+	k := bytes.Index(raw, []byte(name))
+	if k < 0 {
+		return ""
+	}
+	rest := bytes.TrimLeft(raw[k+len(name):], " \t\r\n")
+	if len(rest) == 0 || rest[0] != ':' {
+		return ""
+	}
+	rest = bytes.TrimLeft(rest[1:], " \t\r\n")
+	if len(rest) == 0 || rest[0] != '"' {
+		return ""
+	}
+	rest = rest[1:]
+	q := bytes.IndexAny(rest, "\"\\\n")
+	if q <= 0 || q > 256 || rest[q] != '"' {
+		return ""
+	}
+	return string(rest[:q])
 }
 
 // arrayStep reads what comes next in an array: an element, a separator, or
@@ -419,8 +492,9 @@ func (s *Stream) arrayStep(c byte, r *Record) (Item, bool) {
 	end, kind, err := s.decode(r, depth, false)
 	switch kind {
 	case syntaxErr:
-		it.Err = s.syntaxError()
-		s.recoverElement(it.Err.(*SyntaxError).Offset)
+		serr := s.syntaxError()
+		it.Err, it.Partial = serr, s.salvage(r, serr.Offset)
+		s.recoverElement(serr.Offset)
 		return it, true
 	case short:
 		it.Err = errOversize
@@ -428,15 +502,9 @@ func (s *Stream) arrayStep(c byte, r *Record) (Item, bool) {
 		return it, true
 	}
 	s.consume(end)
-	it.Err = err
-	if err == nil && s.records && r.EventSource == sqsSource {
-		it.Body = true
-		if !s.dec.hasBody {
-			it.Err = errors.New("SQS message without a body")
-			return it, true
-		}
-		s.body = append(s.body[:0], s.dec.body...)
-		it.Err = s.dec.Decode(s.body, r)
+	it.Err, it.Partial = err, isFieldError(err)
+	if err == nil && r.EventSource == sqsSource {
+		s.sqsBody(&it, r)
 	}
 	return it, true
 }
@@ -461,6 +529,13 @@ func (s *Stream) containerStep(c byte) (Item, bool) {
 	case c == '}' && (s.sep || s.members == 0):
 		s.pos++
 		s.place, s.sep = atTop, false
+		if s.recordField != "" {
+			// A record hiding in the container itself: no trail file
+			// or SQS batch has these, and its fields were not read.
+			it := s.opened
+			it.Err = fmt.Errorf("an object with a Records array and a record's own fields (%s): neither a trail log file nor a record", s.recordField)
+			return it, true
+		}
 		return Item{}, false
 	case s.sep && c == ',':
 		s.pos++
@@ -501,6 +576,9 @@ func (s *Stream) containerStep(c byte) (Item, bool) {
 			s.members++
 			return it, false
 		case i >= 0:
+			if s.recordField == "" && IsRecordField(string(name)) {
+				s.recordField = string(name)
+			}
 			s.consume(i)
 			s.sep = true
 			s.members++

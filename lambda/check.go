@@ -513,6 +513,10 @@ const flushAt = 256 << 10
 // enough that a channel operation is rare per record.
 const batchLen = 64
 
+// batches holds emptied batches for reuse: a batch is some 60 KB, and
+// a tree of small trail files would otherwise allocate one per file.
+var batches = sync.Pool{New: func() any { return make([]decided, 0, batchLen) }}
+
 // decided is one value a worker read and decided, waiting for the merge
 // stage. rec is filled whenever the value was a JSON object that could be
 // read into a record (partial set when it is invalid nonetheless).
@@ -585,6 +589,8 @@ func (c *checker) merge(order <-chan *job) {
 					buf = buf[:0]
 				}
 			}
+			clear(batch) // the records' strings go
+			batches.Put(batch[:0])
 		}
 		c.bytes.Add(j.bytes)
 		if j.file {
@@ -649,10 +655,12 @@ func (cr *countingReader) Read(p []byte) (int, error) {
 func (c *checker) decideInput(j *job, readAhead bool) {
 	in := j.in
 	cr := &countingReader{r: in.stdin, total: &c.read}
-	batch := make([]decided, 0, batchLen)
+	batch := batches.Get().([]decided)
 	defer func() {
 		if len(batch) > 0 {
 			j.batches <- batch
+		} else {
+			batches.Put(batch)
 		}
 		close(j.batches)
 		// What was not read through cr (a digest, a file that shrank,
@@ -691,7 +699,7 @@ func (c *checker) decideInput(j *job, readAhead bool) {
 		batch = append(batch, x)
 		if len(batch) == batchLen {
 			j.batches <- batch
-			batch = make([]decided, 0, batchLen)
+			batch = batches.Get().([]decided)
 		}
 	}
 	s, err := cloudtrail.NewStreamOptions(cr, cloudtrail.StreamOptions{ReadAhead: readAhead})

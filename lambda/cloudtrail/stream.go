@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"io"
 	"strconv"
+	"sync"
 
 	"github.com/klauspost/compress/gzip"
 )
@@ -111,6 +112,9 @@ type Stream struct {
 	body []byte
 
 	ahead *readAhead
+	// Kept for reuse (streams): the buffered reader and decompressor.
+	br  *bufio.Reader
+	gzr *gzip.Reader
 }
 
 // NewStream starts reading r.
@@ -123,33 +127,65 @@ type StreamOptions struct {
 	ReadAhead bool
 }
 
+// streams holds closed Streams for reuse: check opens one per trail file,
+// and a fresh read buffer, decompressor and decoder for each of thousands
+// of small files cost more than reading them.
+var streams sync.Pool
+
+// streamBuf is the read buffer's starting size; a buffer grown past it
+// for a large value is not kept.
+const streamBuf = 256 << 10
+
 // NewStreamOptions starts reading r as o says.
 func NewStreamOptions(r io.Reader, o StreamOptions) (*Stream, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	s := &Stream{src: br, buf: make([]byte, 256<<10), line: 1, seed: maphash.MakeSeed()}
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
+	s, _ := streams.Get().(*Stream)
+	if s == nil {
+		s = &Stream{br: bufio.NewReaderSize(r, 64<<10), buf: make([]byte, streamBuf), seed: maphash.MakeSeed()}
+	} else {
+		s.br.Reset(r)
+	}
+	s.src, s.line = s.br, 1
+	if magic, _ := s.br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		var err error
+		if s.gzr == nil {
+			s.gzr, err = gzip.NewReader(s.br)
+		} else {
+			err = s.gzr.Reset(s.br)
+		}
 		if err != nil {
+			s.gzr = nil
+			s.Close()
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
-		s.src, s.gz = gz, gz
+		s.src, s.gz = s.gzr, s.gzr
 		if o.ReadAhead {
-			s.ahead = startReadAhead(gz)
+			s.ahead = startReadAhead(s.gzr)
 			s.src = s.ahead
 		}
 	}
 	return s, nil
 }
 
-// Close releases the decompressor, if any. It does not close the source.
+// Close releases the stream's memory for reuse; the stream must not be
+// used after. It does not close the source.
 func (s *Stream) Close() error {
 	if s.ahead != nil {
 		s.ahead.stop()
 	}
+	var err error
 	if s.gz != nil {
-		return s.gz.Close()
+		err = s.gz.Close()
 	}
-	return nil
+	buf := s.buf
+	if len(buf) != streamBuf {
+		buf = make([]byte, streamBuf)
+	}
+	names := s.names
+	clear(names)
+	*s = Stream{br: s.br, gzr: s.gzr, buf: buf, seed: s.seed, names: names, dec: s.dec, body: s.body[:0]}
+	s.br.Reset(nil)
+	streams.Put(s)
+	return err
 }
 
 // readAhead reads its source in a goroutine, a few buffers ahead.

@@ -220,9 +220,15 @@ func startReadAhead(r io.Reader) *readAhead {
 			case <-a.done:
 				return
 			}
-			n, err := io.ReadFull(r, b)
-			if err == io.ErrUnexpectedEOF {
-				err = io.EOF
+			// Not io.ReadFull: it turns a source's EOF after some
+			// bytes into ErrUnexpectedEOF, and a truncated gzip member's
+			// ErrUnexpectedEOF must stay an error.
+			n := 0
+			var err error
+			for n < len(b) && err == nil {
+				var k int
+				k, err = r.Read(b[n:])
+				n += k
 			}
 			select {
 			case a.full <- aheadBuf{b[:n], err}:

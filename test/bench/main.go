@@ -272,7 +272,11 @@ func buildAt(rev string) (string, error) {
 		return "", fmt.Errorf("-against %s: %w", rev, err)
 	}
 	bin := filepath.Join(os.TempDir(), "s3xguard-bench-at")
-	build := exec.Command("go", "build", "-o", bin, "./lambda/cmd/s3xguard")
+	pkg := "./lambda/cmd/s3xguard"
+	if _, err := os.Stat(filepath.Join(dir, pkg)); err != nil {
+		pkg = "./lambda" // before the commands moved to lambda/cli
+	}
+	build := exec.Command("go", "build", "-o", bin, pkg)
 	build.Dir, build.Stdout, build.Stderr = dir, os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		return "", fmt.Errorf("-against %s: %w", rev, err)

@@ -577,7 +577,7 @@ func (c *checker) checkAll(walk func(emit func(input)) error, jobs int) {
 
 // merge takes the jobs in walk order and reports their records.
 func (c *checker) merge(order <-chan *job) {
-	idx := session.NewIndex(session.Window)
+	idx := sessionIndexes{}
 	var buf []byte
 	for j := range order {
 		out := c.output(j.in.name)
@@ -607,7 +607,7 @@ func (c *checker) merge(order <-chan *job) {
 }
 
 // join ties one decided record to its session and appends its output.
-func (c *checker) join(buf []byte, out *outName, idx *session.Index, x *decided) []byte {
+func (c *checker) join(buf []byte, out *outName, idx sessionIndexes, x *decided) []byte {
 	if x.it.Err != nil {
 		var rec *cloudtrail.Record
 		if x.partial {
@@ -618,8 +618,8 @@ func (c *checker) join(buf []byte, out *outName, idx *session.Index, x *decided)
 	rec, d := &x.rec, x.d
 	var s *session.Session
 	moved := false
-	if !idx.Add(rec) {
-		s = idx.Lookup(rec)
+	if !idx.add(rec) {
+		s = idx.lookup(rec)
 	}
 	if s != nil && (d.Verdict == rules.Allowed || d.Verdict == rules.Unauthorized) {
 		// A session token is a bearer credential: used from another
@@ -632,6 +632,57 @@ func (c *checker) join(buf []byte, out *outName, idx *session.Index, x *decided)
 		}
 	}
 	return c.report(buf, out, x.it, rec, d, s, moved)
+}
+
+// sessionIndexes holds a session index per account and region. A session
+// is regional, and a trail's tree walks each account's regions one after
+// the other, each in time order: one index for all would take the first
+// region's newest CreateSession as the clock, and evict the next region's
+// sessions, hours earlier, as soon as they were added.
+type sessionIndexes map[partition]*session.Index
+
+type partition struct{ account, region string }
+
+// maxPartitions bounds the indexes: past it (hostile input naming endless
+// regions), new partitions share one index, and memory stays flat.
+const maxPartitions = 4096
+
+// add indexes r if it created a session, and reports whether it did.
+func (m sessionIndexes) add(r *cloudtrail.Record) bool {
+	if r.EventName != "CreateSession" {
+		return false
+	}
+	k := partition{r.RecipientAccountID, r.AWSRegion}
+	x := m[k]
+	if x == nil {
+		if len(m) >= maxPartitions {
+			k = partition{}
+		} else {
+			// The record's strings are cut from its one allocation:
+			// copied, so the key does not keep the record alive.
+			k = partition{strings.Clone(k.account), strings.Clone(k.region)}
+		}
+		if x = m[k]; x == nil {
+			x = session.NewIndex(session.Window)
+			m[k] = x
+		}
+	}
+	return x.Add(r)
+}
+
+// lookup returns the session whose key signed r, if indexed.
+func (m sessionIndexes) lookup(r *cloudtrail.Record) *session.Session {
+	x := m[partition{r.RecipientAccountID, r.AWSRegion}]
+	if x == nil {
+		if len(m) < maxPartitions {
+			return nil
+		}
+		x = m[partition{}]
+		if x == nil {
+			return nil
+		}
+	}
+	return x.Lookup(r)
 }
 
 // countingReader counts the bytes read through it, for progress: one

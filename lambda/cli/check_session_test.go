@@ -34,6 +34,11 @@ func getObject(id, key string, min int, ip string) string {
 		id, sessT0.Add(time.Duration(min)*time.Minute).Format(time.RFC3339), ip, key)
 }
 
+// inRegion puts rec in account 111122223333's region.
+func inRegion(region, rec string) string {
+	return `{"awsRegion":"` + region + `","recipientAccountId":"111122223333",` + rec[1:]
+}
+
 func trail(records ...string) string { return `{"Records":[` + strings.Join(records, ",\n") + "]}\n" }
 
 // gzipMembers writes each part as its own gzip member, concatenated.
@@ -121,6 +126,21 @@ func TestCheckSessions(t *testing.T) {
 			},
 			jobs: 2,
 			want: map[string]want{"g1": {"c1", true}},
+		},
+		{
+			// A trail's tree walks each region in time order, one region
+			// after the other: the second region's sessions, a day
+			// earlier than the first's, are attributed all the same.
+			name: "regions one after the other",
+			files: map[string]string{
+				"a.json": trail(inRegion("us-east-1", createSession("c1", "ASIAK1", 0, "10.0.0.5"))),
+				"b.json": trail(inRegion("us-west-2", createSession("c2", "ASIAK2", -24*60, "10.0.0.5")),
+					inRegion("us-west-2", getObject("g1", "ASIAK2", -24*60+1, "198.51.100.7"))),
+				"c.json": trail(inRegion("us-west-2", getObject("g2", "ASIAK2", -24*60+2, "10.0.0.5")),
+					inRegion("us-east-1", getObject("g3", "ASIAK2", 2, "10.0.0.5"))),
+			},
+			jobs: 2,
+			want: map[string]want{"g1": {"c2", true}, "g2": {"c2", false}, "g3": {}},
 		},
 		{
 			name: "files in the other order",

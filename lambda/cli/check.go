@@ -472,8 +472,8 @@ func hasLogSuffix(name string) bool {
 // read, decode and decide whole files at once; one merge stage takes their
 // records file by file in walk order (the order the inputs were named and
 // walked), ties each zonal call to the CreateSession that minted its key
-// (one session.Index for the whole run, so a session created in one trail
-// file is attributed in the next), and writes the output. Attribution and
+// (an index per account and region for the whole run, so a session created
+// in one trail file is attributed in the next), and writes the output. Attribution and
 // output are therefore the same, byte for byte, whatever --jobs is.
 type checker struct {
 	allowlist  *rules.Allowlist
@@ -518,13 +518,12 @@ const batchLen = 64
 var batches = sync.Pool{New: func() any { return make([]decided, 0, batchLen) }}
 
 // decided is one value a worker read and decided, waiting for the merge
-// stage. rec is filled whenever the value was a JSON object that could be
-// read into a record (partial set when it is invalid nonetheless).
+// stage. rec is filled when the value could be read as a record, or
+// partly (it.Partial) when it is invalid nonetheless.
 type decided struct {
-	it      cloudtrail.Item
-	rec     cloudtrail.Record
-	d       rules.Decision
-	partial bool
+	it  cloudtrail.Item
+	rec cloudtrail.Record
+	d   rules.Decision
 }
 
 // job is one input in flight between the walk, a worker and the merge
@@ -610,7 +609,7 @@ func (c *checker) merge(order <-chan *job) {
 func (c *checker) join(buf []byte, out *outName, idx sessionIndexes, x *decided) []byte {
 	if x.it.Err != nil {
 		var rec *cloudtrail.Record
-		if x.partial {
+		if x.it.Partial {
 			rec = &x.rec
 		}
 		return c.report(buf, out, x.it, rec, x.d, nil, false)
@@ -772,13 +771,12 @@ func (c *checker) decideInput(j *job, readAhead bool) {
 			break
 		}
 		values++
-		x.it, x.partial = it, false
+		x.it = it
 		if it.Err != nil {
-			x.d = rules.Decision{Verdict: rules.Invalid}
 			// What could be read of it (its eventID, its bucket) lets
-			// triage find it.
-			x.partial = it.Partial
-			if !x.partial {
+			// triage find it; the rest goes.
+			x.d = rules.Decision{Verdict: rules.Invalid}
+			if !it.Partial {
 				x.rec = cloudtrail.Record{}
 			}
 		} else {

@@ -113,8 +113,9 @@ type Stream struct {
 
 	ahead *readAhead
 	// Kept for reuse (streams): the buffered reader and decompressor.
-	br  *bufio.Reader
-	gzr *gzip.Reader
+	br     *bufio.Reader
+	gzr    *gzip.Reader
+	closed bool
 }
 
 // NewStream starts reading r.
@@ -144,7 +145,7 @@ func NewStreamOptions(r io.Reader, o StreamOptions) (*Stream, error) {
 	} else {
 		s.br.Reset(r)
 	}
-	s.src, s.line = s.br, 1
+	s.src, s.line, s.closed = s.br, 1, false
 	if magic, _ := s.br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		var err error
 		if s.gzr == nil {
@@ -169,6 +170,9 @@ func NewStreamOptions(r io.Reader, o StreamOptions) (*Stream, error) {
 // Close releases the stream's memory for reuse; the stream must not be
 // used after. It does not close the source.
 func (s *Stream) Close() error {
+	if s.closed {
+		return nil // a second Close must not pool the stream twice
+	}
 	if s.ahead != nil {
 		s.ahead.stop()
 	}
@@ -182,7 +186,7 @@ func (s *Stream) Close() error {
 	}
 	names := s.names
 	clear(names)
-	*s = Stream{br: s.br, gzr: s.gzr, buf: buf, seed: s.seed, names: names, dec: s.dec, body: s.body[:0]}
+	*s = Stream{br: s.br, gzr: s.gzr, buf: buf, seed: s.seed, names: names, dec: s.dec, body: s.body[:0], closed: true}
 	s.br.Reset(nil)
 	streams.Put(s)
 	return err

@@ -313,3 +313,27 @@ func readItems(t *testing.T, data []byte, ahead bool, n int) []string {
 	}
 	return out
 }
+
+// TestStreamCloseTwice: a second Close does not hand the stream out twice
+// (two streams sharing one buffer would read each other's input).
+func TestStreamCloseTwice(t *testing.T) {
+	s, err := NewStream(strings.NewReader(recA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s.Close()
+	a, _ := NewStream(strings.NewReader(recA))
+	b, _ := NewStream(strings.NewReader(recB))
+	defer a.Close()
+	defer b.Close()
+	if a == b {
+		t.Fatal("two open streams are one")
+	}
+	var ra, rb Record
+	a.Next(&ra)
+	b.Next(&rb)
+	if ra.EventID != "a" || rb.EventID != "b" {
+		t.Fatalf("got %q and %q; want a and b", ra.EventID, rb.EventID)
+	}
+}

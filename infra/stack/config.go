@@ -33,6 +33,9 @@ type Config struct {
 	// HealthSubscriptions are the health topic's subscribers (pages about
 	// the guard itself); nil means the alert topic's subscribers.
 	HealthSubscriptions *Subscriptions `json:"healthSubscriptions"`
+	// Routing sends alerts to chat, PagerDuty and webhooks through the
+	// alert bus (routing.go); nil: the topics only.
+	Routing *Routing `json:"routing"`
 	// ResponseMode: alert (default), dry-run or enforce.
 	ResponseMode         string `json:"responseMode"`
 	DedupWindow          string `json:"dedupWindow"`
@@ -73,6 +76,10 @@ type Config struct {
 	// the state table's items (on-call: `s3xguard quarantine release`) and
 	// read the dead-letter and failed-invocation queues.
 	BreakGlassRoleArn string `json:"breakGlassRoleArn"`
+	// CdkQualifier is the CDK bootstrap qualifier of the target accounts
+	// (default hnb659fds): the topics admit subscriptions from exactly
+	// that bootstrap's CloudFormation execution role.
+	CdkQualifier string `json:"cdkQualifier"`
 	// QueueEvents routes events through an SQS queue that the function
 	// reads in batches, for buckets whose request rate would otherwise mean
 	// one invocation per request.
@@ -136,6 +143,8 @@ var (
 	regionRE = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
 	bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*--[a-z0-9-]+--x-s3$`)
 	phoneRE  = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	// qualifierRE is the CDK bootstrap template's Qualifier pattern.
+	qualifierRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,10}$`)
 	// An IAM role ARN: names and path segments of IAM's own character set.
 	roleARNRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$`)
 )
@@ -148,6 +157,8 @@ const (
 	maxReservedConcurrency     = 1000
 	defaultReservedConcurrency = 20
 	defaultBatchParallelism    = 4
+	// DefaultCdkQualifier is `cdk bootstrap`'s default qualifier.
+	DefaultCdkQualifier = "hnb659fds"
 )
 
 // Validate fills defaults and reports every bad field with its value.
@@ -196,6 +207,7 @@ func (c *Config) Validate() error {
 	} else {
 		c.HealthSubscriptions.validate("healthSubscriptions", bad)
 	}
+	c.Routing.validate(bad)
 	switch c.ResponseMode {
 	case "":
 		c.ResponseMode = "alert"
@@ -253,6 +265,11 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if c.CdkQualifier == "" {
+		c.CdkQualifier = DefaultCdkQualifier
+	} else if !qualifierRE.MatchString(c.CdkQualifier) {
+		bad("cdkQualifier", fmt.Sprintf("%q", c.CdkQualifier), "want the CDK bootstrap qualifier: 1 to 10 letters, digits, _ or - (default hnb659fds)")
+	}
 	switch c.ObjectKeys {
 	case "":
 		c.ObjectKeys = "truncate"
@@ -300,6 +317,9 @@ func (s *Subscriptions) validate(field string, bad func(string, any, string)) {
 	for i, h := range s.HTTPS {
 		if u, err := url.Parse(h); err != nil || u.Scheme != "https" || u.Host == "" {
 			bad(fmt.Sprintf("%s.https[%d]", field, i), fmt.Sprintf("%q", h), "want an https:// URL")
+		} else if host := neverConfirmingHost(u); host != "" {
+			bad(fmt.Sprintf("%s.https[%d]", field, i), fmt.Sprintf("%q", redactURL(h)), host+" never confirms an SNS subscription, so it would page nobody: "+
+				"route it through the alert bus instead (routing.webhooks with format slack or opsgenie, routing.pagerDuty, or routing.chat for Amazon Q Developer in chat applications; infra/README.md, \"Routing\")")
 		}
 	}
 }

@@ -25,7 +25,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.ResponseMode != "alert" || c.DedupWindow != "5m" || c.QuarantineTTL != "24h" || *c.QuarantineMaxPerHour != 5 ||
-		c.ObjectKeys != "truncate" || c.SilenceAlarmHours != 6 || c.TrailLogDays != 365 {
+		c.ObjectKeys != "truncate" || c.SilenceAlarmHours != 6 || c.TrailLogDays != 365 || c.CdkQualifier != "hnb659fds" {
 		t.Fatalf("defaults not filled: %+v", c)
 	}
 	if *c.QuarantineMaxPerBucketHour != 3 || c.QuarantineTarget != "role" || c.ReservedConcurrency != 20 || c.BatchParallelism != 4 ||
@@ -87,6 +87,8 @@ func TestConfigValidation(t *testing.T) {
 		{"break-glass wildcard", func(c *Config) { c.BreakGlassRoleArn = "arn:aws:iam::111122223333:role/Break*" }, `want a role ARN, arn:aws:iam::ACCOUNT:role/[PATH/]NAME, without wildcards`},
 		{"break-glass other account", func(c *Config) { c.BreakGlassRoleArn = "arn:aws:iam::444455556666:role/BreakGlass" }, "in account 444455556666, but targets[0] is account 111122223333"},
 		{"bad health email", func(c *Config) { c.HealthSubscriptions = &Subscriptions{Email: []string{"ops"}} }, `healthSubscriptions.email[0]: "ops": want an email address`},
+		{"qualifier with a wildcard", func(c *Config) { c.CdkQualifier = "*" }, `cdkQualifier: "*": want the CDK bootstrap qualifier`},
+		{"qualifier too long", func(c *Config) { c.CdkQualifier = "abcdefghijk" }, `cdkQualifier: "abcdefghijk": want the CDK bootstrap qualifier: 1 to 10`},
 		{"bad health url", func(c *Config) { c.HealthSubscriptions = &Subscriptions{HTTPS: []string{"ftp://x"}} }, `healthSubscriptions.https[0]: "ftp://x": want an https:// URL`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,13 +22,15 @@ import (
 	"github.com/s3xguard/s3xguard/lambda/doctor"
 )
 
-const doctorUsage = `usage: s3xguard doctor --function NAME [--buckets B,...] [--rule NAME] [--allowlist FILE] [--format text|json] [--profile P] [--region R]
+const doctorUsage = `usage: s3xguard doctor --function NAME [--buckets B,...] [--rule NAME] [--allowlist FILE] [--scp FILE] [--format text|json] [--profile P] [--region R]
 
 Checks, read-only, that a deployed s3xguard sees what it should (credentials
 and region from --profile and --region, else the environment): the function
 and the buckets it guards;
 with --allowlist, that the function was built from that allowlist (its
-ALLOWLIST_SHA256); the EventBridge rule that feeds it (enabled, default bus, s3xguard's
+ALLOWLIST_SHA256); with --scp, that the service control policy in FILE
+keeps the function and its role in the deployment's hands (the stack's
+ContainmentScp output; needed with revokeSessions); the EventBridge rule that feeds it (enabled, default bus, s3xguard's
 pattern, the function or its queue as target); a logging trail whose
 advanced event selectors log the S3 Express data events of every guarded
 bucket; the alert topic, its confirmed subscriptions, and the SMS spend
@@ -48,6 +50,7 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 	buckets := fs.String("buckets", "", "comma-separated `buckets` it should guard (default: its GUARDED_BUCKETS)")
 	rule := fs.String("rule", "", "the EventBridge rule's `name` (default: found by its target)")
 	allowlist := fs.String("allowlist", "", "an allowlist `file` the function should have been built from")
+	scp := fs.String("scp", "", "the containment service control policy `file` attached to the account (the stack's ContainmentScp output)")
 	format := fs.String("format", "text", "output `format`: text or json")
 	var awsf awsFlags
 	awsf.register(fs)
@@ -79,6 +82,14 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		cfg.Allowlist, cfg.AllowlistSHA256 = *allowlist, lconfig.AllowlistDigest(data)
+	}
+	if *scp != "" {
+		data, err := os.ReadFile(*scp)
+		if err != nil {
+			errorf(stderr, "doctor: --scp: %v", err)
+			return exitUsage
+		}
+		cfg.SCP, cfg.SCPFile = data, *scp
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

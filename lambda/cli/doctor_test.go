@@ -3,6 +3,7 @@ package cli
 import (
 	"archive/zip"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -39,9 +40,15 @@ type deployment struct {
 	noTrail, trailStopped, oldSelectors bool
 	noManagementTrail, allManagement    bool
 	ruleDisabled, oldPattern, viaQueue  bool
-	noSubscription, sms                 bool
-	// allowlistSHA256 is the function's ALLOWLIST_SHA256 (empty: unset).
-	allowlistSHA256 string
+	// account is the rule pattern's account filter: the function's, as
+	// the stack writes it, unless set; "none" leaves it out.
+	account             string
+	noSubscription, sms bool
+	// allowlistSHA256 is the function's ALLOWLIST_SHA256 (empty: the
+	// digest of an allowlist the stack bundled, as it always records one);
+	// noAllowlistSHA256 leaves it unset, as before the pin.
+	allowlistSHA256   string
+	noAllowlistSHA256 bool
 }
 
 // setUp creates the deployment in moto and returns the function's name.
@@ -66,8 +73,8 @@ func (d deployment) setUp(t *testing.T, cfg aws.Config) string {
 	zw.Close()
 	lc := lambda.NewFromConfig(cfg)
 	env := map[string]string{"ALERT_TOPIC_ARN": *topic.TopicArn, "GUARDED_BUCKETS": guardedBucket, "RESPONSE_MODE": "alert"}
-	if d.allowlistSHA256 != "" {
-		env["ALLOWLIST_SHA256"] = d.allowlistSHA256
+	if !d.noAllowlistSHA256 {
+		env["ALLOWLIST_SHA256"] = cmp.Or(d.allowlistSHA256, config.AllowlistDigest([]byte("version: 1\n")))
 	}
 	fn, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{
 		FunctionName: aws.String("s3xguard"), Runtime: lambdatypes.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
@@ -95,6 +102,13 @@ func (d deployment) setUp(t *testing.T, cfg aws.Config) string {
 	must(pattern, err)
 	if d.oldPattern {
 		pattern = []byte(fmt.Sprintf(`{"source":["aws.s3express"],"detail-type":["AWS API Call via CloudTrail"],"detail":{"eventSource":["s3express.amazonaws.com"],"requestParameters":{"bucketName":[%q]}}}`, guardedBucket))
+	}
+	if d.account != "none" {
+		var m map[string]any
+		must(nil, json.Unmarshal(pattern, &m))
+		m["account"] = []string{cmp.Or(d.account, "123456789012")}
+		pattern, err = json.Marshal(m)
+		must(pattern, err)
 	}
 	state := ebtypes.RuleStateEnabled
 	if d.ruleDisabled {
@@ -168,11 +182,13 @@ func TestDoctor(t *testing.T) {
 		want map[string]doctor.Status // check -> the worst status among its findings
 		code int
 	}{
-		{"correct", deployment{}, nil, map[string]doctor.Status{"function": "ok", "rule": "ok", "target": "ok", "trail": "ok", "topic": "ok", "subscriptions": "ok"}, 0},
+		{"correct", deployment{}, nil, map[string]doctor.Status{"allowlist": "ok", "function": "ok", "rule": "ok", "target": "ok", "trail": "ok", "topic": "ok", "subscriptions": "ok"}, 0},
 		{"through the queue", deployment{viaQueue: true}, nil, map[string]doctor.Status{"rule": "ok", "target": "ok"}, 0},
 		{"rule disabled", deployment{ruleDisabled: true}, nil, map[string]doctor.Status{"rule": "fail", "target": "ok"}, 1},
 		{"pattern without the fix", deployment{oldPattern: true}, nil, map[string]doctor.Status{"rule": "fail"}, 1},
 		{"rule with read-only management events", deployment{allManagement: true}, nil, map[string]doctor.Status{"rule": "ok"}, 0},
+		{"rule without the account filter", deployment{account: "none"}, nil, map[string]doctor.Status{"rule": "warn", "target": "ok"}, 1},
+		{"rule for another account", deployment{account: "444455556666"}, nil, map[string]doctor.Status{"rule": "fail"}, 1},
 		{"no trail", deployment{noTrail: true}, nil, map[string]doctor.Status{"trail": "fail"}, 1},
 		{"no management trail", deployment{noManagementTrail: true}, nil, map[string]doctor.Status{"trail": "fail"}, 1},
 		{"trail not logging", deployment{trailStopped: true}, nil, map[string]doctor.Status{"trail": "fail"}, 1},
@@ -185,7 +201,9 @@ func TestDoctor(t *testing.T) {
 			map[string]doctor.Status{"allowlist": "ok", "function": "ok", "rule": "ok", "trail": "ok"}, 0},
 		{"built from another allowlist", deployment{allowlistSHA256: config.AllowlistDigest(edited)}, []string{"--allowlist", allowlist},
 			map[string]doctor.Status{"allowlist": "fail", "function": "ok"}, 1},
-		{"no allowlist hash recorded", deployment{}, []string{"--allowlist", allowlist}, map[string]doctor.Status{"allowlist": "warn"}, 1},
+		{"no allowlist hash recorded", deployment{noAllowlistSHA256: true}, []string{"--allowlist", allowlist}, map[string]doctor.Status{"allowlist": "warn"}, 1},
+		// Without --allowlist too: the pin is reported on every run.
+		{"no allowlist hash recorded, no local allowlist", deployment{noAllowlistSHA256: true}, nil, map[string]doctor.Status{"allowlist": "warn"}, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			moto.Reset(t)

@@ -32,16 +32,30 @@ func TestCheckSaysItReadsTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	if code := Run([]string{"check", "--allowlist", allowlist}, tty, &stdout, &stderr); code != exitOK {
+	if code := Run([]string{"check", "--allow-empty", "--allowlist", allowlist}, tty, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	if !strings.Contains(stderr.String(), note) {
 		t.Errorf("on a terminal: stderr %q; want %q", stderr.String(), note)
 	}
 
+	// A terminal as stdin, but a file to check: nothing is read from it.
+	empty := filepath.Join(t.TempDir(), "empty.json")
+	if err := os.WriteFile(empty, []byte("[]"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	stdout.Reset()
 	stderr.Reset()
-	if code := Run([]string{"check", "--allowlist", allowlist}, strings.NewReader("[]"), &stdout, &stderr); code != exitOK {
+	if code := Run([]string{"check", "--allow-empty", "--allowlist", allowlist, empty}, tty, &stdout, &stderr); code != exitOK {
+		t.Fatalf("a file: exit %d: %s", code, stderr.String())
+	}
+	if strings.Contains(stderr.String(), note) {
+		t.Errorf("a file named: stderr %q; want no note", stderr.String())
+	}
+
+	stdout.Reset()
+	stderr.Reset()
+	if code := Run([]string{"check", "--allow-empty", "--allowlist", allowlist}, strings.NewReader("[]"), &stdout, &stderr); code != exitOK {
 		t.Fatalf("from a pipe: exit %d: %s", code, stderr.String())
 	}
 	if strings.Contains(stderr.String(), note) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"golang.org/x/term"
 
@@ -19,12 +20,10 @@ func isTerminal(f any) bool {
 // noteTerminalStdin says so when check is about to read records typed on
 // a terminal: a bare "s3xguard check" otherwise waits there silently, or
 // behind a progress spinner.
-func noteTerminalStdin(inputs []input, stdin io.Reader, stderr io.Writer) {
-	for _, in := range inputs {
-		if in.stdin != nil && isTerminal(stdin) {
-			fmt.Fprintln(stderr, "s3xguard: reading CloudTrail records from standard input, the terminal (Ctrl-D ends them; name files or directories to check those)")
-			return
-		}
+func noteTerminalStdin(paths []string, stdin io.Reader, stderr io.Writer) {
+	// No path is standard input, as "-" is.
+	if (len(paths) == 0 || slices.Contains(paths, "-")) && isTerminal(stdin) {
+		fmt.Fprintln(stderr, "s3xguard: reading CloudTrail records from standard input, the terminal (Ctrl-D ends them; name files or directories to check those)")
 	}
 }
 

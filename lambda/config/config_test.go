@@ -71,13 +71,15 @@ func TestGuardEnvironment(t *testing.T) {
 	e["QUARANTINE_TTL"] = "0"
 	e["QUARANTINE_MAX_PER_BUCKET_HOUR"] = "2"
 	e["QUARANTINE_FAILED_CALLS"] = "on"
+	e["ALERT_BUS"] = "arn:aws:events:us-east-1:123456789012:event-bus/s3xguard-alerts"
 	c, err := FromEnv(env(e))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.AccountID != "123456789012" || c.Region != "us-east-1" || c.FunctionRoleARN != e["FUNCTION_ROLE_ARN"] ||
 		c.HealthTopic() != e["HEALTH_TOPIC_ARN"] || c.IAMDenyPolicyARN != e["IAM_DENY_POLICY_ARN"] || !c.RevokeSessions ||
-		c.Target != TargetSession || c.QuarantineTTL != 0 || c.MaxQuarantinesBucketHour != 2 || !c.QuarantineFailedCalls {
+		c.Target != TargetSession || c.QuarantineTTL != 0 || c.MaxQuarantinesBucketHour != 2 || !c.QuarantineFailedCalls ||
+		c.AlertBus != e["ALERT_BUS"] {
 		t.Fatalf("got %+v", c)
 	}
 	d, err := FromEnv(env(base()))
@@ -107,6 +109,8 @@ func TestErrorsNameVariableAndValue(t *testing.T) {
 		{"AWS_REGION", "", `AWS_REGION="": want the function's region`},
 		{"FUNCTION_ROLE_ARN", "arn:aws:iam::999999999999:role/fn", `FUNCTION_ROLE_ARN="arn:aws:iam::999999999999:role/fn"`},
 		{"HEALTH_TOPIC_ARN", "health", `HEALTH_TOPIC_ARN="health"`},
+		{"ALERT_BUS", "my bus", `ALERT_BUS="my bus": want an event bus name or ARN`},
+		{"ALERT_BUS", "arn:aws:sns:us-east-1:123456789012:t", `ALERT_BUS="arn:aws:sns:us-east-1:123456789012:t"`},
 		{"IAM_DENY_POLICY_ARN", "arn:aws:iam::999999999999:policy/deny", `IAM_DENY_POLICY_ARN="arn:aws:iam::999999999999:policy/deny"`},
 		{"REVOKE_SESSIONS", "true", `REVOKE_SESSIONS="true": want on or off`},
 		{"REVOKE_SESSIONS", "on", `REVOKE_SESSIONS="on": needs IAM_RESPONSE=on`},
@@ -177,6 +181,71 @@ func TestFindings(t *testing.T) {
 		e["FINDINGS"] = v
 		if _, err := FromEnv(env(e)); err == nil || !strings.Contains(err.Error(), `FINDINGS="`+v+`": want securityhub`) {
 			t.Errorf("FINDINGS=%q: %v", v, err)
+		}
+	}
+}
+
+// TestAllowlistPin: in Lambda the allowlist digest comes from the binary,
+// never from the configuration alone; a configuration that names another
+// digest than the binary's is refused, so it can neither widen the
+// allowlist nor mislead doctor. Outside Lambda, a binary built by hand
+// still runs, checked against ALLOWLIST_SHA256 when that is set.
+func TestAllowlistPin(t *testing.T) {
+	pinned := AllowlistDigest([]byte("allow: []\n"))
+	other := AllowlistDigest([]byte("allow: [everyone]\n"))
+	for _, tt := range []struct {
+		name             string
+		compiled, envSHA string
+		lambda           bool
+		want, wantErr    string
+	}{
+		{"lambda, pinned", pinned, "", true, pinned, ""},
+		{"lambda, pinned, configuration agrees", pinned, strings.ToUpper(pinned), true, pinned, ""},
+		{"lambda, pinned in upper case, configuration agrees", strings.ToUpper(pinned), pinned, true, pinned, ""},
+		{"lambda, pinned, configuration names another allowlist", pinned, other, true, "", `ALLOWLIST_SHA256="` + other + `": this binary was built for the allowlist with SHA-256 ` + pinned},
+		{"lambda, not pinned", "", "", true, "", `ALLOWLIST_SHA256="": this binary has no allowlist digest compiled in`},
+		{"lambda, not pinned, configuration names a digest", "", other, true, "", `ALLOWLIST_SHA256="` + other + `": this binary has no allowlist digest compiled in`},
+		{"lambda, pinned to garbage", "xyz", "", true, "", `ALLOWLIST_SHA256="xyz": the digest compiled into this binary is not 64 hex digits`},
+		{"local, not pinned", "", "", false, "", ""},
+		{"local, not pinned, configuration names a digest", "", other, false, other, ""},
+		{"local, pinned", pinned, "", false, pinned, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			old := bundledAllowlistSHA256
+			bundledAllowlistSHA256 = tt.compiled
+			t.Cleanup(func() { bundledAllowlistSHA256 = old })
+			e := base()
+			e["ALLOWLIST_SHA256"] = tt.envSHA
+			if tt.lambda {
+				e["AWS_LAMBDA_RUNTIME_API"] = "127.0.0.1:9001"
+			}
+			c, err := FromEnv(env(e))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %v; want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.AllowlistSHA256 != tt.want {
+				t.Fatalf("AllowlistSHA256 %q; want %q", c.AllowlistSHA256, tt.want)
+			}
+		})
+	}
+}
+
+func TestCDKQualifier(t *testing.T) {
+	c, err := FromEnv(env(base()))
+	if err != nil || c.CDKQualifier != "hnb659fds" {
+		t.Fatalf("default: %v, %v", c, err)
+	}
+	for _, q := range []string{"*", "cdk-*", "abcdefghijk", "a b"} {
+		e := base()
+		e["CDK_QUALIFIER"] = q
+		if _, err := FromEnv(env(e)); err == nil || !strings.Contains(err.Error(), `CDK_QUALIFIER="`+q+`": want the CDK bootstrap qualifier`) {
+			t.Errorf("%q: %v", q, err)
 		}
 	}
 }

@@ -52,6 +52,9 @@ type Handler struct {
 	// SecurityHub, when set (FINDINGS=securityhub), also receives each
 	// alert as a finding (securityhub.go).
 	SecurityHub SecurityHubAPI
+	// Bus, when set (ALERT_BUS), receives a copy of every alert sent and
+	// of every quarantine released (bus.go).
+	Bus *Emitter
 
 	memory       memory
 	sessionCache sessionCache
@@ -66,12 +69,14 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	work, cancel, b := newBudget(ctx)
 	defer cancel()
 	// After every page of the invocation is out (securityhub.go).
-	defer h.importFindings(work, &m)
-	switch route(payload) {
+	defer func() {
+		fctx, cancel := context.WithTimeout(work, FindingsBudget)
+		defer cancel()
+		h.importFindings(fctx, &m)
+	}()
+	switch r, sq := route(payload); r {
 	case routeSQS:
-		if resp, ok := h.batch(work, b, payload, &m); ok {
-			return json.Marshal(resp)
-		}
+		return json.Marshal(h.batch(work, b, sq, &m))
 	case routeSweep:
 		return []byte("null"), h.sweep(work, &m)
 	}
@@ -81,49 +86,14 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	return []byte("null"), nil
 }
 
-const (
-	routeEvent = iota
-	routeSQS
-	routeSweep
-)
-
-// route tells an SQS batch and the scheduled sweep from everything else,
-// which is one event (or one invalid input).
-func route(payload []byte) int {
-	// Routing only picks the path: every event on it is then read by the
-	// strict decoder, and a forged sweep request does nothing but upkeep.
-	var in struct {
-		Records []struct {
-			EventSource string `json:"eventSource"`
-		} `json:"Records"`
-		Source     string `json:"source"`
-		DetailType string `json:"detail-type"`
-	}
-	if json.Unmarshal(payload, &in) != nil {
-		return routeEvent
-	}
-	switch {
-	case len(in.Records) > 0 && in.Records[0].EventSource == "aws:sqs":
-		return routeSQS
-	case in.Source == "aws.events" && in.DetailType == "Scheduled Event":
-		return routeSweep
-	}
-	return routeEvent
-}
-
 // batch handles an SQS batch: each message is one EventBridge event, and a
 // message that fails is reported alone, so it alone is retried. Up to
 // BATCH_PARALLELISM messages are handled at once, each taken in order when
 // a slot frees; when the work time left at that moment is below the
 // reserve, it stops taking messages and reports the rest for redelivery.
 // The report lists failures in the batch's order, whatever order they
-// finished in. ok is false when the payload is not an SQS batch after all:
-// it is then judged as one input.
-func (h *Handler) batch(ctx context.Context, b budget, payload []byte, m *tally) (resp events.SQSEventResponse, ok bool) {
-	var sq events.SQSEvent
-	if err := json.Unmarshal(payload, &sq); err != nil {
-		return resp, false
-	}
+// finished in.
+func (h *Handler) batch(ctx context.Context, b budget, sq events.SQSEvent, m *tally) (resp events.SQSEventResponse) {
 	n := len(sq.Records)
 	failed := make([]bool, n)
 	counts := make([]tally, n) // one per message: no lock on the event path
@@ -155,7 +125,7 @@ func (h *Handler) batch(ctx context.Context, b budget, payload []byte, m *tally)
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
 		}
 	}
-	return resp, true
+	return resp
 }
 
 // event handles one input. An error means its alert was not sent (or is
@@ -203,36 +173,50 @@ func (h *Handler) event(ctx context.Context, b budget, data []byte, input string
 	return nil
 }
 
-// respond quarantines as configured, and says what it did. A quarantine
-// that fails is recorded as pending (the sweep finishes it) and reported in
-// the alert: the alert must go out regardless.
-func (h *Handler) respond(ctx context.Context, a *alert.Alert, m *tally, log *slog.Logger) alert.Response {
+// due reports whether the alert calls for a quarantine decision (an
+// Apply), judged from the alert and the configuration alone; why says what
+// stops it otherwise. It makes no call: every repeat asks it.
+func (h *Handler) due(a *alert.Alert) (why string, due bool) {
 	cfg := h.Config
-	r := alert.Response{Action: alert.ActionAlertOnly, Mode: string(cfg.Mode)}
 	rec := a.Record
 	switch {
 	case a.Kind == alert.KindSessionMoved && cfg.SessionCheck != config.SessionEnforce:
-		r.Detail = "SESSION_CHECK=" + string(cfg.SessionCheck) + ": a moved session is alerted, not quarantined"
-		return r
+		return "SESSION_CHECK=" + string(cfg.SessionCheck) + ": a moved session is alerted, not quarantined", false
 	case a.Kind != alert.KindUnauthorized && a.Kind != alert.KindSessionMoved:
-		r.Detail = string(a.Kind) + " events are never quarantined"
-		return r
+		return string(a.Kind) + " events are never quarantined", false
 	case cfg.Mode == config.ModeAlert:
-		return r
+		return "", false
 	case rec.Bucket == "":
-		r.Detail = "the event names no bucket"
-		return r
+		return "the event names no bucket", false
 	case !cfg.Guards(rec.Bucket):
-		r.Detail = "the bucket is not in GUARDED_BUCKETS"
-		return r
+		return "the bucket is not in GUARDED_BUCKETS", false
 	case rec.RecipientAccountID != cfg.AccountID || rec.AWSRegion != cfg.Region:
 		// Defence in depth beside the envelope check: only this account's
 		// own records, from this region, are ever acted on.
-		r.Detail = fmt.Sprintf("the record is from account %q, region %q, not this function's (%s, %s): never quarantined", rec.RecipientAccountID, rec.AWSRegion, cfg.AccountID, cfg.Region)
-		return r
+		return fmt.Sprintf("the record is from account %q, region %q, not this function's (%s, %s): never quarantined", rec.RecipientAccountID, rec.AWSRegion, cfg.AccountID, cfg.Region), false
 	case rec.ErrorCode != "" && !cfg.QuarantineFailedCalls:
-		r.Detail = fmt.Sprintf("the call failed (%s): alerted, not quarantined (QUARANTINE_FAILED_CALLS=off)", rec.ErrorCode)
-		return r
+		return fmt.Sprintf("the call failed (%s): alerted, not quarantined (QUARANTINE_FAILED_CALLS=off)", rec.ErrorCode), false
+	}
+	return "", true
+}
+
+// ErrQuarantineUnrecorded means a quarantine was due and failed before its
+// intent was recorded (the state table or the function's identity did not
+// answer): nothing, not even the sweep, would finish it. The alert still
+// goes out; the event then fails so that the platform retries it.
+var ErrQuarantineUnrecorded = errors.New("quarantine due but not recorded")
+
+// respond quarantines as configured, and says what it did. A quarantine
+// that fails is recorded as pending (the sweep finishes it) and reported in
+// the alert: the alert must go out regardless. The error is
+// ErrQuarantineUnrecorded when a due quarantine could not even be recorded.
+func (h *Handler) respond(ctx context.Context, a *alert.Alert, m *tally, log *slog.Logger) (alert.Response, error) {
+	cfg := h.Config
+	r := alert.Response{Action: alert.ActionAlertOnly, Mode: string(cfg.Mode)}
+	rec := a.Record
+	if why, due := h.due(a); !due {
+		r.Detail = why
+		return r, nil
 	}
 	issuer := rec.UserIdentity.SessionIssuerARN
 	if a.Session != nil && a.Session.Issuer != "" {
@@ -250,14 +234,17 @@ func (h *Handler) respond(ctx context.Context, a *alert.Alert, m *tally, log *sl
 		m.Errors++
 		log.ErrorContext(ctx, "quarantine failed", "action", out.Action, "error", err)
 		if out.Action == "" {
-			r.Action, r.Detail = alert.ActionNotQuarantined, "quarantine failed: "+err.Error()
-			return r
+			r.Action, r.Detail = alert.ActionNotQuarantined, "quarantine failed: "+err.Error()+"; the event is retried"
+			if cfg.Mode == config.ModeDryRun {
+				return r, nil // nothing to enforce: no retry owed
+			}
+			return r, fmt.Errorf("%w: %s on %s: %w", ErrQuarantineUnrecorded, a.Decision.Principal.Normalized, rec.Bucket, err)
 		}
 	}
 	if out.Action == quarantine.Pending || out.Action == quarantine.Partial {
 		log.WarnContext(ctx, "quarantine incomplete; recorded as pending for the sweep", "action", out.Action, "detail", out.Detail)
 	}
-	r.Action, r.Detail, r.Statement, r.IAM = out.Action, out.Detail, out.Statement, out.IAM
+	r.Action, r.Detail, r.Statement, r.IAM, r.Target = out.Action, out.Detail, out.Statement, out.IAM, out.Target
 	if !out.Until.IsZero() {
 		r.Until = out.Until.UTC().Format(time.RFC3339)
 	} else if out.Action == quarantine.Applied || out.Action == quarantine.Partial || out.Action == quarantine.DryRun {
@@ -271,7 +258,17 @@ func (h *Handler) respond(ctx context.Context, a *alert.Alert, m *tally, log *sl
 		m.DryRuns++
 		r.Note = quarantine.SessionNote
 	}
-	return r
+	return r, nil
+}
+
+// inForce reports whether a response leaves the key's quarantine in force
+// (or, in dry-run, decided): its window's repeats need no decision.
+func inForce(action string) bool {
+	switch action {
+	case quarantine.Applied, quarantine.Partial, quarantine.Already, quarantine.DryRun:
+		return true
+	}
+	return false
 }
 
 // QuarantineBudget bounds the quarantine of one event, and AlertReserve is
@@ -318,6 +315,9 @@ func (h *Handler) notify(ctx context.Context, notices []quarantine.Notice, m *ta
 			continue
 		}
 		log.WarnContext(ctx, "health notice sent", "notice", n.Kind, "bucket", n.Bucket, "principals", n.Principals, "detail", n.Detail)
+	}
+	for _, n := range notices {
+		h.emitReleased(ctx, n, m, log)
 	}
 	return errors.Join(errs...)
 }

@@ -26,6 +26,10 @@ type tally struct {
 	// Security Hub, and those it did not take (FINDINGS=securityhub).
 	Findings, FindingsFailed int
 
+	// BusEvents and BusFailed count the events put on ALERT_BUS, and
+	// those it did not take (the page went out regardless).
+	BusEvents, BusFailed int
+
 	// findings is what this invocation has to import (securityhub.go).
 	findings findingQueue
 }
@@ -33,7 +37,7 @@ type tally struct {
 // fields are the counters, in the order of metricNames.
 func (t *tally) fields() []*int {
 	return []*int{&t.Events, &t.Allowed, &t.Ignored, &t.Unauthorized, &t.Invalid, &t.Forged, &t.Alerts, &t.Suppressed,
-		&t.Summaries, &t.Quarantines, &t.DryRuns, &t.Errors, &t.BreakerTripped, &t.Findings, &t.FindingsFailed, &t.SessionMoved, &t.SessionUnchecked}
+		&t.Summaries, &t.Quarantines, &t.DryRuns, &t.Errors, &t.BreakerTripped, &t.Findings, &t.FindingsFailed, &t.SessionMoved, &t.SessionUnchecked, &t.BusEvents, &t.BusFailed}
 }
 
 // add adds o's counts to t.
@@ -65,13 +69,14 @@ type Metrics struct {
 	buf        []byte
 }
 
-var metricNames = []string{"Events", "Allowed", "Ignored", "Unauthorized", "Invalid", "Forged", "Alerts", "Suppressed", "Summaries", "Quarantines", "DryRuns", "Errors", "BreakerTripped", "Findings", "FindingsFailed", "SessionMoved", "SessionUnchecked"}
+var metricNames = []string{"Events", "Allowed", "Ignored", "Unauthorized", "Invalid", "Forged", "Alerts", "Suppressed", "Summaries", "Quarantines", "DryRuns", "Errors", "BreakerTripped", "Findings", "FindingsFailed", "SessionMoved", "SessionUnchecked", "BusEvents", "BusFailed"}
 
 // counts are the counters, in the order of metricNames; an array, not
 // fields' pointers, so that reading them allocates nothing.
-func (t *tally) counts() [17]int {
+func (t *tally) counts() [19]int {
 	return [...]int{t.Events, t.Allowed, t.Ignored, t.Unauthorized, t.Invalid, t.Forged, t.Alerts, t.Suppressed,
-		t.Summaries, t.Quarantines, t.DryRuns, t.Errors, t.BreakerTripped, t.Findings, t.FindingsFailed, t.SessionMoved, t.SessionUnchecked}
+		t.Summaries, t.Quarantines, t.DryRuns, t.Errors, t.BreakerTripped, t.Findings, t.FindingsFailed, t.SessionMoved, t.SessionUnchecked,
+		t.BusEvents, t.BusFailed}
 }
 
 // countKeys are `,"Events":` and so on, as the line writes them.

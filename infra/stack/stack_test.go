@@ -107,7 +107,7 @@ func synth(t *testing.T, name string) *synthesized {
 	}
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outdir)})
 	cfg := configFor(name)
-	guards, err := AddStages(app, cfg, functionDir)
+	guards, err := AddStages(app, cfg, func(string) (string, error) { return functionDir, nil })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -101,6 +101,9 @@ type Config struct {
 	// healthFollowsAlerts: healthSubscriptions was left out, so a target
 	// that overrides subscriptions pages the same people about health.
 	healthFollowsAlerts bool
+	// member: this config is a StackSet member's, its code in the
+	// organization's assets buckets.
+	member *memberCode
 }
 
 // Target is one account and region, with what it changes of the

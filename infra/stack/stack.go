@@ -217,7 +217,7 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture: awslambda.Architecture_ARM_64(),
 		Handler:      jsii.String("bootstrap"),
-		Code:         awslambda.Code_FromAsset(jsii.String(functionDir), nil),
+		Code:         functionCode(stack, cfg, functionDir),
 		MemorySize:   jsii.Number(memoryMB),
 		Timeout:      awscdk.Duration_Seconds(jsii.Number(timeoutSeconds)),
 		// Reserved: a flood of S3 Express events cannot take the account's
@@ -334,7 +334,7 @@ func newTopic(stack awscdk.Stack, id, keyID, display, keyDesc string, subs Subsc
 	topic.AddToResourcePolicy(denyOthers("OnlyTheGuardPublishes", []string{"sns:Publish"}, topic.TopicArn(), publishers, false))
 	// CloudFormation creates the config's subscriptions through the CDK
 	// deployment role (cdk-QUALIFIER-cfn-exec-role-ACCOUNT-REGION).
-	subscribers := append([]*string{jsii.String(fmt.Sprintf("arn:%s:iam::%s:role/cdk-*-cfn-exec-role-*", *stack.Partition(), *stack.Account()))}, operators...)
+	subscribers := append(deployRoles(stack), operators...)
 	topic.AddToResourcePolicy(denyOthers("OnlyDeployAndOperatorsSubscribe", []string{"sns:Subscribe"}, topic.TopicArn(), subscribers, false))
 	for _, e := range subs.Email {
 		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))

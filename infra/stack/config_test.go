@@ -166,9 +166,15 @@ func TestConfigTargets(t *testing.T) {
 		{"local zone of another region", func(c *Config) { c.Buckets = []string{"edge--usw2-lax1-az1--x-s3"} }, "zone usw2-lax1-az1 is in us-west-2, not the target's region us-east-1"},
 		{"bad target bucket name", func(c *Config) { second(c).Buckets = []string{"plain-bucket"} }, `targets[1] (444455556666/us-east-1): buckets[0]: "plain-bucket": want a directory bucket name`},
 		{"bad target mode", func(c *Config) { second(c).ResponseMode = "block" }, `targets[1] (444455556666/us-east-1): responseMode: "block"`},
-		{"bad target email", func(c *Config) { t := second(c); t.BreakGlassRoleArn, t.Subscriptions = &role2, &Subscriptions{Email: []string{"x"}} },
+		{"bad target email", func(c *Config) {
+			t := second(c)
+			t.BreakGlassRoleArn, t.Subscriptions = &role2, &Subscriptions{Email: []string{"x"}}
+		},
 			`targets[1] (444455556666/us-east-1): subscriptions.email[0]: "x": want an email address`},
-		{"bad target allowlist", func(c *Config) { t := second(c); t.BreakGlassRoleArn, t.Allowlist = &role2, "testdata/bad-allowlist.yaml" },
+		{"bad target allowlist", func(c *Config) {
+			t := second(c)
+			t.BreakGlassRoleArn, t.Allowlist = &role2, "testdata/bad-allowlist.yaml"
+		},
 			`targets[1] (444455556666/us-east-1): allowlist: "testdata/bad-allowlist.yaml"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

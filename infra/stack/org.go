@@ -97,7 +97,12 @@ type Org struct {
 	// Staging holds what the assets stacks upload: function/*.zip and
 	// templates/*.json.
 	Staging string
+
+	cfg *Config
 }
+
+// Cfg is the config the rollout was built from.
+func (o *Org) Cfg() *Config { return o.cfg }
 
 // Central is the central account's stack: the bus members forward to, the
 // topics it pages, and the StackSets.
@@ -152,7 +157,7 @@ func AddOrganization(app awscdk.App, cfg *Config, functions Functions) (*Org, er
 		}
 		keys[path] = key
 	}
-	out := &Org{Members: map[string]map[string]any{}, MemberStacks: map[string]awscdk.Stack{}, Staging: staging}
+	out := &Org{Members: map[string]map[string]any{}, MemberStacks: map[string]awscdk.Stack{}, Staging: staging, cfg: cfg}
 	out.MembersDir, err = os.MkdirTemp("", "s3xguard-members-")
 	if err != nil {
 		return nil, err
@@ -186,12 +191,12 @@ func AddOrganization(app awscdk.App, cfg *Config, functions Functions) (*Org, er
 		s := assetsStack(app, org, env(r), staging)
 		out.Assets = append(out.Assets, s)
 		// The StackSets deploy only once every region has the code.
-		central.Stack.AddDependency(s, jsii.String("members read their function code from the region's assets bucket"))
+		central.Stack.AddStackDependency(s, jsii.String("members read their function code from the region's assets bucket"))
 	}
 	if !contains(org.Regions, org.Region) {
 		s := assetsStack(app, org, env(org.Region), staging)
 		out.Assets = append(out.Assets, s)
-		central.Stack.AddDependency(s, jsii.String("the StackSets' templates are in the home region's assets bucket"))
+		central.Stack.AddStackDependency(s, jsii.String("the StackSets' templates are in the home region's assets bucket"))
 	}
 	central.StackSets = map[string]awscloudformation.CfnStackSet{}
 	for _, m := range members {
@@ -270,7 +275,7 @@ func forwardToCentral(g *Guard, org *Organization) {
 	bus := awsevents.EventBus_FromEventBusArn(stack, jsii.String("CentralBus"),
 		jsii.String(fmt.Sprintf("arn:%s:events:%s:%s:event-bus/%s", *stack.Partition(), org.Region, org.Account, CentralBusName)))
 	rule := awsevents.NewRule(stack, jsii.String("ForwardToCentral"), &awsevents.RuleProps{
-		Description: jsii.String("s3xguard: alerts and alarm state changes to the organization's central bus"),
+		Description:  jsii.String("s3xguard: alerts and alarm state changes to the organization's central bus"),
 		EventPattern: &awsevents.EventPattern{Source: jsii.Strings(AlertSource, "aws.cloudwatch")},
 	})
 	// Both sources in one rule, with the alarms narrowed to this stack's
@@ -309,16 +314,17 @@ var doctorActions = []string{
 // doctor checks in this member.
 func doctorRole(stack awscdk.Stack, org *Organization) {
 	role := awsiam.NewRole(stack, jsii.String("DoctorRole"), &awsiam.RoleProps{
-		RoleName:    jsii.String(org.DoctorRoleName),
-		AssumedBy:   awsiam.NewAccountPrincipal(jsii.String(org.Account)),
-		Description: jsii.String("s3xguard doctor: read-only checks from the organization's central account"),
+		RoleName:           jsii.String(org.DoctorRoleName),
+		AssumedBy:          awsiam.NewAccountPrincipal(jsii.String(org.Account)),
+		Description:        jsii.String("s3xguard doctor: read-only checks from the organization's central account"),
 		MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
+		InlinePolicies: &map[string]awsiam.PolicyDocument{"DoctorReads": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
+			Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions:   jsii.Strings(doctorActions...),
+				Resources: jsii.Strings("*"),
+			})},
+		})},
 	})
-	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("DoctorReads"),
-		Actions:   jsii.Strings(doctorActions...),
-		Resources: jsii.Strings("*"),
-	}))
 	nag(role, "AwsSolutions-IAM5", "The doctor's calls are List/Describe/Get calls that take no resource (ListRules, DescribeTrails, GetSMSAttributes) or look up resources found at run time; all are read-only.")
 	awscdk.NewCfnOutput(stack, jsii.String("DoctorRoleArn"), &awscdk.CfnOutputProps{Value: role.RoleArn()})
 }

@@ -42,6 +42,8 @@ type deployment struct {
 	noSubscription, sms                 bool
 	// allowlistSHA256 is the function's ALLOWLIST_SHA256 (empty: unset).
 	allowlistSHA256 string
+	// account the trail's selectors name (empty: harness.Account).
+	account string
 }
 
 // setUp creates the deployment in moto and returns the function's name.
@@ -57,6 +59,10 @@ func (d deployment) setUp(t *testing.T, cfg aws.Config) string {
 	role, err := iam.NewFromConfig(cfg).CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("s3xguard-fn"),
 		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
 	must(role, err)
+	logs := "trail-logs"
+	if d.account != "" {
+		logs += "-" + d.account
+	}
 	topic, err := sns.NewFromConfig(cfg).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("s3xguard-alerts")})
 	must(topic, err)
 	var zipped bytes.Buffer
@@ -113,20 +119,24 @@ func (d deployment) setUp(t *testing.T, cfg aws.Config) string {
 	must(ec.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("Sweep"), ScheduleExpression: aws.String("rate(1 minute)")}))
 	must(ec.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("Sweep"), Targets: []ebtypes.Target{{Id: aws.String("fn"), Arn: fn.FunctionArn}}}))
 
-	must(s3.NewFromConfig(cfg).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("trail-logs")}))
+	must(s3.NewFromConfig(cfg).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(logs)}))
 	ct := cloudtrail.NewFromConfig(cfg)
 	if !d.noManagementTrail {
 		// The account's own trail: management events, read and write.
-		must(ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("account"), S3BucketName: aws.String("trail-logs")}))
+		must(ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("account"), S3BucketName: aws.String(logs)}))
 		must(ct.PutEventSelectors(ctx, &cloudtrail.PutEventSelectorsInput{TrailName: aws.String("account"),
 			EventSelectors: []cttypes.EventSelector{{IncludeManagementEvents: aws.Bool(true), ReadWriteType: cttypes.ReadWriteTypeAll}}}))
 		must(ct.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String("account")}))
 	}
 	if !d.noTrail {
-		must(ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("s3xguard"), S3BucketName: aws.String("trail-logs")}))
+		must(ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("s3xguard"), S3BucketName: aws.String(logs)}))
 		// The stack's selectors (infra/stack dataEventSelectors), or the
 		// form it wrote before, which misses bucket calls and …:NAME ARNs.
-		base := fmt.Sprintf("arn:aws:s3express:%s:%s:", harness.Region, harness.Account)
+		account := harness.Account
+		if d.account != "" {
+			account = d.account
+		}
+		base := fmt.Sprintf("arn:aws:s3express:%s:%s:", harness.Region, account)
 		arn := cttypes.AdvancedFieldSelector{Field: aws.String("resources.ARN"),
 			Equals:     []string{base + "bucket/" + guardedBucket, base + guardedBucket},
 			StartsWith: []string{base + "bucket/" + guardedBucket + "/", base + guardedBucket + "/"}}

@@ -304,7 +304,7 @@ func forwardToCentral(g *Guard, org *Organization) {
 
 // doctorActions are the read-only calls `s3xguard doctor` makes.
 var doctorActions = []string{
-	"lambda:GetFunction", "lambda:GetFunctionConfiguration",
+	"lambda:GetFunctionConfiguration", "lambda:ListEventSourceMappings",
 	"events:ListRuleNamesByTarget", "events:ListRules", "events:DescribeRule", "events:ListTargetsByRule",
 	"cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors",
 	"sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic", "sns:GetSMSAttributes",

@@ -93,6 +93,7 @@ func (h *Handler) deliver(ctx context.Context, b budget, c classified, log *slog
 		}
 	}
 	h.queueFinding(a, key, start, tk.Prev, m, log)
+	h.emitAlert(ctx, msg, m, log)
 	log.InfoContext(ctx, "alert sent", "severity", a.Severity.String(), "action", a.Response.Action, "subject", msg.Subject,
 		"mayBeDuplicate", a.Duplicate != "", "escalated", a.Escalated,
 		"decideMs", ms(decide), "respondMs", ms(respond), "alertMs", ms(time.Since(t2)))

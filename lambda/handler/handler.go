@@ -52,6 +52,9 @@ type Handler struct {
 	// SecurityHub, when set (FINDINGS=securityhub), also receives each
 	// alert as a finding (securityhub.go).
 	SecurityHub SecurityHubAPI
+	// Bus, when set (ALERT_BUS), receives a copy of every alert sent and
+	// of every quarantine released (bus.go).
+	Bus *Emitter
 
 	memory       memory
 	sessionCache sessionCache
@@ -257,7 +260,7 @@ func (h *Handler) respond(ctx context.Context, a *alert.Alert, m *tally, log *sl
 	if out.Action == quarantine.Pending || out.Action == quarantine.Partial {
 		log.WarnContext(ctx, "quarantine incomplete; recorded as pending for the sweep", "action", out.Action, "detail", out.Detail)
 	}
-	r.Action, r.Detail, r.Statement, r.IAM = out.Action, out.Detail, out.Statement, out.IAM
+	r.Action, r.Detail, r.Statement, r.IAM, r.Target = out.Action, out.Detail, out.Statement, out.IAM, out.Target
 	if !out.Until.IsZero() {
 		r.Until = out.Until.UTC().Format(time.RFC3339)
 	} else if out.Action == quarantine.Applied || out.Action == quarantine.Partial || out.Action == quarantine.DryRun {
@@ -318,6 +321,9 @@ func (h *Handler) notify(ctx context.Context, notices []quarantine.Notice, m *ta
 			continue
 		}
 		log.WarnContext(ctx, "health notice sent", "notice", n.Kind, "bucket", n.Bucket, "principals", n.Principals, "detail", n.Detail)
+	}
+	for _, n := range notices {
+		h.emitReleased(ctx, n, m, log)
 	}
 	return errors.Join(errs...)
 }

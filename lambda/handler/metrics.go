@@ -25,6 +25,10 @@ type tally struct {
 	// Security Hub, and those it did not take (FINDINGS=securityhub).
 	Findings, FindingsFailed int
 
+	// BusEvents and BusFailed count the events put on ALERT_BUS, and
+	// those it did not take (the page went out regardless).
+	BusEvents, BusFailed int
+
 	// findings is what this invocation has to import (securityhub.go).
 	findings findingQueue
 }
@@ -32,7 +36,7 @@ type tally struct {
 // fields are the counters, in the order of metricNames.
 func (t *tally) fields() []*int {
 	return []*int{&t.Events, &t.Allowed, &t.Ignored, &t.Unauthorized, &t.Invalid, &t.Forged, &t.Alerts, &t.Suppressed,
-		&t.Summaries, &t.Quarantines, &t.DryRuns, &t.Errors, &t.BreakerTripped, &t.Findings, &t.FindingsFailed, &t.SessionMoved, &t.SessionUnchecked}
+		&t.Summaries, &t.Quarantines, &t.DryRuns, &t.Errors, &t.BreakerTripped, &t.Findings, &t.FindingsFailed, &t.SessionMoved, &t.SessionUnchecked, &t.BusEvents, &t.BusFailed}
 }
 
 // add adds o's counts to t.
@@ -54,7 +58,7 @@ type Metrics struct {
 	Mode      string
 }
 
-var metricNames = []string{"Events", "Allowed", "Ignored", "Unauthorized", "Invalid", "Forged", "Alerts", "Suppressed", "Summaries", "Quarantines", "DryRuns", "Errors", "BreakerTripped", "Findings", "FindingsFailed", "SessionMoved", "SessionUnchecked"}
+var metricNames = []string{"Events", "Allowed", "Ignored", "Unauthorized", "Invalid", "Forged", "Alerts", "Suppressed", "Summaries", "Quarantines", "DryRuns", "Errors", "BreakerTripped", "Findings", "FindingsFailed", "SessionMoved", "SessionUnchecked", "BusEvents", "BusFailed"}
 
 // Emit writes the line.
 func (mt *Metrics) Emit(t *tally) {

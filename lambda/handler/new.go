@@ -135,6 +135,7 @@ func New(cfg *config.Config, awsCfg aws.Config, stdout io.Writer) (*Handler, err
 	}
 	return &Handler{
 		SecurityHub: hub,
+		Bus:         NewEmitter(awsCfg, cfg.AlertBus),
 		Config:      cfg,
 		Allowlist:   allow,
 		Store:       store,

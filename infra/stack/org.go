@@ -27,19 +27,21 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/s3xguard/s3xguard/infra/central"
 )
 
 // Names shared by the member template, the central stack and doctor.
 const (
 	// CentralBusName is the central account's bus that members forward to.
-	CentralBusName = "s3xguard-central"
+	CentralBusName = central.BusName
 	// MemberFunctionName is the function's name in every member, so
 	// `doctor --org-role` finds it without a per-account lookup.
 	MemberFunctionName = "s3xguard"
 	// AlertSource and AlertDetailType are what the function puts on its
 	// account's default bus after each page (ALERT_BUS).
-	AlertSource     = "s3xguard"
-	AlertDetailType = "s3xguard alert"
+	AlertSource     = central.Source
+	AlertDetailType = central.AlertDetailType
 	// memberContext marks a construct tree as a StackSet member template.
 	memberContext = "s3xguard:member"
 )
@@ -185,24 +187,24 @@ func AddOrganization(app awscdk.App, cfg *Config, functions Functions) (*Org, er
 	env := func(region string) *awscdk.Environment {
 		return &awscdk.Environment{Account: jsii.String(org.Account), Region: jsii.String(region)}
 	}
-	central := newCentral(app, cfg, env(org.Region))
-	out.Central = central
+	hub := newCentral(app, cfg, env(org.Region))
+	out.Central = hub
 	for _, r := range org.Regions {
 		s := assetsStack(app, org, env(r), staging)
 		out.Assets = append(out.Assets, s)
 		// The StackSets deploy only once every region has the code.
-		central.Stack.AddStackDependency(s, jsii.String("members read their function code from the region's assets bucket"))
+		hub.Stack.AddStackDependency(s, jsii.String("members read their function code from the region's assets bucket"))
 	}
 	if !contains(org.Regions, org.Region) {
 		s := assetsStack(app, org, env(org.Region), staging)
 		out.Assets = append(out.Assets, s)
-		central.Stack.AddStackDependency(s, jsii.String("the StackSets' templates are in the home region's assets bucket"))
+		hub.Stack.AddStackDependency(s, jsii.String("the StackSets' templates are in the home region's assets bucket"))
 	}
-	central.StackSets = map[string]awscloudformation.CfnStackSet{}
+	hub.StackSets = map[string]awscloudformation.CfnStackSet{}
 	for _, m := range members {
-		central.StackSets[m.name] = stackSet(central.Stack, cfg, m, urls[m.name])
+		hub.StackSets[m.name] = stackSet(hub.Stack, cfg, m, urls[m.name])
 	}
-	for _, s := range append([]awscdk.Stack{central.Stack}, out.Assets...) {
+	for _, s := range append([]awscdk.Stack{hub.Stack}, out.Assets...) {
 		awscdk.Aspects_Of(s).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	}
 	return out, nil
@@ -280,13 +282,7 @@ func forwardToCentral(g *Guard, org *Organization) {
 	})
 	// Both sources in one rule, with the alarms narrowed to this stack's
 	// (CloudFormation names them STACK-LOGICALID-SUFFIX).
-	rule.Node().DefaultChild().(awsevents.CfnRule).AddPropertyOverride(jsii.String("EventPattern"), map[string]any{
-		"$or": []any{
-			map[string]any{"source": []string{AlertSource}, "detail-type": []string{AlertDetailType}},
-			map[string]any{"source": []string{"aws.cloudwatch"}, "detail-type": []string{"CloudWatch Alarm State Change"},
-				"detail": map[string]any{"alarmName": []any{map[string]any{"prefix": awscdk.Aws_STACK_NAME()}}}},
-		},
-	})
+	rule.Node().DefaultChild().(awsevents.CfnRule).AddPropertyOverride(jsii.String("EventPattern"), central.ForwardPattern(awscdk.Aws_STACK_NAME()))
 	rule.AddTarget(awseventstargets.NewEventBus(bus, &awseventstargets.EventBusProps{DeadLetterQueue: undelivered}))
 	health := awscloudwatchactions.NewSnsAction(g.HealthTopic)
 	five := awscdk.Duration_Minutes(jsii.Number(5))
@@ -384,6 +380,7 @@ func newCentral(app awscdk.App, cfg *Config, env *awscdk.Environment) *Central {
 		Description:  jsii.String("s3xguard: every member's alerts to the organization's alert topic"),
 		EventPattern: &awsevents.EventPattern{Source: jsii.Strings(AlertSource), DetailType: jsii.Strings(AlertDetailType)},
 	})
+	alerts.Node().DefaultChild().(awsevents.CfnRule).AddPropertyOverride(jsii.String("EventPattern"), central.AlertPattern())
 	alerts.AddTarget(awseventstargets.NewSnsTopic(topic, &awseventstargets.SnsTopicProps{
 		Message:         awsevents.RuleTargetInput_FromEventPath(jsii.String("$.detail")),
 		DeadLetterQueue: undelivered,

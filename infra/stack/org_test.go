@@ -247,7 +247,7 @@ func TestOrgMembers(t *testing.T) {
 				fwd = js(r)
 			}
 		}
-		for _, want := range []string{`"arn:`, `:events:us-east-1:999988887777:event-bus/s3xguard-central"`, `"DeadLetterConfig"`, `"detail-type":["s3xguard alert"]`, `"prefix":{"Ref":"AWS::StackName"}`} {
+		for _, want := range []string{`"arn:`, `:events:us-east-1:999988887777:event-bus/s3xguard-central"`, `"DeadLetterConfig"`, `"detail-type":["s3xguard alert","s3xguard quarantine released"]`, `"prefix":{"Ref":"AWS::StackName"}`} {
 			if !strings.Contains(fwd, want) {
 				t.Errorf("%s: forward rule %s; want %s", name, fwd, want)
 			}

@@ -133,8 +133,10 @@ func (a *Alert) NextSteps() []string {
 		if a.Response.Action == quarantinedPartial {
 			add("The IAM part is pending: the sweep retries it; check the health topic")
 		}
-		if list != "" {
-			add("State: %s (table %s: %s)", list, orDash(a.Ops.StateTable), orDash(l.StateTable))
+		if list != "" && l.StateTable != "" {
+			add("State: %s (table %s: %s)", list, a.Ops.StateTable, l.StateTable)
+		} else if list != "" {
+			add("State: %s", list)
 		}
 		add("Undo (if the access was legitimate, after adding it to the allowlist): %s", a.ReleaseCommand())
 	case quarantinePending:

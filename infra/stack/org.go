@@ -239,7 +239,7 @@ func memberTemplate(dir string, m member, functionDir string) (awscdk.Stack, map
 		return nil, nil, nil, err
 	}
 	g.Function.Node().DefaultChild().(awslambda.CfnFunction).SetFunctionName(jsii.String(MemberFunctionName))
-	forwardToCentral(g, org)
+	forwardToCentral(g, &cfg)
 	doctorRole(g.Stack, org)
 	app.Synth(nil)
 	body, err := os.ReadFile(filepath.Join(outdir, m.name+".template.json"))
@@ -259,15 +259,23 @@ func memberTemplate(dir string, m member, functionDir string) (awscdk.Stack, map
 // calls the central account: when it is unreachable, pages still go out
 // locally and EventBridge retries the forward for a day, then parks it in
 // a queue whose alarm pages the local health topic.
-func forwardToCentral(g *Guard, org *Organization) {
-	stack := g.Stack
-	g.Function.AddEnvironment(jsii.String("ALERT_BUS"), jsii.String("default"), nil)
-	g.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("PutAlertEvents"),
-		Actions:    jsii.Strings("events:PutEvents"),
-		Resources:  jsii.Strings(fmt.Sprintf("arn:%s:events:%s:%s:event-bus/default", *stack.Partition(), *stack.Region(), *stack.Account())),
-		Conditions: &map[string]any{"StringEquals": map[string]any{"events:source": AlertSource}},
-	}))
+func forwardToCentral(g *Guard, cfg *Config) {
+	stack, org := g.Stack, cfg.Organization
+	// Alarm state changes reach the default bus only. The function's
+	// events go to the routing bus when there is one (ALERT_BUS,
+	// routing.go), else to the default bus too.
+	sources := map[string]awsevents.IEventBus{"ForwardToCentral": nil}
+	if cfg.Routing.Enabled() {
+		sources["ForwardRoutedToCentral"] = awsevents.EventBus_FromEventBusName(stack, jsii.String("AlertBusRef"), jsii.String(*stack.StackName()+"-alerts"))
+	} else {
+		g.Function.AddEnvironment(jsii.String("ALERT_BUS"), jsii.String("default"), nil)
+		g.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("PutAlertEventsDefaultBus"),
+			Actions:    jsii.Strings("events:PutEvents"),
+			Resources:  jsii.Strings(fmt.Sprintf("arn:%s:events:%s:%s:event-bus/default", *stack.Partition(), *stack.Region(), *stack.Account())),
+			Conditions: &map[string]any{"StringEquals": map[string]any{"events:source": AlertSource}},
+		}))
+	}
 	undelivered := awssqs.NewQueue(stack, jsii.String("CentralUndelivered"), &awssqs.QueueProps{
 		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL:      jsii.Bool(true),
@@ -276,14 +284,21 @@ func forwardToCentral(g *Guard, org *Organization) {
 	nag(undelivered, "AwsSolutions-SQS3", "This queue is the dead-letter queue of the forward to the central bus.")
 	bus := awsevents.EventBus_FromEventBusArn(stack, jsii.String("CentralBus"),
 		jsii.String(fmt.Sprintf("arn:%s:events:%s:%s:event-bus/%s", *stack.Partition(), org.Region, org.Account, CentralBusName)))
-	rule := awsevents.NewRule(stack, jsii.String("ForwardToCentral"), &awsevents.RuleProps{
-		Description:  jsii.String("s3xguard: alerts and alarm state changes to the organization's central bus"),
-		EventPattern: &awsevents.EventPattern{Source: jsii.Strings(AlertSource, "aws.cloudwatch")},
-	})
-	// Both sources in one rule, with the alarms narrowed to this stack's
-	// (CloudFormation names them STACK-LOGICALID-SUFFIX).
-	rule.Node().DefaultChild().(awsevents.CfnRule).AddPropertyOverride(jsii.String("EventPattern"), central.ForwardPattern(awscdk.Aws_STACK_NAME()))
-	rule.AddTarget(awseventstargets.NewEventBus(bus, &awseventstargets.EventBusProps{DeadLetterQueue: undelivered}))
+	for _, id := range []string{"ForwardToCentral", "ForwardRoutedToCentral"} {
+		from, ok := sources[id]
+		if !ok {
+			continue
+		}
+		rule := awsevents.NewRule(stack, jsii.String(id), &awsevents.RuleProps{
+			EventBus:     from,
+			Description:  jsii.String("s3xguard: alerts and alarm state changes to the organization's central bus"),
+			EventPattern: &awsevents.EventPattern{Source: jsii.Strings(AlertSource, "aws.cloudwatch")},
+		})
+		// Both sources in one pattern, the alarms narrowed to this
+		// stack's (CloudFormation names them STACK-LOGICALID-SUFFIX).
+		rule.Node().DefaultChild().(awsevents.CfnRule).AddPropertyOverride(jsii.String("EventPattern"), central.ForwardPattern(awscdk.Aws_STACK_NAME()))
+		rule.AddTarget(awseventstargets.NewEventBus(bus, &awseventstargets.EventBusProps{DeadLetterQueue: undelivered}))
+	}
 	health := awscloudwatchactions.NewSnsAction(g.HealthTopic)
 	five := awscdk.Duration_Minutes(jsii.Number(5))
 	a := awscloudwatch.NewAlarm(stack, jsii.String("CentralUndeliveredAlarm"), &awscloudwatch.AlarmProps{

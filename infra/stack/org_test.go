@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -326,5 +327,39 @@ func TestOrgCfnLint(t *testing.T) {
 	out, err := exec.Command(lint, append([]string{"--ignore-checks", "W3005", "--"}, append(templates, members...)...)...).CombinedOutput()
 	if err != nil {
 		t.Errorf("cfn-lint: %v\n%s", err, out)
+	}
+}
+
+// With routing, the function's events go to the routing bus: the member
+// forwards from there, and alarms still from the default bus.
+func TestOrgMemberWithRouting(t *testing.T) {
+	synth(t, "minimal") // builds the function
+	cfg := orgConfig()
+	cfg.Targets = nil
+	cfg.Routing = &Routing{Chat: &ChatRoute{}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	m := member{name: "s3xguard", cfg: cfg.For(Target{Region: "us-east-1"})}
+	m.cfg.member = &memberCode{account: cfg.Organization.Account, key: "function/test.zip"}
+	dir, _ := os.MkdirTemp(scratch, "members-")
+	_, tmpl, _, err := memberTemplate(dir, m, functionDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var forwards []string
+	for _, r := range ofType(tmpl, "AWS::Events::Rule") {
+		if strings.Contains(js(r), CentralBusName) {
+			forwards = append(forwards, js(r["EventBusName"]))
+		}
+	}
+	sort.Strings(forwards)
+	if len(forwards) != 2 || forwards[0] != `"s3xguard-alerts"` || forwards[1] != "null" {
+		t.Errorf("forward rules on buses %v; want the default bus (alarms) and the routing bus (alerts)", forwards)
+	}
+	for _, f := range ofType(tmpl, "AWS::Lambda::Function") {
+		if env := js(f["Environment"]); !strings.Contains(env, `"ALERT_BUS":"s3xguard-alerts"`) {
+			t.Errorf("environment %s; want ALERT_BUS the routing bus", env)
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -47,7 +47,7 @@ func TestDoctorOrg(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"doctor", "--format", "json", "--org-role", "s3xguard-doctor", "--accounts", "@" + list, "--regions", harness.Region}, nil, &stdout, &stderr)
+	code := Run([]string{"doctor", "--format", "json", "--org-role", "s3xguard-doctor", "--accounts", "@" + list, "--regions", harness.Region}, nil, &stdout, &stderr)
 	if code != 1 {
 		t.Errorf("exit %d; want 1 (two accounts not ok)\nstderr: %s", code, stderr.String())
 	}
@@ -78,7 +78,7 @@ func TestDoctorOrg(t *testing.T) {
 	}
 	// The text format: the same verdicts, one line each.
 	var text bytes.Buffer
-	if c := run([]string{"doctor", "--org-role", "s3xguard-doctor", "--accounts", good + "," + broken, "--regions", harness.Region}, nil, &text, &stderr); c != 1 {
+	if c := Run([]string{"doctor", "--org-role", "s3xguard-doctor", "--accounts", good + "," + broken, "--regions", harness.Region}, nil, &text, &stderr); c != 1 {
 		t.Errorf("text format: exit %d; want 1", c)
 	}
 	got := strings.Split(strings.TrimSpace(text.String()), "\n")
@@ -86,7 +86,7 @@ func TestDoctorOrg(t *testing.T) {
 		t.Errorf("text:\n%s", text.String())
 	}
 	// Only the good account: exit 0.
-	if c := run([]string{"doctor", "--org-role", "s3xguard-doctor", "--accounts", good, "--regions", harness.Region}, nil, &text, &stderr); c != 0 {
+	if c := Run([]string{"doctor", "--org-role", "s3xguard-doctor", "--accounts", good, "--regions", harness.Region}, nil, &text, &stderr); c != 0 {
 		t.Errorf("one good account: exit %d; want 0\n%s", c, text.String())
 	}
 }
@@ -102,7 +102,7 @@ func TestDoctorOrgUsage(t *testing.T) {
 		{[]string{"--org-role", "r", "--accounts", "@/nonexistent/accounts", "--regions", "us-east-1"}, "/nonexistent/accounts"},
 	} {
 		var stdout, stderr bytes.Buffer
-		if code := run(append([]string{"doctor"}, tt.args...), nil, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), tt.want) {
+		if code := Run(append([]string{"doctor"}, tt.args...), nil, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), tt.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tt.args, code, stderr.String(), tt.want)
 		}
 	}

@@ -388,8 +388,10 @@ func newCentral(app awscdk.App, cfg *Config, env *awscdk.Environment) *Central {
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 	})
 	nag(undelivered, "AwsSolutions-SQS3", "This queue is the dead-letter queue of the central rules' targets.")
-	// The page is the member's alert document itself: it names the member
-	// account, region and bucket.
+	// The page is the member's alert document (which names the guarded
+	// account, region and bucket) under the account and region EventBridge
+	// stamped on the event: a member can write anything in the document,
+	// but not who sent it.
 	alerts := awsevents.NewRule(stack, jsii.String("MemberAlerts"), &awsevents.RuleProps{
 		EventBus:     bus,
 		Description:  jsii.String("s3xguard: every member's alerts to the organization's alert topic"),
@@ -397,7 +399,10 @@ func newCentral(app awscdk.App, cfg *Config, env *awscdk.Environment) *Central {
 	})
 	alerts.Node().DefaultChild().(awsevents.CfnRule).AddPropertyOverride(jsii.String("EventPattern"), central.AlertPattern())
 	alerts.AddTarget(awseventstargets.NewSnsTopic(topic, &awseventstargets.SnsTopicProps{
-		Message:         awsevents.RuleTargetInput_FromEventPath(jsii.String("$.detail")),
+		Message: awsevents.RuleTargetInput_FromObject(map[string]any{
+			"sender": map[string]any{"account": awsevents.EventField_Account(), "region": awsevents.EventField_Region()},
+			"alert":  awsevents.EventField_FromPath(jsii.String("$.detail")),
+		}),
 		DeadLetterQueue: undelivered,
 	}))
 	healthRule := awsevents.NewRule(stack, jsii.String("MemberAlarms"), &awsevents.RuleProps{
@@ -450,7 +455,15 @@ func assetsStack(app awscdk.App, org *Organization, env *awscdk.Environment, sta
 		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
 		Actions:    jsii.Strings("s3:GetObject", "s3:GetObjectVersion"),
 		Resources:  jsii.Strings(*bucket.BucketArn() + "/function/*"),
-		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:PrincipalOrgID": org.ID}},
+		// Lambda fetches the code with the credentials of the caller that
+		// creates or updates the function ("make sure your request
+		// credentials have permission to GetObject", its error says): in
+		// a member, the StackSet execution role. Naming it keeps the
+		// bundled allowlist from every other principal of the organization.
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"aws:PrincipalOrgID": org.ID},
+			"ArnLike":      map[string]any{"aws:PrincipalArn": "arn:*:iam::*:role/stacksets-exec-*"},
+		},
 	}))
 	awss3deployment.NewBucketDeployment(stack, jsii.String("Upload"), &awss3deployment.BucketDeploymentProps{
 		Sources:           &[]awss3deployment.ISource{awss3deployment.Source_Asset(jsii.String(staging), nil)},

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -161,8 +162,34 @@ func TestOrgCentral(t *testing.T) {
 			alarm = js(r)
 		}
 	}
-	if !strings.Contains(alert, `"InputPath":"$.detail"`) || !strings.Contains(alert, `"Ref":"Alerts`) || !strings.Contains(alert, `"detail-type":["s3xguard alert"]`) {
-		t.Errorf("alert rule %s; want the member's alert document to the organization's alert topic", alert)
+	if !strings.Contains(alert, `"Ref":"Alerts`) || !strings.Contains(alert, `"detail-type":["s3xguard alert"]`) {
+		t.Errorf("alert rule %s; want the member's alerts to the organization's alert topic", alert)
+	}
+	// The page: the member's document under the sender EventBridge
+	// stamped, which the member cannot forge.
+	var rule struct {
+		Targets []struct {
+			InputTransformer struct {
+				InputPathsMap map[string]string
+				InputTemplate string
+			}
+		}
+	}
+	json.Unmarshal([]byte(alert), &rule)
+	if len(rule.Targets) != 1 {
+		t.Fatalf("alert rule targets %s", alert)
+	}
+	it := rule.Targets[0].InputTransformer
+	if !reflect.DeepEqual(it.InputPathsMap, map[string]string{"account": "$.account", "region": "$.region", "detail": "$.detail"}) {
+		t.Errorf("alert page paths %v", it.InputPathsMap)
+	}
+	var page struct {
+		Sender struct{ Account, Region string }
+		Alert  map[string]any
+	}
+	filled := strings.NewReplacer("<account>", `"111111111111"`, "<region>", `"eu-west-1"`, "<detail>", `{"kind":"unauthorized"}`).Replace(it.InputTemplate)
+	if err := json.Unmarshal([]byte(filled), &page); err != nil || page.Sender.Account != "111111111111" || page.Sender.Region != "eu-west-1" || page.Alert["kind"] != "unauthorized" {
+		t.Errorf("alert page %s (filled: %s, %v); want {sender: {account, region}, alert: the document}", it.InputTemplate, filled, err)
 	}
 	for _, field := range []string{`"account":"$.account"`, `"region":"$.region"`, `"$.detail.alarmName"`, `\u003caccount\u003e`, `\u003cregion\u003e`, `"Ref":"Health`} {
 		if !strings.Contains(alarm, field) {
@@ -195,8 +222,8 @@ func TestOrgAssets(t *testing.T) {
 		}
 		for _, p := range ofType(a, "AWS::S3::BucketPolicy") {
 			doc := js(p)
-			if !strings.Contains(doc, `"aws:PrincipalOrgID":"o-abcd123456"`) || !strings.Contains(doc, `/function/*`) {
-				t.Errorf("%s: assets policy %s; want the organization to read function/*", region, doc)
+			if !strings.Contains(doc, `"aws:PrincipalOrgID":"o-abcd123456"`) || !strings.Contains(doc, `/function/*`) || !strings.Contains(doc, `"aws:PrincipalArn":"arn:*:iam::*:role/stacksets-exec-*"`) {
+				t.Errorf("%s: assets policy %s; want the organization's StackSet execution roles to read function/*", region, doc)
 			}
 		}
 		if n := len(ofType(a, "Custom::CDKBucketDeployment")); n != 1 {

@@ -78,14 +78,16 @@ func TestDoctorOrg(t *testing.T) {
 	}
 	// The text format: the same verdicts, one line each.
 	var text bytes.Buffer
-	if c := Run([]string{"doctor", "--org-role", "s3xguard-doctor", "--accounts", good + "," + broken, "--regions", harness.Region}, nil, &text, &stderr); c != 1 {
+	if c := Run([]string{"doctor", "--org-role", "s3xguard-doctor", "--accounts", good + "," + broken + "," + empty, "--regions", harness.Region}, nil, &text, &stderr); c != 1 {
 		t.Errorf("text format: exit %d; want 1", c)
 	}
+	t.Logf("text:\n%s", text.String())
 	got := strings.Split(strings.TrimSpace(text.String()), "\n")
-	if len(got) != 2 || !strings.HasPrefix(got[0], "ok    "+good+"  us-east-1") || !strings.HasPrefix(got[1], "fail  "+broken+"  us-east-1") {
+	if len(got) != 3 || !strings.HasPrefix(got[0], "ok    "+good+"  us-east-1") || !strings.HasPrefix(got[1], "fail  "+broken+"  us-east-1") || !strings.HasPrefix(got[2], "fail  "+empty+"  us-east-1") {
 		t.Errorf("text:\n%s", text.String())
 	}
 	// Only the good account: exit 0.
+	text.Reset()
 	if c := Run([]string{"doctor", "--org-role", "s3xguard-doctor", "--accounts", good, "--regions", harness.Region}, nil, &text, &stderr); c != 0 {
 		t.Errorf("one good account: exit %d; want 0\n%s", c, text.String())
 	}

@@ -219,8 +219,8 @@ func (c *Config) Validate() error {
 		c.Buckets = nil
 	}
 	for i, b := range c.Buckets {
-		if !bucketRE.MatchString(b) || len(b) > 63 {
-			bad(fmt.Sprintf("buckets[%d]", i), fmt.Sprintf("%q", b), "want a directory bucket name, BASE--AZID--x-s3 (or the list [\"*\"] for all)")
+		if !validBucket(b) {
+			bad(fmt.Sprintf("buckets[%d]", i), fmt.Sprintf("%q", b), wantBucket)
 		}
 	}
 	if c.Findings != "" && c.Findings != "securityhub" {
@@ -336,6 +336,10 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+const wantBucket = "want a directory bucket name, BASE--AZID--x-s3 (or the list [\"*\"] for all)"
+
+func validBucket(b string) bool { return bucketRE.MatchString(b) && len(b) <= 63 }
+
 // For is the config one target deploys: the defaults with t's overrides,
 // and t as its only target. Call it on a validated config.
 func (c *Config) For(t Target) *Config {
@@ -383,8 +387,8 @@ func (c *Config) validateTarget(t Target) error {
 		return " (the default)"
 	}
 	for i, b := range c.Buckets {
-		if t.Buckets != nil && (!bucketRE.MatchString(b) || len(b) > 63) {
-			bad(fmt.Sprintf("buckets[%d]", i), fmt.Sprintf("%q", b), "want a directory bucket name, BASE--AZID--x-s3 (or the list [\"*\"] for all)")
+		if t.Buckets != nil && !validBucket(b) {
+			bad(fmt.Sprintf("buckets[%d]", i), fmt.Sprintf("%q", b), wantBucket)
 			continue
 		}
 		if err := zoneInRegion(b, t.Region); err != nil {

@@ -177,17 +177,7 @@ func TestConfigTargets(t *testing.T) {
 		},
 			`targets[1] (444455556666/us-east-1): allowlist: "testdata/bad-allowlist.yaml"`},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			c := validConfig()
-			tt.mod(c)
-			err := c.Validate()
-			if tt.want == "" && err != nil {
-				t.Fatalf("got %v; want valid", err)
-			}
-			if tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
-				t.Fatalf("got %v; want %q", err, tt.want)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { wantValidate(t, validConfig(), tt.mod, tt.want) })
 	}
 }
 
@@ -243,16 +233,20 @@ func TestConfigOrganization(t *testing.T) {
 			`organization member */eu-west-1: buckets[0] (the default): "analytics--use1-az4--x-s3": zone use1-az4 is in us-east-1`},
 		{"bad doctor role", func(c *Config) { c.Organization.DoctorRoleName = "ops/doctor" }, `organization.doctorRoleName: "ops/doctor"`},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			c := orgConfig()
-			tt.mod(c)
-			err := c.Validate()
-			if tt.want == "" && err != nil {
-				t.Fatalf("got %v; want valid", err)
-			}
-			if tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
-				t.Fatalf("got %v; want %q", err, tt.want)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { wantValidate(t, orgConfig(), tt.mod, tt.want) })
+	}
+}
+
+// wantValidate applies mod to c and checks Validate's verdict: valid when
+// want is "", else an error containing want.
+func wantValidate(t *testing.T, c *Config, mod func(*Config), want string) {
+	t.Helper()
+	mod(c)
+	err := c.Validate()
+	if want == "" && err != nil {
+		t.Fatalf("got %v; want valid", err)
+	}
+	if want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+		t.Fatalf("got %v; want %q", err, want)
 	}
 }

@@ -317,14 +317,8 @@ func TestOrgNag(t *testing.T) {
 		stacks[n] = m
 	}
 	for name, st := range stacks {
-		a := assertions.Annotations_FromStack(st)
-		for _, msgs := range [][]string{
-			messages(a.FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))),
-			messages(a.FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))),
-		} {
-			for _, m := range msgs {
-				t.Errorf("%s: %s", name, m)
-			}
+		for _, m := range nagMessages(st) {
+			t.Errorf("%s: %s", name, m)
 		}
 	}
 	for _, dir := range []string{s.outdir, filepath.Join(s.org.MembersDir, "s3xguard")} {
@@ -335,16 +329,7 @@ func TestOrgNag(t *testing.T) {
 }
 
 func TestOrgCfnLint(t *testing.T) {
-	lint := os.Getenv("CFN_LINT")
-	if lint == "" {
-		lint, _ = exec.LookPath("cfn-lint")
-	}
-	if _, err := os.Stat(lint); lint == "" || err != nil {
-		if os.Getenv("S3XGUARD_REQUIRE_TOOLS") == "1" {
-			t.Fatal("cfn-lint not found (set CFN_LINT or run ./test/run)")
-		}
-		t.Skip("cfn-lint not found; ./test/run installs it")
-	}
+	lint := cfnLint(t)
 	s := synthOrg(t)
 	templates, _ := filepath.Glob(filepath.Join(s.outdir, "*.template.json"))
 	members, _ := filepath.Glob(filepath.Join(s.org.MembersDir, "*", "*.template.json"))

@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
@@ -27,6 +26,7 @@ import (
 	"github.com/s3xguard/s3xguard/lambda/config"
 	"github.com/s3xguard/s3xguard/lambda/ownrole"
 	"github.com/s3xguard/s3xguard/lambda/quarantine"
+	"github.com/s3xguard/s3xguard/lambda/securityhub"
 	"github.com/s3xguard/s3xguard/lambda/state"
 	"github.com/s3xguard/s3xguard/rules"
 )
@@ -131,7 +131,13 @@ func New(cfg *config.Config, awsCfg aws.Config, stdout io.Writer) (*Handler, err
 	log.Info("cold start", "mode", cfg.Mode, "sessionCheck", cfg.SessionCheck, "allowlist", cfg.AllowlistPath, "allowEntries", len(allow.Entries), "region", q.Region)
 	var hub SecurityHubAPI
 	if cfg.Findings == config.FindingsSecurityHub {
-		hub = securityhub.NewFromConfig(awsCfg)
+		c, err := securityhub.New(awsCfg)
+		if err != nil {
+			return nil, err
+		}
+		// LoadAWS's call budget is SDK middleware: this client is not the SDK's.
+		c.Budget = CallBudget
+		hub = c
 	}
 	return &Handler{
 		SecurityHub: hub,

@@ -310,6 +310,21 @@ func forwardToCentral(g *Guard, cfg *Config) {
 		AlarmDescription:   jsii.String("s3xguard could not forward alerts to the organization's central bus for a day: the local pages went out, the central account did not see them"),
 	})
 	a.AddAlarmAction(health)
+	if !cfg.Routing.Enabled() {
+		// With routing, health.go already alarms on it.
+		awscloudwatch.NewAlarm(stack, jsii.String("BusFailedAlarm"), &awscloudwatch.AlarmProps{
+			Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+				Namespace: jsii.String(metricNamespace), MetricName: jsii.String("BusFailed"),
+				DimensionsMap: &map[string]*string{breakerDim: jsii.String(cfg.ResponseMode)},
+				Statistic:     jsii.String("Sum"), Period: five,
+			}),
+			Threshold:          jsii.Number(0),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			EvaluationPeriods:  jsii.Number(1),
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+			AlarmDescription:   jsii.String("s3xguard alerts were paged but not put on the account's default bus: the organization's central account missed them (see the function's log)"),
+		}).AddAlarmAction(health)
+	}
 	awscdk.NewCfnOutput(stack, jsii.String("CentralUndeliveredUrl"), &awscdk.CfnOutputProps{Value: undelivered.QueueUrl()})
 }
 

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -279,6 +280,16 @@ func TestOrgMembers(t *testing.T) {
 			if !strings.Contains(fwd, want) {
 				t.Errorf("%s: forward rule %s; want %s", name, fwd, want)
 			}
+		}
+		// Both ways the central account can miss an alert page locally.
+		var missed []string
+		for _, a := range ofType(tmpl, "AWS::CloudWatch::Alarm") {
+			if m := js(a); (a["MetricName"] == "BusFailed" || strings.Contains(m, "CentralUndelivered")) && strings.Contains(js(a["AlarmActions"]), "Health") {
+				missed = append(missed, fmt.Sprint(a["MetricName"]))
+			}
+		}
+		if sort.Strings(missed); !reflect.DeepEqual(missed, []string{"ApproximateNumberOfMessagesVisible", "BusFailed"}) {
+			t.Errorf("%s: alarms on the central path %v; want BusFailed and the undelivered queue, to the health topic", name, missed)
 		}
 		if !strings.Contains(all, `"events:PutEvents"`) || !strings.Contains(all, `"events:source":"s3xguard"`) {
 			t.Errorf("%s: the function may not put its alert events", name)

@@ -3,6 +3,7 @@ package stack
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/s3xguard/s3xguard/lambda/alert"
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
 	"github.com/s3xguard/s3xguard/rules"
+	"github.com/s3xguard/s3xguard/test/golden"
 )
 
 const testRoutingKey = "R0UTINGKEYR0UTINGKEYR0UTINGKEY12"
@@ -386,6 +388,13 @@ func TestRoutingWiring(t *testing.T) {
 			t.Errorf("%s: %d buses without routing", name, n)
 		}
 	}
+	if a := s.alarmsByID()["BusFailedAlarm"]; a == nil || a["MetricName"] != "BusFailed" || a["Namespace"] != "s3xguard" ||
+		!strings.Contains(js(a["AlarmActions"]), `"Ref":"Health`) {
+		t.Errorf("BusFailedAlarm = %s; want an alarm on BusFailed paging the health topic", js(a))
+	}
+	if synth(t, "full").alarmsByID()["BusFailedAlarm"] != nil {
+		t.Error("full: BusFailedAlarm without routing")
+	}
 	tp := js(s.resources("AWS::SNS::TopicPolicy"))
 	if !strings.Contains(tp, "TheChatRulesPublish") || !strings.Contains(tp, "aws:SourceArn") {
 		t.Errorf("chat topic policy: %s", tp)
@@ -436,4 +445,69 @@ func TestRoutingConfigRefusals(t *testing.T) {
 	if err := ok.Validate(); err != nil {
 		t.Errorf("a confirming https endpoint refused: %v", err)
 	}
+}
+
+// readmeDocs returns the alert and release documents of the samples in
+// lambda/README.md (TestREADMESamples keeps them what the code renders).
+func readmeDocs(t *testing.T) (alertDoc, releaseDoc string) {
+	t.Helper()
+	text, err := os.ReadFile("../../lambda/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := func(after string) string {
+		_, rest, ok := strings.Cut(string(text), after)
+		if !ok {
+			t.Fatalf("lambda/README.md: no %q", after)
+		}
+		_, rest, _ = strings.Cut(rest, "```json\n")
+		body, _, _ := strings.Cut(rest, "```")
+		return body
+	}
+	return block("The document (the SNS `default` member"), block("The `detail` of the bus event \"s3xguard quarantine released\"")
+}
+
+// TestRoutingSamples: infra/README.md shows what each tool receives for
+// the README's sample alert and its release (S3XGUARD_UPDATE_DOCS=1
+// rewrites it).
+func TestRoutingSamples(t *testing.T) {
+	s := synth(t, "routing")
+	doc, rel := readmeDocs(t)
+	show := func(d delivery, drop string) string {
+		var m map[string]any
+		if err := json.Unmarshal(d.body, &m); err != nil {
+			t.Fatal(err)
+		}
+		if p, ok := m["payload"].(map[string]any); ok && drop != "" {
+			delete(p, drop)
+		}
+		b, _ := json.MarshalIndent(m, "", "  ")
+		return string(b)
+	}
+	var b strings.Builder
+	byEndpoint := func(event map[string]any) map[string]delivery {
+		out := map[string]delivery{}
+		for _, d := range s.deliveries(t, event) {
+			out[d.endpoint] = d
+		}
+		return out
+	}
+	a, r := byEndpoint(busEvent("s3xguard alert", doc)), byEndpoint(busEvent("s3xguard quarantine released", rel))
+	for _, c := range []struct {
+		title string
+		d     delivery
+		drop  string
+	}{
+		{"PagerDuty, trigger (`custom_details`: the document)", a["https://events.pagerduty.com/v2/enqueue"], "custom_details"},
+		{"PagerDuty, resolve on release", r["https://events.pagerduty.com/v2/enqueue"], ""},
+		{"Slack", a["https://hooks.slack.com/services/T000/B000/XXXXXXXX"], ""},
+		{"Opsgenie, create (`POST /v2/alerts`)", a["https://api.eu.opsgenie.com/v2/alerts"], ""},
+		{"Opsgenie, close on release (`POST /v2/alerts/" + strings.Join(r["https://api.eu.opsgenie.com/v2/alerts/*/close"].path, "") + "/close?identifierType=alias`)", r["https://api.eu.opsgenie.com/v2/alerts/*/close"], ""},
+	} {
+		if c.d.body == nil {
+			t.Fatalf("%s: no delivery", c.title)
+		}
+		fmt.Fprintf(&b, "%s:\n\n```json\n%s\n```\n\n", c.title, show(c.d, c.drop))
+	}
+	golden.Section(t, "../README.md", "routing-samples", strings.TrimSuffix(b.String(), "\n"))
 }

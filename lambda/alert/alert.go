@@ -189,7 +189,9 @@ func (a *Alert) build() (Message, error) {
 			m.Attributes[k] = attrText(v)
 		}
 	}
-	doc := a.document(r)
+	// The steps are rendered once, for the document, chat and the email.
+	steps := a.NextSteps()
+	doc := a.document(r, steps)
 	doc.Summary = m.Subject
 	machine, err := json.Marshal(doc)
 	if err != nil {
@@ -197,7 +199,7 @@ func (a *Alert) build() (Message, error) {
 	}
 	sms := clip(escape(fmt.Sprintf("s3xguard %s %s/%s: %s %s %s by %s: %s", a.Severity, orDash(a.Guarded.Account), orDash(a.Guarded.Region),
 		a.Kind, what, orDash(r.Bucket), who, a.Response.Action)), 140)
-	body, err := json.Marshal(map[string]string{"default": string(machine), "email": a.email(r, who), "sms": sms})
+	body, err := json.Marshal(map[string]string{"default": string(machine), "email": a.email(r, who, steps), "sms": sms})
 	if err != nil {
 		return Message{}, err
 	}
@@ -238,7 +240,7 @@ type document struct {
 	Chat      Chat     `json:"chat"`
 }
 
-func (a *Alert) document(r *cloudtrail.Record) document {
+func (a *Alert) document(r *cloudtrail.Record, steps []string) document {
 	p := a.Decision.Principal
 	return document{
 		S3xguard: 1, Kind: a.Kind, Severity: a.Severity.String(), Guarded: a.Guarded, DedupKey: a.IncidentKey(),
@@ -260,11 +262,11 @@ func (a *Alert) document(r *cloudtrail.Record) document {
 		ID:       a.ID, Input: a.Input,
 		MayBeDuplicate: a.Duplicate != "", DuplicateReason: a.Duplicate,
 		Escalated: a.Escalated, Clipped: a.Clipped,
-		NextSteps: a.NextSteps(), Runbook: a.Runbook(), Links: a.links(r), Chat: a.chat(r),
+		NextSteps: steps, Runbook: a.Runbook(), Links: a.links(r), Chat: a.chat(r, steps),
 	}
 }
 
-func (a *Alert) email(r *cloudtrail.Record, who string) string {
+func (a *Alert) email(r *cloudtrail.Record, who string, steps []string) string {
 	var b strings.Builder
 	line := func(label, v string) {
 		if v != "" {
@@ -274,7 +276,7 @@ func (a *Alert) email(r *cloudtrail.Record, who string) string {
 	fmt.Fprintf(&b, "s3xguard: %s %s event (severity %s)\n", a.Kind, escape(orDash(r.EventName)), a.Severity)
 	fmt.Fprintf(&b, "in account %s, region %s: %s\n\n", escape(orDash(a.Guarded.Account)), escape(orDash(a.Guarded.Region)), escape(orDash(a.Response.Action)))
 	b.WriteString("NEXT STEPS\n")
-	for i, s := range a.NextSteps() {
+	for i, s := range steps {
 		fmt.Fprintf(&b, "%d. %s\n", i+1, escape(s))
 	}
 	fmt.Fprintf(&b, "Runbook: %s\n\n", a.Runbook())

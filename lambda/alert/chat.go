@@ -56,7 +56,7 @@ func newChat(title, description string, steps []string, key, summary, eventType 
 		Metadata: ChatMetadata{ThreadID: key, Summary: clip(md(summary), 250), EventType: eventType}}
 }
 
-func (a *Alert) chat(r *cloudtrail.Record) Chat {
+func (a *Alert) chat(r *cloudtrail.Record, steps []string) Chat {
 	who := principalName(a.Decision.Principal, r)
 	title := fmt.Sprintf(":rotating_light: s3xguard %s: %s %s on %s", strings.ToUpper(a.Severity.String()), a.Kind, orDash(r.EventName), orDash(r.Bucket))
 	var d strings.Builder
@@ -76,7 +76,7 @@ func (a *Alert) chat(r *cloudtrail.Record) Chat {
 		field("Why", a.Decision.Reasons[0])
 	}
 	fmt.Fprintf(&d, "*Runbook:* %s", a.Runbook())
-	return newChat(title, d.String(), a.NextSteps(), a.IncidentKey(), title, string(a.Kind),
+	return newChat(title, d.String(), steps, a.IncidentKey(), title, string(a.Kind),
 		a.Guarded.Account, a.Guarded.Region, string(a.Kind), a.Severity.String(), r.Bucket)
 }
 

@@ -95,7 +95,7 @@ func (w *world) runPaged(command string) (string, error) {
 	if len(fields) == 0 || fields[0] != "s3xguard" {
 		w.t.Fatalf("command %q does not run s3xguard", command)
 	}
-	cmd := exec.Command(harness.Build(w.t, "./lambda"), fields[1:]...)
+	cmd := exec.Command(harness.Build(w.t, "./lambda/cmd/s3xguard"), fields[1:]...)
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	return string(out), err
@@ -178,5 +178,36 @@ func TestPagedReleaseCommandAndBus(t *testing.T) {
 	if len(rel) != 1 || rel[0].DetailType != "s3xguard quarantine released" ||
 		rel[0].Detail["dedupKey"] != writer.Doc["dedupKey"] || rel[0].Detail["reason"] != "released" {
 		t.Errorf("bus after release = %+v; want one release with dedupKey %v", rel, writer.Doc["dedupKey"])
+	}
+}
+
+// An expired quarantine resolves its incident: the sweep that lifts it
+// puts "s3xguard quarantine released" with the alert's dedupKey and
+// reason "expired" on the bus.
+func TestExpiryReleaseOnTheBus(t *testing.T) {
+	w := newWorld(t, map[string]string{"RESPONSE_MODE": "enforce", "QUARANTINE_TTL": "2s"})
+	busQ := w.withBus()
+	fn := w.function()
+	if r := fn.MustInvoke(t, ev{principal: session("writer")}.json()); r.Err != "" {
+		t.Fatalf("%s\n%s", r.Err, fn.Log())
+	}
+	alerts := w.alerts(2 * time.Second)
+	if len(alerts) != 1 || alerts[0].Attributes["action"] != "quarantined" {
+		t.Fatalf("alerts = %+v; want one quarantine", alerts)
+	}
+	if got := w.busEvents(busQ, time.Second); len(got) != 1 || got[0].DetailType != "s3xguard alert" {
+		t.Fatalf("bus = %+v; want the alert", got)
+	}
+	time.Sleep(2500 * time.Millisecond) // past QUARANTINE_TTL
+	if r := fn.MustInvoke(t, sweepEvent); r.Err != "" {
+		t.Fatalf("sweep: %s\n%s", r.Err, fn.Log())
+	}
+	if got := w.denied(); len(got) != 0 {
+		t.Fatalf("after expiry denied = %q", got)
+	}
+	rel := w.busEvents(busQ, 2*time.Second)
+	if len(rel) != 1 || rel[0].DetailType != "s3xguard quarantine released" || rel[0].Detail["reason"] != "expired" ||
+		rel[0].Detail["dedupKey"] != alerts[0].Doc["dedupKey"] {
+		t.Errorf("bus after expiry = %+v; want one release with dedupKey %v", rel, alerts[0].Doc["dedupKey"])
 	}
 }

@@ -40,7 +40,7 @@ func run() error {
 		return err
 	}
 	if cfg.Organization != nil {
-		if _, err := stack.AddOrganization(app, cfg, functions); err != nil {
+		if _, err := stack.AddOrganization(app, cfg, functions, os.TempDir()); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -132,9 +133,10 @@ type member struct {
 // topics, StackSets). One StackSet deploys the defaults to every account
 // of the units, except accounts that a target overrides in that region,
 // which get a StackSet of their own.
-func AddOrganization(app awscdk.App, cfg *Config, functions Functions) (*Org, error) {
+// Its staged uploads and member apps go in new directories under scratch.
+func AddOrganization(app awscdk.App, cfg *Config, functions Functions, scratch string) (*Org, error) {
 	org := cfg.Organization
-	staging, err := os.MkdirTemp("", "s3xguard-org-assets-")
+	staging, err := os.MkdirTemp(scratch, "s3xguard-org-assets-")
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +162,7 @@ func AddOrganization(app awscdk.App, cfg *Config, functions Functions) (*Org, er
 		keys[path] = key
 	}
 	out := &Org{Members: map[string]map[string]any{}, MemberStacks: map[string]awscdk.Stack{}, Staging: staging, cfg: cfg}
-	out.MembersDir, err = os.MkdirTemp("", "s3xguard-members-")
+	out.MembersDir, err = os.MkdirTemp(scratch, "s3xguard-members-")
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +197,7 @@ func AddOrganization(app awscdk.App, cfg *Config, functions Functions) (*Org, er
 		// The StackSets deploy only once every region has the code.
 		hub.Stack.AddStackDependency(s, jsii.String("members read their function code from the region's assets bucket"))
 	}
-	if !contains(org.Regions, org.Region) {
+	if !slices.Contains(org.Regions, org.Region) {
 		s := assetsStack(app, org, env(org.Region), staging)
 		out.Assets = append(out.Assets, s)
 		hub.Stack.AddStackDependency(s, jsii.String("the StackSets' templates are in the home region's assets bucket"))
@@ -208,15 +210,6 @@ func AddOrganization(app awscdk.App, cfg *Config, functions Functions) (*Org, er
 		awscdk.Aspects_Of(s).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	}
 	return out, nil
-}
-
-func contains(l []string, v string) bool {
-	for _, x := range l {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // memberTemplate synthesizes one member's Guard stack in an app of its

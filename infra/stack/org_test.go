@@ -56,7 +56,7 @@ func synthOrg(t *testing.T) *orgSynth {
 			s.functions[allowlist] = d
 			return d, err
 		}
-		if s.org, orgErr = AddOrganization(app, cfg, fns); orgErr != nil {
+		if s.org, orgErr = AddOrganization(app, cfg, fns, scratch); orgErr != nil {
 			return
 		}
 		app.Synth(nil)

@@ -90,19 +90,19 @@ func bundleWith(bootstrap, allowlist, dir string) (string, error) {
 	}
 	out, err := os.MkdirTemp(dir, "s3xguard-function-")
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("bundle %s: %w", allowlist, err)
 	}
 	for src, dst := range map[string]string{bootstrap: "bootstrap", allowlist: "allowlist.yaml"} {
 		data, err := os.ReadFile(src)
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("bundle: %w", err)
 		}
 		mode := os.FileMode(0o644)
 		if dst == "bootstrap" {
 			mode = 0o755
 		}
 		if err := os.WriteFile(filepath.Join(out, dst), data, mode); err != nil {
-			return "", err
+			return "", fmt.Errorf("bundle: %w", err)
 		}
 	}
 	return out, nil

@@ -138,14 +138,14 @@ func AddOrganization(app awscdk.App, cfg *Config, functions Functions, scratch s
 	org := cfg.Organization
 	staging, err := os.MkdirTemp(scratch, "s3xguard-org-assets-")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("stage the organization's uploads: %w", err)
 	}
 	members := []member{{name: "s3xguard", cfg: cfg.For(Target{Region: org.Regions[0]})}}
 	for _, t := range cfg.Targets {
 		members = append(members, member{name: fmt.Sprintf("s3xguard-%s-%s", t.Account, t.Region), cfg: cfg.For(t), target: t})
 	}
 	// One zip per distinct allowlist, named by its content.
-	keys := map[string]string{}
+	keys, dirs := map[string]string{}, map[string]string{}
 	for _, m := range members {
 		path := m.cfg.AllowlistPath()
 		if _, ok := keys[path]; ok {
@@ -153,27 +153,23 @@ func AddOrganization(app awscdk.App, cfg *Config, functions Functions, scratch s
 		}
 		dir, err := functions(path)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("member %s: %w", m.name, err)
 		}
 		key, err := zipFunction(dir, staging)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("member %s: %w", m.name, err)
 		}
-		keys[path] = key
+		keys[path], dirs[path] = key, dir
 	}
 	out := &Org{Members: map[string]map[string]any{}, MemberStacks: map[string]awscdk.Stack{}, Staging: staging, cfg: cfg}
 	out.MembersDir, err = os.MkdirTemp(scratch, "s3xguard-members-")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("member apps: %w", err)
 	}
 	urls := map[string]string{}
 	for _, m := range members {
-		dir, err := functions(m.cfg.AllowlistPath())
-		if err != nil {
-			return nil, err
-		}
 		m.cfg.member = &memberCode{account: org.Account, key: keys[m.cfg.AllowlistPath()]}
-		stack, tmpl, body, err := memberTemplate(out.MembersDir, m, dir)
+		stack, tmpl, body, err := memberTemplate(out.MembersDir, m, dirs[m.cfg.AllowlistPath()])
 		if err != nil {
 			return nil, fmt.Errorf("member %s: %w", m.name, err)
 		}
@@ -182,7 +178,7 @@ func AddOrganization(app awscdk.App, cfg *Config, functions Functions, scratch s
 		sum := sha256.Sum256(body)
 		key := fmt.Sprintf("templates/%s-%s.json", m.name, hex.EncodeToString(sum[:8]))
 		if err := writeStaged(staging, key, body); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("member %s: %w", m.name, err)
 		}
 		urls[m.name] = fmt.Sprintf("https://%s.s3.%s.amazonaws.com/%s", AssetsBucketName(org.Account, org.Region), org.Region, key)
 	}
@@ -235,13 +231,14 @@ func memberTemplate(dir string, m member, functionDir string) (awscdk.Stack, map
 	forwardToCentral(g, &cfg)
 	doctorRole(g.Stack, org)
 	app.Synth(nil)
-	body, err := os.ReadFile(filepath.Join(outdir, m.name+".template.json"))
+	path := filepath.Join(outdir, m.name+".template.json")
+	body, err := os.ReadFile(path)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, fmt.Errorf("read the member template: %w", err)
 	}
 	var tmpl map[string]any
 	if err := json.Unmarshal(body, &tmpl); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, fmt.Errorf("member template %s: %w", path, err)
 	}
 	return g.Stack, tmpl, body, nil
 }
@@ -559,25 +556,29 @@ func zipFunction(dir, staging string) (string, error) {
 		}
 		h.SetMode(mode)
 		w, err := zw.CreateHeader(h)
-		if err != nil {
-			return "", err
+		if err == nil {
+			_, err = w.Write(data)
 		}
-		if _, err := w.Write(data); err != nil {
-			return "", err
+		if err != nil {
+			return "", fmt.Errorf("zip function %s: %w", name, err)
 		}
 	}
 	if err := zw.Close(); err != nil {
-		return "", err
+		return "", fmt.Errorf("zip function: %w", err)
 	}
 	sum := sha256.Sum256(buf.Bytes())
 	key := "function/" + hex.EncodeToString(sum[:]) + ".zip"
 	return key, writeStaged(staging, key, buf.Bytes())
 }
 
+// writeStaged writes data as the object key of the assets buckets.
 func writeStaged(staging, key string, data []byte) error {
 	path := filepath.Join(staging, filepath.FromSlash(key))
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
+		return fmt.Errorf("stage %s: %w", key, err)
 	}
-	return os.WriteFile(path, data, 0o644)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return fmt.Errorf("stage %s: %w", key, err)
+	}
+	return nil
 }

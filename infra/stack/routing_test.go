@@ -1,9 +1,11 @@
 package stack
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/s3xguard/s3xguard/lambda/alert"
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
 	"github.com/s3xguard/s3xguard/rules"
+	"github.com/s3xguard/s3xguard/test/eventruler"
 	"github.com/s3xguard/s3xguard/test/golden"
 )
 
@@ -510,4 +513,58 @@ func TestRoutingSamples(t *testing.T) {
 		fmt.Fprintf(&b, "%s:\n\n```json\n%s\n```\n\n", c.title, show(c.d, c.drop))
 	}
 	golden.Section(t, "../README.md", "routing-samples", strings.TrimSuffix(b.String(), "\n"))
+}
+
+// The routing rules' patterns match, by event-ruler (the library
+// EventBridge matches with), exactly the events `matches` says: the
+// payload tests pick the rules EventBridge would.
+func TestRoutingPatternsByEventRuler(t *testing.T) {
+	cp := os.Getenv(eventruler.ClasspathEnv)
+	if cp == "" {
+		if os.Getenv("S3XGUARD_REQUIRE_TOOLS") == "1" {
+			t.Fatalf("%s is not set: run ./test/run, which installs event-ruler", eventruler.ClasspathEnv)
+		}
+		t.Skipf("%s is not set (./test/run installs event-ruler)", eventruler.ClasspathEnv)
+	}
+	s := synth(t, "routing")
+	patterns := map[string][]byte{}
+	parsed := map[string]map[string]any{}
+	for id, r := range s.resources("AWS::Events::Rule") {
+		if r["EventBusName"] != nil {
+			patterns[id], _ = json.Marshal(r["EventPattern"])
+			parsed[id] = r["EventPattern"].(map[string]any)
+		}
+	}
+	var events []map[string]any
+	for _, sev := range []alert.Severity{alert.Low, alert.Medium, alert.High, alert.Critical} {
+		doc, _ := alertDoc(t, sev)
+		events = append(events, busEvent("s3xguard alert", doc))
+	}
+	_, a := alertDoc(t, alert.High)
+	rel, err := alert.Released{Guarded: a.Guarded, Bucket: a.Record.Bucket, Principal: a.Response.Target, Reason: "released"}.Document()
+	if err != nil {
+		t.Fatal(err)
+	}
+	events = append(events, busEvent("s3xguard quarantine released", rel), busEvent("something else", rel))
+	var lines [][]byte
+	for _, e := range events {
+		b, _ := json.Marshal(e)
+		lines = append(lines, b)
+	}
+	got, err := eventruler.Match(context.Background(), cp, patterns, lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range events {
+		var want []string
+		for id, p := range parsed {
+			if matches(p, e) {
+				want = append(want, id)
+			}
+		}
+		slices.Sort(want)
+		if !slices.Equal(got[i], want) {
+			t.Errorf("event %d (%s): event-ruler matches %q; the tests' matcher %q", i, e["detail-type"], got[i], want)
+		}
+	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3deployment"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecurityhub"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
@@ -429,6 +430,25 @@ func newCentral(app awscdk.App, cfg *Config, env *awscdk.Environment) *Central {
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 		AlarmDescription:   jsii.String("members' s3xguard events the central rules could not deliver to their topic"),
 	}).AddAlarmAction(awscloudwatchactions.NewSnsAction(health))
+	// Findings stay in each member's own hub (the function imports into
+	// its account's default product); the security account sees them as
+	// Security Hub's delegated administrator, and this aggregator links
+	// the other guarded regions into the home region. The administrator
+	// is designated from the management account (infra/README.md).
+	if cfg.Findings == "securityhub" {
+		var linked []string
+		for _, r := range org.Regions {
+			if r != org.Region {
+				linked = append(linked, r)
+			}
+		}
+		if len(linked) > 0 {
+			awssecurityhub.NewCfnFindingAggregator(stack, jsii.String("FindingAggregator"), &awssecurityhub.CfnFindingAggregatorProps{
+				RegionLinkingMode: jsii.String("SPECIFIED_REGIONS"),
+				Regions:           jsii.Strings(linked...),
+			})
+		}
+	}
 	awscdk.NewCfnOutput(stack, jsii.String("CentralBusArn"), &awscdk.CfnOutputProps{Value: bus.EventBusArn()})
 	awscdk.NewCfnOutput(stack, jsii.String("CentralAlertTopicArn"), &awscdk.CfnOutputProps{Value: topic.TopicArn()})
 	awscdk.NewCfnOutput(stack, jsii.String("CentralHealthTopicArn"), &awscdk.CfnOutputProps{Value: health.TopicArn()})

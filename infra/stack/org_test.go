@@ -42,6 +42,7 @@ func synthOrg(t *testing.T) *orgSynth {
 		}
 		// The target bundles its own allowlist: two zips, two keys.
 		cfg.Targets[0].Allowlist = "stack/testdata/protected.yaml"
+		cfg.Findings = "securityhub"
 		if orgErr = cfg.Validate(); orgErr != nil {
 			return
 		}
@@ -147,6 +148,16 @@ func TestOrgCentral(t *testing.T) {
 	for _, p := range pols {
 		if pol := js(p); !strings.Contains(pol, `"aws:PrincipalOrgID":"o-abcd123456"`) || !strings.Contains(pol, "events:PutEvents") || !strings.Contains(pol, `"Principal":{"AWS":"*"}`) {
 			t.Errorf("bus policy %s; want PutEvents for the organization's accounts only", pol)
+		}
+	}
+	// Findings: the other guarded region linked into the home region.
+	if aggs := ofType(s.central, "AWS::SecurityHub::FindingAggregator"); len(aggs) != 1 {
+		t.Errorf("%d finding aggregators; want 1 with findings on", len(aggs))
+	} else {
+		for _, a := range aggs {
+			if js(a) != `{"RegionLinkingMode":"SPECIFIED_REGIONS","Regions":["eu-west-1"]}` {
+				t.Errorf("finding aggregator %s; want eu-west-1 linked into us-east-1", js(a))
+			}
 		}
 	}
 	if n := len(ofType(s.central, "AWS::Events::Archive")); n != 1 {

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -395,5 +396,41 @@ func TestOrgMemberWithRouting(t *testing.T) {
 		if env := js(f["Environment"]); !strings.Contains(env, `"ALERT_BUS":"s3xguard-alerts"`) {
 			t.Errorf("environment %s; want ALERT_BUS the routing bus", env)
 		}
+	}
+}
+
+// Builder compiles once and bundles each allowlist beside a copy of that
+// bootstrap; the same allowlist twice is the same bundle.
+func TestBuilder(t *testing.T) {
+	fns := Builder("../..", scratch)
+	example, protected := "../../rules/allowlist.example.yaml", "testdata/protected.yaml"
+	a, err := fns(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := fns(protected)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := fns(example); again != a || a == b {
+		t.Fatalf("bundles %s, %s, again %s; want the same allowlist's bundle reused and two bundles", a, b, again)
+	}
+	read := func(p string) []byte {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	if !bytes.Equal(read(filepath.Join(a, "bootstrap")), read(filepath.Join(b, "bootstrap"))) {
+		t.Error("the two bundles hold different bootstraps")
+	}
+	for dir, src := range map[string]string{a: example, b: protected} {
+		if !bytes.Equal(read(filepath.Join(dir, "allowlist.yaml")), read(src)) {
+			t.Errorf("%s holds another allowlist than %s", dir, src)
+		}
+	}
+	if _, err := fns("testdata/bad-allowlist.yaml"); err == nil || !strings.Contains(err.Error(), "allowlist: ") {
+		t.Errorf("bad allowlist: %v; want the allowlist's error", err)
 	}
 }

@@ -71,7 +71,7 @@ func functionCode(stack awscdk.Stack, cfg *Config, functionDir string) awslambda
 		return awslambda.Code_FromAsset(jsii.String(functionDir), nil)
 	}
 	bucket := awss3.Bucket_FromBucketName(stack, jsii.String("FunctionCodeBucket"),
-		awscdk.Fn_Sub(jsii.String(fmt.Sprintf("s3xguard-assets-%s-${AWS::Region}", cfg.member.account)), nil))
+		awscdk.Fn_Sub(jsii.String(AssetsBucketName(cfg.member.account, "${AWS::Region}")), nil))
 	return awslambda.Code_FromBucket(bucket, jsii.String(cfg.member.key), nil)
 }
 

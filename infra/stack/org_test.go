@@ -366,12 +366,15 @@ func TestOrgCfnLint(t *testing.T) {
 }
 
 // With routing, the function's events go to the routing bus: the member
-// forwards from there, and alarms still from the default bus.
+// forwards from there, and alarms still from the default bus. Members in
+// enforce get the break-glass role of organization.breakGlassRoleName in
+// their own account.
 func TestOrgMemberWithRouting(t *testing.T) {
 	synth(t, "minimal") // builds the function
 	cfg := orgConfig()
 	cfg.Targets = nil
 	cfg.Routing = &Routing{Chat: &ChatRoute{}}
+	cfg.ResponseMode, cfg.Organization.BreakGlassRoleName = "enforce", "oncall/BreakGlass"
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -391,6 +394,22 @@ func TestOrgMemberWithRouting(t *testing.T) {
 	sort.Strings(forwards)
 	if len(forwards) != 2 || forwards[0] != `"s3xguard-alerts"` || forwards[1] != "null" {
 		t.Errorf("forward rules on buses %v; want the default bus (alarms) and the routing bus (alerts)", forwards)
+	}
+	role := `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":iam::",{"Ref":"AWS::AccountId"},":role/oncall/BreakGlass"]]}`
+	spared := 0
+	for _, typ := range []string{"AWS::DynamoDB::Table", "AWS::SNS::TopicPolicy"} {
+		for id, r := range ofType(tmpl, typ) {
+			if typ == "AWS::SNS::TopicPolicy" && !strings.HasPrefix(id, "Alerts") && !strings.HasPrefix(id, "Health") {
+				continue // routing's chat topic names no operator
+			}
+			if !strings.Contains(js(r), role) {
+				t.Errorf("%s %s does not spare the member's own break-glass role %s", typ, id, role)
+			}
+			spared++
+		}
+	}
+	if spared != 3 {
+		t.Errorf("%d resource policies checked; want the table's and the two topics'", spared)
 	}
 	for _, f := range ofType(tmpl, "AWS::Lambda::Function") {
 		if env := js(f["Environment"]); !strings.Contains(env, `"ALERT_BUS":"s3xguard-alerts"`) {

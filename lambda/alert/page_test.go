@@ -97,6 +97,13 @@ func TestGuardedAccountEverywhere(t *testing.T) {
 	if m.Attributes["guardedAccount"] != "210987654321" || m.Attributes["guardedRegion"] != "eu-west-1" {
 		t.Errorf("attributes = %v", m.Attributes)
 	}
+	// An SQS subscription with raw message delivery drops a message of
+	// more than 10 attributes (Amazon SNS developer guide, "Amazon SNS
+	// message attributes").
+	a.Response.Action, a.Record.EventName = ActionQuarantined, "PutObject"
+	if _, _, _, m := built(t, a); len(m.Attributes) > 10 {
+		t.Errorf("%d message attributes; raw-delivery SQS subscribers take at most 10", len(m.Attributes))
+	}
 }
 
 // stepCase is one kind and response, and what its next steps must say.

@@ -22,6 +22,7 @@ import (
 )
 
 const doctorUsage = `usage: s3xguard doctor --function NAME [--buckets B,...] [--rule NAME] [--allowlist FILE] [--scp FILE] [--format text|json]
+       s3xguard doctor --org-role NAME --accounts A,... --regions R,... [--function NAME] [--allowlist FILE] [--format text|json]
 
 Checks, read-only, that a deployed s3xguard sees what it should (credentials
 and region from the environment): the function and the buckets it guards;
@@ -34,6 +35,12 @@ advanced event selectors log the S3 Express data events of every guarded
 bucket; the alert topic, its confirmed subscriptions, and the SMS spend
 limit where SMS is used. One line per finding: ok, warn or fail, and what
 to do. Exit status: 0 all ok, 1 a warning or a failure, 2 could not run.
+
+With --org-role, checks every account (a list, or @FILE with one a line)
+in every region by assuming the read-only role NAME that the organization's
+StackSet gives each member (default function name: s3xguard), and prints
+one line per account and region: its worst finding. An account whose role
+cannot be assumed is a failure.
 `
 
 // runDoctor is the `doctor` command.
@@ -47,6 +54,9 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 	allowlist := fs.String("allowlist", "", "an allowlist `file` the function should have been built from")
 	scp := fs.String("scp", "", "the containment service control policy `file` attached to the account (the stack's ContainmentScp output)")
 	format := fs.String("format", "text", "output `format`: text or json")
+	orgRole := fs.String("org-role", "", "check an organization's members through this read-only `role` name")
+	accounts := fs.String("accounts", "", "with --org-role: the member `accounts`, comma or space separated, or @FILE")
+	regions := fs.String("regions", "", "with --org-role: the `regions` to check in each account")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -57,6 +67,11 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 	case fs.NArg() > 0:
 		errorf(stderr, "doctor: unexpected argument %q", fs.Arg(0))
 		return exitUsage
+	case *orgRole != "":
+		if *function == "" {
+			*function = "s3xguard"
+		}
+		return runDoctorOrg(*orgRole, *accounts, *regions, *function, *allowlist, *format, stdout, stderr)
 	case *function == "":
 		errorf(stderr, "doctor: --function is required")
 		return exitUsage

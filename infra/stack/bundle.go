@@ -58,3 +58,57 @@ func RepoRoot(dir string) (string, error) {
 		}
 	}
 }
+
+// Builder returns Functions that compile the function once and bundle
+// each allowlist beside a copy of it, under dir.
+func Builder(repoRoot, dir string) Functions {
+	var bootstrap string
+	built := map[string]string{}
+	return func(allowlist string) (string, error) {
+		if d, ok := built[allowlist]; ok {
+			return d, nil
+		}
+		var out string
+		var err error
+		if bootstrap == "" {
+			out, err = BuildFunction(repoRoot, allowlist, dir)
+			if err != nil {
+				return "", err
+			}
+			bootstrap = filepath.Join(out, "bootstrap")
+		} else {
+			out, err = bundleWith(bootstrap, allowlist, dir)
+			if err != nil {
+				return "", err
+			}
+		}
+		built[allowlist] = out
+		return out, nil
+	}
+}
+
+// bundleWith copies a built bootstrap into a new directory under dir with
+// allowlist beside it.
+func bundleWith(bootstrap, allowlist, dir string) (string, error) {
+	if _, err := rules.Load(allowlist); err != nil {
+		return "", fmt.Errorf("allowlist: %w", err)
+	}
+	out, err := os.MkdirTemp(dir, "s3xguard-function-")
+	if err != nil {
+		return "", fmt.Errorf("bundle %s: %w", allowlist, err)
+	}
+	for src, dst := range map[string]string{bootstrap: "bootstrap", allowlist: "allowlist.yaml"} {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return "", fmt.Errorf("bundle: %w", err)
+		}
+		mode := os.FileMode(0o644)
+		if dst == "bootstrap" {
+			mode = 0o755
+		}
+		if err := os.WriteFile(filepath.Join(out, dst), data, mode); err != nil {
+			return "", fmt.Errorf("bundle: %w", err)
+		}
+	}
+	return out, nil
+}

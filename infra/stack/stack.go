@@ -119,8 +119,9 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 	// its own failure.
 	// CloudFormation creates the config's subscriptions through the CDK
 	// bootstrap's execution role, named exactly: a pattern such as
-	// cdk-*-cfn-exec-role-* is a name anyone with iam:CreateRole can take.
-	subscribers := append([]*string{jsii.String(cfnExecRole(stack, cfg.CdkQualifier))}, operators...)
+	// cdk-*-cfn-exec-role-* is a name anyone with iam:CreateRole can take
+	// (deployRoles; a StackSet member's execution role is the exception).
+	subscribers := append(deployRoles(stack, cfg.CdkQualifier), operators...)
 	topic := newTopic(stack, "Alerts", "AlertKey", "s3xguard", "s3xguard alert topic encryption", cfg.Subscriptions, fnOnly, subscribers, operators)
 	health := newTopic(stack, "Health", "HealthKey", "s3xguard health", "s3xguard health topic encryption", *cfg.HealthSubscriptions, fnOnly, subscribers, operators)
 	g.Topic, g.HealthTopic = topic, health
@@ -232,7 +233,7 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture: awslambda.Architecture_ARM_64(),
 		Handler:      jsii.String("bootstrap"),
-		Code:         awslambda.Code_FromAsset(jsii.String(functionDir), nil),
+		Code:         functionCode(stack, cfg, functionDir),
 		MemorySize:   jsii.Number(memoryMB),
 		Timeout:      awscdk.Duration_Seconds(jsii.Number(timeoutSeconds)),
 		// Reserved: a flood of S3 Express events cannot take the account's

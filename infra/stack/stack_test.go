@@ -112,7 +112,7 @@ func synth(t *testing.T, name string) *synthesized {
 	}
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outdir)})
 	cfg := configFor(name)
-	guards, err := AddStages(app, cfg, functionDir)
+	guards, err := AddStages(app, cfg, func(string) (string, error) { return functionDir, nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1088,14 +1088,8 @@ func TestTrail(t *testing.T) {
 func TestNag(t *testing.T) {
 	for _, name := range configs {
 		s := synth(t, name)
-		a := assertions.Annotations_FromStack(s.guard.Stack)
-		for _, msgs := range [][]string{
-			messages(a.FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))),
-			messages(a.FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))),
-		} {
-			for _, m := range msgs {
-				t.Errorf("%s: %s", name, m)
-			}
+		for _, m := range nagMessages(s.guard.Stack) {
+			t.Errorf("%s: %s", name, m)
 		}
 		reports, _ := filepath.Glob(filepath.Join(s.outdir, "AwsSolutions-*NagReport.csv"))
 		if len(reports) == 0 {
@@ -1106,16 +1100,7 @@ func TestNag(t *testing.T) {
 
 // TestCfnLint runs cfn-lint on every synthesized template.
 func TestCfnLint(t *testing.T) {
-	lint := os.Getenv("CFN_LINT")
-	if lint == "" {
-		lint, _ = exec.LookPath("cfn-lint")
-	}
-	if _, err := os.Stat(lint); lint == "" || err != nil {
-		if os.Getenv("S3XGUARD_REQUIRE_TOOLS") == "1" {
-			t.Fatal("cfn-lint not found (set CFN_LINT or run ./test/run)")
-		}
-		t.Skip("cfn-lint not found; ./test/run installs it")
-	}
+	lint := cfnLint(t)
 	for _, name := range configs {
 		s := synth(t, name)
 		templates, _ := filepath.Glob(filepath.Join(s.outdir, "*", "*.template.json"))
@@ -1129,6 +1114,31 @@ func TestCfnLint(t *testing.T) {
 			t.Errorf("%s: cfn-lint: %v\n%s", name, err, out)
 		}
 	}
+}
+
+// nagMessages are cdk-nag's unsuppressed AwsSolutions errors and
+// warnings on stack.
+func nagMessages(stack awscdk.Stack) []string {
+	a := assertions.Annotations_FromStack(stack)
+	rule := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))
+	return append(messages(a.FindError(jsii.String("*"), rule)), messages(a.FindWarning(jsii.String("*"), rule))...)
+}
+
+// cfnLint is the cfn-lint binary; the test skips without it (fails with
+// S3XGUARD_REQUIRE_TOOLS=1).
+func cfnLint(t *testing.T) string {
+	t.Helper()
+	lint := os.Getenv("CFN_LINT")
+	if lint == "" {
+		lint, _ = exec.LookPath("cfn-lint")
+	}
+	if _, err := os.Stat(lint); lint == "" || err != nil {
+		if os.Getenv("S3XGUARD_REQUIRE_TOOLS") == "1" {
+			t.Fatal("cfn-lint not found (set CFN_LINT or run ./test/run)")
+		}
+		t.Skip("cfn-lint not found; ./test/run installs it")
+	}
+	return lint
 }
 
 // TestFunctionDependencies: the function never links jsii or the CDK.

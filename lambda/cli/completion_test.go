@@ -130,7 +130,7 @@ func TestCompletion(t *testing.T) {
 				{"s3xguard check --al", []string{"--allow-empty", "--allowlist"}},
 				{"s3xguard check trail.json -", []string{"--allow-empty", "--allowlist", "--format", "--jobs", "--quiet", "--self-role", "--session-tolerance", "--show", "-v"}},
 				{"s3xguard check --allowlist a.yaml ", []string{"trail.json"}},
-				{"s3xguard doctor --re", []string{"--region"}},
+				{"s3xguard doctor --re", []string{"--region", "--regions"}},
 				{"s3xguard quarantine ", []string{"list", "release"}},
 				{"s3xguard quarantine release --p", []string{"--principal", "--profile"}},
 				{"s3xguard quarantine list --p", []string{"--profile"}},

@@ -23,6 +23,7 @@ import (
 )
 
 const doctorUsage = `usage: s3xguard doctor --function NAME [--buckets B,...] [--rule NAME] [--allowlist FILE] [--scp FILE] [--format text|json] [--profile P] [--region R]
+       s3xguard doctor --org-role NAME --accounts A,... --regions R,... [--function NAME] [--allowlist FILE] [--format text|json] [--profile P] [--region R]
 
 Checks, read-only, that a deployed s3xguard sees what it should (credentials
 and region from --profile and --region, else the environment): the function
@@ -38,6 +39,13 @@ limit where SMS is used. One line per finding: ok, warn or fail, and what
 to do. Exit status: 0 all ok, 1 a warning or a failure, 2 could not run
 (no credentials, no answer from AWS, access denied to the function).
 
+With --org-role, checks every account (a list, or @FILE with one a line)
+in every region by assuming the read-only role NAME that the organization's
+StackSet gives each member (default function name: s3xguard), and prints
+one line per account and region: its worst finding. An account whose role
+cannot be assumed is a failure. --profile and --region then name the
+credentials that assume the roles.
+
 flags:
 `
 
@@ -52,6 +60,9 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 	allowlist := fs.String("allowlist", "", "an allowlist `file` the function should have been built from")
 	scp := fs.String("scp", "", "the containment service control policy `file` attached to the account (the stack's ContainmentScp output)")
 	format := fs.String("format", "text", "output `format`: text or json")
+	orgRole := fs.String("org-role", "", "check an organization's members through this read-only `role` name")
+	accounts := fs.String("accounts", "", "with --org-role: the member `accounts`, comma or space separated, or @FILE")
+	regions := fs.String("regions", "", "with --org-role: the `regions` to check in each account")
 	var awsf awsFlags
 	awsf.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -64,6 +75,11 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 	case fs.NArg() > 0:
 		errorf(stderr, "doctor: unexpected argument %q", fs.Arg(0))
 		return exitUsage
+	case *orgRole != "":
+		if *function == "" {
+			*function = "s3xguard"
+		}
+		return runDoctorOrg(*orgRole, *accounts, *regions, *function, *allowlist, *format, stdout, stderr, awsf.options()...)
 	case *function == "":
 		errorf(stderr, "doctor: --function is required")
 		return exitUsage

@@ -29,12 +29,13 @@ func TestHelpMatchesFlags(t *testing.T) {
 				t.Errorf("%s -h: exit %d; want 0\n%s", name, code, stderr.String())
 				continue
 			}
+			// Its usage lines (doctor has two forms): the flags they name
+			// together.
 			var line string
 			for _, l := range strings.Split(stderr.String(), "\n") {
 				l = strings.TrimSpace(strings.TrimPrefix(l, "usage:"))
 				if l == "s3xguard "+name || strings.HasPrefix(l, "s3xguard "+name+" ") {
-					line = strings.TrimPrefix(l, "s3xguard "+name)
-					break
+					line += " " + strings.TrimPrefix(l, "s3xguard "+name)
 				}
 			}
 			if line == "" && name != "version" {
@@ -43,7 +44,9 @@ func TestHelpMatchesFlags(t *testing.T) {
 			}
 			var named, parsed []string
 			for _, m := range synopsisFlag.FindAllStringSubmatch(line, -1) {
-				named = append(named, m[1])
+				if !slices.Contains(named, m[1]) {
+					named = append(named, m[1])
+				}
 			}
 			for _, f := range flagsOf(c, sub) {
 				parsed = append(parsed, f.name)

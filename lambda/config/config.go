@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,8 @@ import (
 	"github.com/s3xguard/s3xguard/lambda/session"
 	"github.com/s3xguard/s3xguard/rules"
 )
+
+var cdkQualifier = regexp.MustCompile(`^[A-Za-z0-9]{1,10}$`)
 
 // Mode is what the function does about an unauthorized event.
 type Mode string
@@ -64,6 +67,12 @@ type Config struct {
 	// HealthTopicARN receives pages about the guard itself (breaker tripped,
 	// expiry, drift); empty means the alert topic.
 	HealthTopicARN string
+	// BreakGlassRoleARN is the role on-call repairs with: never
+	// quarantined. Empty when not configured.
+	BreakGlassRoleARN string
+	// CDKQualifier is the account's `cdk bootstrap` qualifier: the roles
+	// cdk-QUALIFIER-* are never quarantined.
+	CDKQualifier string
 	// IAMDenyPolicyARN is the one managed deny policy the IAM response may
 	// attach (created by the stack).
 	IAMDenyPolicyARN string
@@ -243,6 +252,15 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	c.FunctionRoleARN = get("FUNCTION_ROLE_ARN", "")
 	if c.FunctionRoleARN != "" && !(strings.HasPrefix(c.FunctionRoleARN, "arn:") && strings.Contains(c.FunctionRoleARN, ":iam::"+c.AccountID+":role/")) {
 		bad("FUNCTION_ROLE_ARN", c.FunctionRoleARN, "want the function's execution role ARN (arn:PARTITION:iam::ACCOUNT_ID:role/NAME)")
+	}
+	c.BreakGlassRoleARN = get("BREAK_GLASS_ROLE_ARN", "")
+	if c.BreakGlassRoleARN != "" && !(strings.HasPrefix(c.BreakGlassRoleARN, "arn:") && strings.Contains(c.BreakGlassRoleARN, ":iam::"+c.AccountID+":role/")) {
+		bad("BREAK_GLASS_ROLE_ARN", c.BreakGlassRoleARN, "want the break-glass role ARN (arn:PARTITION:iam::ACCOUNT_ID:role/[PATH/]NAME), or unset")
+	}
+	// cdk bootstrap accepts up to 10 alphanumeric characters.
+	c.CDKQualifier = get("CDK_QUALIFIER", "hnb659fds")
+	if !cdkQualifier.MatchString(c.CDKQualifier) {
+		bad("CDK_QUALIFIER", c.CDKQualifier, "want the cdk bootstrap qualifier: 1 to 10 letters and digits (default hnb659fds)")
 	}
 	c.HealthTopicARN = get("HEALTH_TOPIC_ARN", "")
 	if c.HealthTopicARN != "" && !isTopic(c.HealthTopicARN) {

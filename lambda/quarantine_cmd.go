@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/s3xguard/s3xguard/lambda/handler"
+	"github.com/s3xguard/s3xguard/lambda/quarantine"
 	"github.com/s3xguard/s3xguard/lambda/state"
 )
 
@@ -87,7 +88,7 @@ func runQuarantine(args []string, stdout, stderr io.Writer) int {
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "PRINCIPAL\tIN POLICY\tSINCE\tUNTIL\tIAM\tPENDING\tREASON")
-		for _, e := range entries {
+		for _, e := range quarantine.Printable(entries) {
 			in := "no"
 			if e.InPolicy {
 				in = "yes"

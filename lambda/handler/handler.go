@@ -243,7 +243,7 @@ func (h *Handler) respond(ctx context.Context, a *alert.Alert, m *tally, log *sl
 	out, err := h.Quarantine.Apply(qctx, quarantine.Request{
 		Bucket: rec.Bucket, Principal: a.Decision.Principal, IssuerARN: issuer,
 		Reason:  fmt.Sprintf("%s %s: %s", a.Kind, rec.EventName, joinReasons(a.Decision.Reasons)),
-		EventID: rec.EventID, DryRun: cfg.Mode == config.ModeDryRun,
+		EventID: rec.EventID, DryRun: cfg.Mode == config.ModeDryRun, BucketAccount: rec.BucketAccount,
 	})
 	h.notify(ctx, out.Notices, m, log)
 	if err != nil {

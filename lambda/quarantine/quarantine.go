@@ -123,6 +123,9 @@ type Request struct {
 	IssuerARN       string
 	Reason, EventID string
 	DryRun          bool
+	// BucketAccount is the bucket's owner as the record names it; "" when
+	// the record does not say.
+	BucketAccount string
 }
 
 // Outcome says what Apply did.
@@ -221,6 +224,11 @@ func (q *Quarantiner) Apply(ctx context.Context, r Request) (Outcome, error) {
 	}
 	if why := q.Guard(r.Principal); why != "" {
 		return Outcome{Action: Refused, Detail: why}, nil
+	}
+	if r.BucketAccount != "" && r.BucketAccount != q.Account {
+		// Only the owner may write a bucket policy (FACTS §2): a pending
+		// intent here would be retried and paged forever.
+		return Outcome{Action: Refused, Detail: fmt.Sprintf("the bucket belongs to account %s, not this function's (%s): only its owner can write its policy, so nothing is recorded; quarantine it from that account", r.BucketAccount, q.Account)}, nil
 	}
 	t := q.tentative(r)
 	recs, err := q.Store.Quarantines(ctx, r.Bucket)

@@ -1,12 +1,17 @@
 package e2e
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/s3xguard/s3xguard/lambda/state"
 	"github.com/s3xguard/s3xguard/test/harness"
 )
 
@@ -257,5 +262,62 @@ func TestGuardNeverDeniesTheAccountsLifelines(t *testing.T) {
 	}
 	if len(roles) != 0 {
 		t.Errorf("no alert for %v", roles)
+	}
+}
+
+// A principal of this account calling another account's bucket: only the
+// owner can write that bucket's policy, so nothing is recorded (no pending
+// intent retried and paged for ever) and the alert says why.
+func TestOtherAccountsBucketIsNeverRecorded(t *testing.T) {
+	w := newWorld(t, map[string]string{"RESPONSE_MODE": "enforce"})
+	health := w.withHealth()
+	fn := w.function()
+	var m map[string]any
+	if err := json.Unmarshal(ev{principal: session("writer")}.json(), &m); err != nil {
+		t.Fatal(err)
+	}
+	m["detail"].(map[string]any)["resources"] = []any{map[string]any{"accountId": "999999999999",
+		"type": "AWS::S3Express::DirectoryBucket", "ARN": "arn:aws:s3express:us-east-1:999999999999:bucket/" + bucket}}
+	fn.MustInvoke(t, must(json.Marshal(m)))
+	if p := w.policy(); p != "" {
+		t.Fatalf("policy = %s; want another account's bucket left alone", p)
+	}
+	if recs := w.records(); len(recs) != 0 {
+		t.Fatalf("records = %+v; want no pending intent that can never succeed", recs)
+	}
+	w.wantAlerts(1, "not quarantined", "detail", "belongs to account 999999999999")
+	fn.MustInvoke(t, sweepEvent)
+	if n := w.receive(health, time.Second); len(n) != 0 {
+		t.Fatalf("health = %+v; want nothing for the sweep to page", n)
+	}
+}
+
+// `quarantine list` prints what the records say, and the records are not
+// to be trusted: terminal escapes, bidi overrides and line separators are
+// printed escaped, never raw.
+func TestQuarantineListEscapesRecordText(t *testing.T) {
+	w := newWorld(t, nil)
+	st := &state.Store{DB: dynamodb.NewFromConfig(w.cfg), Table: table}
+	evil := "\x1b]0;owned\x07\x1b[2J reason\u202etxt.exe\u2028next\u009b31m"
+	err := st.UpdateQuarantines(context.Background(), bucket, func(m map[string]*state.Quarantine) bool {
+		m[writerARN] = &state.Quarantine{Principal: writerARN, At: time.Now(), Reason: evil, Pending: []string{"bucket\x1b[1A"}}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := w.cli("quarantine", "list", "--bucket", bucket)
+	if err != nil {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	if i := strings.IndexFunc(out, func(r rune) bool {
+		return r < 0x20 && r != '\n' || r == 0x7f || r >= 0x80 && r <= 0x9f || r == 0x2028 || r == 0x202e
+	}); i >= 0 {
+		t.Fatalf("list printed %q raw:\n%q", out[i:i+1], out)
+	}
+	for _, want := range []string{`\x1b]0;owned\x07\x1b[2J reason\u202etxt.exe\u2028next\u009b31m`, `bucket\x1b[1A`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("list lacks %s:\n%s", want, out)
+		}
 	}
 }

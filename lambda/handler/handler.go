@@ -167,6 +167,7 @@ func (h *Handler) event(ctx context.Context, b budget, data []byte, input string
 	t0 := time.Now()
 	c := h.classify(data, input)
 	h.sessions(ctx, &c, log, m)
+	h.ownWrite(ctx, &c, data, log)
 	decide := time.Since(t0)
 	if c.alert == nil {
 		if c.ignored {

@@ -491,6 +491,11 @@ func (q *Quarantiner) writePolicy(ctx context.Context, bucket string, c Change) 
 	if err := lease.Fence(ctx); err != nil {
 		return Rewritten{}, err
 	}
+	// Noted before the write, so that its event, however soon it comes,
+	// is recognized as the function's own.
+	if err := q.noteWrite(ctx, bucket, rw.Doc); err != nil {
+		return Rewritten{}, err
+	}
 	if err := q.putPolicy(ctx, bucket, rw.Doc); err != nil {
 		return Rewritten{}, err
 	}

@@ -321,3 +321,56 @@ func TestQuarantineListEscapesRecordText(t *testing.T) {
 		}
 	}
 }
+
+// ownPolicyEvent is a bucket-policy call by the function's own role, with
+// the document it logged (nil: none logged).
+func ownPolicyEvent(t *testing.T, name, ip string, doc any) []byte {
+	var m map[string]any
+	if err := json.Unmarshal(ev{principal: session("guard-fn"), name: name, ip: ip}.json(), &m); err != nil {
+		t.Fatal(err)
+	}
+	if doc != nil {
+		m["detail"].(map[string]any)["requestParameters"].(map[string]any)["bucketPolicy"] = doc
+	}
+	return must(json.Marshal(m))
+}
+
+// The function's role may write bucket policies: a write by it passes only
+// if it wrote a document the function computed (noted before its own
+// write), however CloudTrail formats it. A policy the function did not
+// compute, or a delete it did not make, written with its credentials, is
+// alerted.
+func TestOwnRoleWritesAreVerified(t *testing.T) {
+	w := newWorld(t, map[string]string{"RESPONSE_MODE": "enforce", "FUNCTION_ROLE_ARN": "arn:aws:iam::123456789012:role/service/guard-fn"})
+	w.runAsRole("arn:aws:iam::123456789012:role/service/guard-fn")
+	fn := w.function()
+	fn.MustInvoke(t, ev{principal: session("writer")}.json())
+	w.alerts(2 * time.Second)
+	written := w.policy()
+	if written == "" {
+		t.Fatal("the quarantine wrote no policy")
+	}
+	var logged map[string]any // as CloudTrail logs it: an object, members in any order
+	if err := json.Unmarshal([]byte(written), &logged); err != nil {
+		t.Fatal(err)
+	}
+	fn.MustInvoke(t, ownPolicyEvent(t, "PutBucketPolicy", "10.9.0.1", logged))
+	fn.MustInvoke(t, ownPolicyEvent(t, "PutBucketPolicy", "10.9.0.2", nil)) // not logged: the current policy is checked
+	if a := w.alerts(2 * time.Second); len(a) != 0 {
+		t.Fatalf("the function's own write was alerted: %+v", a)
+	}
+
+	logged["Statement"] = append(logged["Statement"].([]any), map[string]any{"Sid": "Open", "Effect": "Allow",
+		"Principal": map[string]any{"AWS": "*"}, "Action": "s3express:CreateSession", "Resource": "*"})
+	fn.MustInvoke(t, ownPolicyEvent(t, "PutBucketPolicy", "10.9.0.3", logged))
+	fn.MustInvoke(t, ownPolicyEvent(t, "DeleteBucketPolicy", "10.9.0.4", nil))
+	got := map[string]string{}
+	for _, a := range w.alerts(2 * time.Second) {
+		got[a.Attributes["eventName"]] = a.Attributes["kind"] + ": " + fmt.Sprint(field(a.Doc, "decision", "reasons"))
+	}
+	for _, name := range []string{"PutBucketPolicy", "DeleteBucketPolicy"} {
+		if !strings.HasPrefix(got[name], "unauthorized") || !strings.Contains(got[name], "s3xguard did not compute") {
+			t.Errorf("%s by the function's role: %q; want an unauthorized alert saying s3xguard did not compute it", name, got[name])
+		}
+	}
+}

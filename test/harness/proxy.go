@@ -36,16 +36,16 @@ type Proxy struct {
 // Exactly one of Status, Throttle, Hang, Lost says what happens.
 type Fault struct {
 	Service, Action string
-	Status          int  // answer this HTTP status, without forwarding
+	Status          int // answer this HTTP status, without forwarding
 	// Code and Message, with Status, answer as S3 does (an <Error> with
 	// that code and message), e.g. MalformedPolicy "Invalid principal in
 	// policy" for a policy naming a deleted principal, which moto accepts.
 	Code, Message string
 	// BodyContains narrows the fault to requests whose body contains it.
 	BodyContains string
-	Throttle        bool // answer the service's own throttling error
-	Hang            bool // hold the request until the caller gives up
-	Lost            bool // forward, then reset the connection: the answer is lost
+	Throttle     bool // answer the service's own throttling error
+	Hang         bool // hold the request until the caller gives up
+	Lost         bool // forward, then reset the connection: the answer is lost
 	// Times is how many matching calls it hits; 0 means until cleared.
 	Times int
 	hits  int

@@ -43,3 +43,20 @@ func TestPrintable(t *testing.T) {
 		t.Errorf("the record itself was changed: %q", rec.Reason)
 	}
 }
+
+// One digest per document whatever its formatting and member order (as
+// CloudTrail logs it); any change of content is another digest.
+func TestPolicyDigest(t *testing.T) {
+	a, _ := PolicyDigest(`{"Version":"2012-10-17","Statement":[{"Sid":"S3xguardQuarantine","Effect":"Deny","Principal":{"AWS":["arn:aws:iam::1:role/a"]}}]}`)
+	b, _ := PolicyDigest("{\n \"Statement\": [ {\"Principal\":{\"AWS\":[\"arn:aws:iam::1:role/a\"]}, \"Effect\":\"Deny\", \"Sid\":\"S3xguardQuarantine\"} ],\n \"Version\": \"2012-10-17\"}")
+	c, _ := PolicyDigest(`{"Version":"2012-10-17","Statement":[{"Sid":"S3xguardQuarantine","Effect":"Allow","Principal":{"AWS":["arn:aws:iam::1:role/a"]}}]}`)
+	if a != b || a == c || a == "" {
+		t.Fatalf("digests %q %q %q; want the first two equal, the third different", a, b, c)
+	}
+	if d, _ := PolicyDigest(""); d != deletedDigest {
+		t.Errorf("digest of no policy = %q", d)
+	}
+	if _, err := PolicyDigest("{"); err == nil {
+		t.Error("digest of invalid JSON: no error")
+	}
+}

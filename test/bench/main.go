@@ -86,7 +86,7 @@ func run(size string, files int, tree string, runs int, against string) error {
 	}
 
 	bin := filepath.Join(os.TempDir(), "s3xguard-bench")
-	if err := sh("go", "build", "-o", bin, "./lambda"); err != nil {
+	if err := sh("go", "build", "-o", bin, "./lambda/cmd/s3xguard"); err != nil {
 		return err
 	}
 	defer os.Remove(bin)
@@ -189,7 +189,7 @@ func buildAt(rev string) (string, error) {
 		return "", fmt.Errorf("-against %s: %w", rev, err)
 	}
 	bin := filepath.Join(os.TempDir(), "s3xguard-bench-at")
-	build := exec.Command("go", "build", "-o", bin, "./lambda")
+	build := exec.Command("go", "build", "-o", bin, "./lambda/cmd/s3xguard")
 	build.Dir, build.Stdout, build.Stderr = dir, os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		return "", fmt.Errorf("-against %s: %w", rev, err)

@@ -234,9 +234,7 @@ func (w *world) denied() []string {
 // cli runs the s3xguard command (built for this machine) against moto.
 func (w *world) cli(args ...string) (string, error) {
 	w.t.Helper()
-	// The bootstrap is a linux binary for this machine's architecture: the
-	// same file is the command-line tool.
-	bin := harness.Build(w.t, "./lambda")
+	bin := harness.Build(w.t, "./lambda/cmd/s3xguard")
 	cmd := exec.Command(bin, args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "STATE_TABLE=" + table}
 	for k, v := range harness.FunctionEnv(w.moto.URL) {

@@ -256,7 +256,7 @@ func testAllowlists(t *testing.T) map[string]string {
 		t.Fatal(err)
 	}
 	out["rules/allowlist.example.yaml"] = string(ex)
-	scripts, _ := filepath.Glob("../../lambda/testdata/script/*.txtar")
+	scripts, _ := filepath.Glob("../../lambda/cli/testdata/script/*.txtar")
 	for _, path := range scripts {
 		ar, err := txtar.ParseFile(path)
 		if err != nil {

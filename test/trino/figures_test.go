@@ -32,7 +32,7 @@ func BenchmarkQueryVsCheck(b *testing.B) {
 		b.Fatalf("test/gen: %v\n%s", err, out)
 	}
 	bin := filepath.Join(dir, "s3xguard")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../lambda").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "../../lambda/cmd/s3xguard").CombinedOutput(); err != nil {
 		b.Fatalf("build: %v\n%s", err, out)
 	}
 	raws, err := ReadRecords(tree)

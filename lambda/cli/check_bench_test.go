@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"io"
@@ -14,7 +14,7 @@ import (
 func BenchmarkCheckTree(b *testing.B) {
 	tree := os.Getenv("S3XGUARD_BENCH_TREE")
 	if tree == "" {
-		tree = filepath.Join("..", ".tools", "bench-tree-1GB-32")
+		tree = filepath.Join("..", "..", ".tools", "bench-tree-1GB-32")
 	}
 	var files []string
 	filepath.WalkDir(tree, func(p string, d os.DirEntry, err error) error {
@@ -27,7 +27,7 @@ func BenchmarkCheckTree(b *testing.B) {
 		b.Skipf("no .json.gz files under %s (go run ./test/gen -out %s)", tree, tree)
 	}
 	files = files[:min(16, len(files))]
-	args := append([]string{"--allowlist", "../rules/allowlist.example.yaml", "--format", "json"}, files...)
+	args := append([]string{"--allowlist", "../../rules/allowlist.example.yaml", "--format", "json"}, files...)
 	for b.Loop() {
 		if code := runCheck(args, nil, io.Discard, io.Discard); code > 1 {
 			b.Fatalf("exit %d", code)

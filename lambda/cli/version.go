@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"flag"
@@ -11,7 +11,7 @@ import (
 )
 
 // version overrides the version read from the build information:
-// go build -ldflags "-X main.version=v1.2.3" ./lambda
+// go build -ldflags "-X github.com/s3xguard/s3xguard/lambda/cli.version=v1.2.3" ./lambda/cmd/s3xguard
 var version string
 
 func runVersion(args []string, stdout, stderr io.Writer) int {

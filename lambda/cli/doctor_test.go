@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"archive/zip"
@@ -192,7 +192,7 @@ func TestDoctor(t *testing.T) {
 			fn := tt.d.setUp(t, cfg)
 			args := append([]string{"doctor", "--format", "json", "--function", fn}, tt.args...)
 			var stdout, stderr bytes.Buffer
-			code := run(args, nil, &stdout, &stderr)
+			code := Run(args, nil, &stdout, &stderr)
 			worst := map[string]doctor.Status{}
 			rank := map[doctor.Status]int{doctor.OK: 0, doctor.Warn: 1, doctor.Fail: 2}
 			dec := json.NewDecoder(&stdout)
@@ -223,7 +223,7 @@ func TestDoctor(t *testing.T) {
 			// The text format: the same findings, one line each, the fix
 			// indented below.
 			var text bytes.Buffer
-			if c := run(append([]string{"doctor", "--function", fn}, tt.args...), nil, &text, &stderr); c != code {
+			if c := Run(append([]string{"doctor", "--function", fn}, tt.args...), nil, &text, &stderr); c != code {
 				t.Errorf("text format: exit %d; json: %d", c, code)
 			}
 			if n := strings.Count(text.String(), "\n") - strings.Count(text.String(), "fix: "); n != len(lines) {
@@ -241,7 +241,7 @@ func TestDoctor(t *testing.T) {
 func TestDoctorAllowlistUnreadable(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	missing := filepath.Join(t.TempDir(), "nope.yaml")
-	if code := run([]string{"doctor", "--function", "s3xguard", "--allowlist", missing}, nil, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), missing) {
+	if code := Run([]string{"doctor", "--function", "s3xguard", "--allowlist", missing}, nil, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), missing) {
 		t.Fatalf("exit %d, stderr %q; want 2 naming %s", code, stderr.String(), missing)
 	}
 }

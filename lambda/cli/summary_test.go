@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -182,7 +182,7 @@ func TestSpillWriteError(t *testing.T) {
 // session-moved's reason kept after them, an invalid record's reasons as
 // they are.
 func TestWhy(t *testing.T) {
-	al, err := rules.Load("../rules/allowlist.example.yaml")
+	al, err := rules.Load("../../rules/allowlist.example.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"compress/gzip"
@@ -12,7 +12,7 @@ import (
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"s3xguard": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+		"s3xguard": func() { os.Exit(Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 	})
 }
 
@@ -20,8 +20,8 @@ func TestMain(m *testing.M) {
 // $FIXTURES holds the shared CloudTrail records, $EXAMPLE the example
 // allowlist.
 func TestScripts(t *testing.T) {
-	fixtures, _ := filepath.Abs("../test/testdata/records")
-	example, _ := filepath.Abs("../rules/allowlist.example.yaml")
+	fixtures, _ := filepath.Abs("../../test/testdata/records")
+	example, _ := filepath.Abs("../../rules/allowlist.example.yaml")
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,

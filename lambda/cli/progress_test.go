@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -38,8 +38,8 @@ func TestTerminal(t *testing.T) {
 	bin := filepath.Join(dir, "s3xguard")
 	tree := filepath.Join(dir, "trail")
 	for _, c := range [][]string{
-		{"go", "build", "-o", bin, "."},
-		{"go", "run", "../test/gen", "-out", tree, "-size", "128MB", "-files", "8"},
+		{"go", "build", "-o", bin, "../cmd/s3xguard"},
+		{"go", "run", "../../test/gen", "-out", tree, "-size", "128MB", "-files", "8"},
 	} {
 		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
 			t.Fatalf("%q: %v\n%s", c, err, out)
@@ -80,7 +80,7 @@ func TestTerminal(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"check", "--allowlist", "../rules/allowlist.example.yaml", "--jobs", "1"}, tt.args...)
+			args := append([]string{"check", "--allowlist", "../../rules/allowlist.example.yaml", "--jobs", "1"}, tt.args...)
 			cmd := exec.Command(bin, append(args, tree)...)
 			cmd.Env = append(append(os.Environ(), "TERM=xterm-256color"), tt.env...)
 			if tt.env == nil {
@@ -146,7 +146,7 @@ func TestTerminal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(bin, "check", "--allowlist", "../rules/allowlist.example.yaml", "-")
+		cmd := exec.Command(bin, "check", "--allowlist", "../../rules/allowlist.example.yaml", "-")
 		cmd.Env = append(os.Environ(), "TERM=xterm-256color", "NO_COLOR=1")
 		pr, pw, err := os.Pipe()
 		if err != nil {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -17,10 +17,10 @@ import (
 func suggestLogs(t *testing.T) []string {
 	t.Helper()
 	gen := t.TempDir()
-	if out, err := exec.Command("go", "run", "../test/gen", "-out", gen, "-records", "3000", "-files", "3", "-seed", "5").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "run", "../../test/gen", "-out", gen, "-records", "3000", "-files", "3", "-seed", "5").CombinedOutput(); err != nil {
 		t.Fatalf("test/gen: %v\n%s", err, out)
 	}
-	return []string{"../test/testdata/records", "../test/testdata/sample-logs", gen}
+	return []string{"../../test/testdata/records", "../../test/testdata/sample-logs", gen}
 }
 
 type checkLine struct {
@@ -30,7 +30,7 @@ type checkLine struct {
 func checkJSON(t *testing.T, allowlist string, logs []string) []checkLine {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(append([]string{"check", "--format", "json", "--allowlist", allowlist}, logs...), nil, &stdout, &stderr)
+	code := Run(append([]string{"check", "--format", "json", "--allowlist", allowlist}, logs...), nil, &stdout, &stderr)
 	if code == exitUsage {
 		t.Fatalf("check: exit %d\n%s", code, stderr.String())
 	}
@@ -55,7 +55,7 @@ func checkJSON(t *testing.T, allowlist string, logs []string) []checkLine {
 func TestSuggestRoundTrip(t *testing.T) {
 	logs := suggestLogs(t)
 	var stdout, stderr bytes.Buffer
-	if code := run(append([]string{"suggest"}, logs...), nil, &stdout, &stderr); code != exitOK {
+	if code := Run(append([]string{"suggest"}, logs...), nil, &stdout, &stderr); code != exitOK {
 		t.Fatalf("suggest: exit %d\n%s", code, stderr.String())
 	}
 	path := filepath.Join(t.TempDir(), "suggested.yaml")
@@ -93,7 +93,7 @@ func TestSuggestAgainst(t *testing.T) {
 	logs := suggestLogs(t)
 	dir := t.TempDir()
 	// The example, plus an entry no record matches.
-	example, err := os.ReadFile("../rules/allowlist.example.yaml")
+	example, err := os.ReadFile("../../rules/allowlist.example.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestSuggestAgainst(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	if code := run(append([]string{"suggest", "--against", existing}, logs...), nil, &stdout, &stderr); code != exitOK {
+	if code := Run(append([]string{"suggest", "--against", existing}, logs...), nil, &stdout, &stderr); code != exitOK {
 		t.Fatalf("suggest --against: exit %d\n%s", code, stderr.String())
 	}
 	out := stdout.String()

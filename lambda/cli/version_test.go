@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -43,7 +43,7 @@ func TestBuildVersion(t *testing.T) {
 // one the loader accepts, and the next one is refused.
 func TestVersionAllowlistFormat(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run([]string{"version"}, nil, &out, &errb); code != exitOK {
+	if code := Run([]string{"version"}, nil, &out, &errb); code != exitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -60,7 +60,7 @@ func TestVersionAllowlistFormat(t *testing.T) {
 	if _, err := rules.Parse("a.yaml", []byte("version: "+v+"0\nallow: []\n")); err == nil {
 		t.Errorf("the loader accepts version %s0 too", v)
 	}
-	if code := run([]string{"version", "x"}, nil, &out, &errb); code != exitUsage {
+	if code := Run([]string{"version", "x"}, nil, &out, &errb); code != exitUsage {
 		t.Errorf("version x: exit %d; want %d", code, exitUsage)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -19,14 +19,14 @@ import (
 // failed, IPv6 through a VPC endpoint, an AWS service's name as source),
 // session-moved with its session, invalid (no userIdentity, duplicate
 // names, broken JSON), and records naming no account or region.
-var findingInputs = []string{"testdata/findings", "../test/testdata/records"}
+var findingInputs = []string{"testdata/findings", "../../test/testdata/records"}
 
 // runFindings runs check with format over findingInputs.
 func runFindings(t *testing.T, format string) (stdout []byte, stderr string, code int) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	args := append([]string{"check", "--allowlist", "../rules/allowlist.example.yaml", "--format", format, "--jobs", "1"}, findingInputs...)
-	code = run(args, strings.NewReader(""), &out, &errb)
+	args := append([]string{"check", "--allowlist", "../../rules/allowlist.example.yaml", "--format", format, "--jobs", "1"}, findingInputs...)
+	code = Run(args, strings.NewReader(""), &out, &errb)
 	return out.Bytes(), errb.String(), code
 }
 
@@ -126,7 +126,7 @@ func TestFindingFormatsMatchJSON(t *testing.T) {
 	// Allowed records only, even with --show all: no output, exit 0.
 	for _, format := range []string{"asff", "ocsf"} {
 		var out, errb bytes.Buffer
-		if code := run([]string{"check", "--allowlist", "../rules/allowlist.example.yaml", "--format", format, "--show", "all", "../test/testdata/records/zonal-getobject-etl.json"}, nil, &out, &errb); code != exitOK || out.Len() != 0 {
+		if code := Run([]string{"check", "--allowlist", "../../rules/allowlist.example.yaml", "--format", format, "--show", "all", "../../test/testdata/records/zonal-getobject-etl.json"}, nil, &out, &errb); code != exitOK || out.Len() != 0 {
 			t.Errorf("%s, an allowed record: exit %d, output %q", format, code, out.String())
 		}
 	}
@@ -157,7 +157,7 @@ func TestCheckOCSFValid(t *testing.T) {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		b, err := exec.Command(python, "../test/ocsf/validate.py", finding.OCSFVersion, path).CombinedOutput()
+		b, err := exec.Command(python, "../../test/ocsf/validate.py", finding.OCSFVersion, path).CombinedOutput()
 		return string(b), err
 	}
 	if msg, err := validate(out); err != nil {

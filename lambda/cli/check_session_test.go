@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -159,7 +159,7 @@ func TestCheckSessions(t *testing.T) {
 				}
 			}
 			var out, errs bytes.Buffer
-			code := runCheck([]string{"--allowlist", "../rules/allowlist.example.yaml", "--format", "json", "--jobs", fmt.Sprint(tt.jobs), dir}, nil, &out, &errs)
+			code := runCheck([]string{"--allowlist", "../../rules/allowlist.example.yaml", "--format", "json", "--jobs", fmt.Sprint(tt.jobs), dir}, nil, &out, &errs)
 			lines := map[string]sessionLine{}
 			for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 				var cl sessionLine

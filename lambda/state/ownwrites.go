@@ -18,45 +18,23 @@ import (
 // asynchronous retries.
 const OwnWriteTTL = 6 * time.Hour
 
+// ownWritePrefix names the attributes of the ownwrite#BUCKET item: one per
+// digest, holding until when it counts (Unix seconds).
+const ownWritePrefix = "w_"
+
 // NoteOwnWrite records, before the function writes a bucket's policy, the
 // digest of the document it is about to write, so that the write's own
 // event can be told from someone else's write with the function's
-// credentials.
+// credentials. One UpdateItem: the item expires with its newest digest,
+// and older digests are pruned when an event is checked (OwnWrite).
 func (s *Store) NoteOwnWrite(ctx context.Context, bucket, digest string) error {
 	until := s.now().Add(OwnWriteTTL).Unix()
-	pk := "ownwrite#" + bucket
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.Table, Key: key(pk),
-		UpdateExpression:          aws.String("SET docs = if_not_exists(docs, :empty), expires = :exp"),
-		ExpressionAttributeValues: item{":empty": &types.AttributeValueMemberM{Value: item{}}, ":exp": num(until + int64(time.Hour/time.Second))},
+		TableName: &s.Table, Key: key("ownwrite#" + bucket),
+		UpdateExpression:          aws.String("SET #d = :until, expires = :exp"),
+		ExpressionAttributeNames:  map[string]string{"#d": ownWritePrefix + digest},
+		ExpressionAttributeValues: item{":until": num(until), ":exp": num(until + int64(time.Hour/time.Second))},
 	})
-	var it item
-	if err == nil {
-		it, err = s.get(ctx, pk)
-	}
-	if err == nil {
-		// Digests past their time are removed as new ones come, so that
-		// the item stays small however long the writes go on.
-		expr, names := "SET docs.#d = :until", map[string]string{"#d": digest}
-		if m, _ := it["docs"].(*types.AttributeValueMemberM); m != nil {
-			var old []string
-			for d, v := range m.Value {
-				if n, _ := v.(*types.AttributeValueMemberN); n != nil && d != digest && expired(n.Value, s.now()) && len(old) < 50 {
-					old = append(old, fmt.Sprintf("docs.#o%d", len(old)))
-					names[fmt.Sprintf("#o%d", len(old)-1)] = d
-				}
-			}
-			if len(old) > 0 {
-				expr += " REMOVE " + strings.Join(old, ", ")
-			}
-		}
-		_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: &s.Table, Key: key(pk),
-			UpdateExpression:          aws.String(expr),
-			ExpressionAttributeNames:  names,
-			ExpressionAttributeValues: item{":until": num(until)},
-		})
-	}
 	if err != nil {
 		return fmt.Errorf("state: note own policy write on %s: %w", bucket, err)
 	}
@@ -64,18 +42,41 @@ func (s *Store) NoteOwnWrite(ctx context.Context, bucket, digest string) error {
 }
 
 // OwnWrite reports whether the function noted a write of digest on bucket
-// within OwnWriteTTL.
+// within OwnWriteTTL. Digests past their time are removed on the way, so
+// that the item stays small however long the writes go on.
 func (s *Store) OwnWrite(ctx context.Context, bucket, digest string) (bool, error) {
-	it, err := s.get(ctx, "ownwrite#"+bucket)
+	pk := "ownwrite#" + bucket
+	it, err := s.get(ctx, pk)
 	if err != nil {
 		return false, err
 	}
-	m, _ := it["docs"].(*types.AttributeValueMemberM)
-	if m == nil {
-		return false, nil
+	now := s.now()
+	found := false
+	var old []string
+	names := map[string]string{}
+	for name, v := range it {
+		d, ok := strings.CutPrefix(name, ownWritePrefix)
+		n, _ := v.(*types.AttributeValueMemberN)
+		if !ok || n == nil {
+			continue
+		}
+		switch {
+		case !expired(n.Value, now):
+			found = found || d == digest
+		case len(old) < 50:
+			ph := fmt.Sprintf("#o%d", len(old))
+			old, names[ph] = append(old, ph), name
+		}
 	}
-	until, _ := m.Value[digest].(*types.AttributeValueMemberN)
-	return until != nil && !expired(until.Value, s.now()), nil
+	if len(old) > 0 {
+		// Best effort: a failed prune is retried at the next check.
+		_, _ = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: &s.Table, Key: key(pk),
+			UpdateExpression:         aws.String("REMOVE " + strings.Join(old, ", ")),
+			ExpressionAttributeNames: names,
+		})
+	}
+	return found, nil
 }
 
 func expired(unix string, now time.Time) bool {

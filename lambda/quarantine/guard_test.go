@@ -95,6 +95,7 @@ func TestGuard(t *testing.T) {
 // bootstrap roles of the account's qualifier.
 func TestGuardMinors(t *testing.T) {
 	q := &Quarantiner{Account: "123456789012", CDKQualifier: "acme42",
+		Self:       rules.PrincipalOf(cloudtrail.Identity{ARN: "arn:aws:sts::123456789012:assumed-role/guard-fn/x"}),
 		BreakGlass: rules.PrincipalOf(cloudtrail.Identity{ARN: "arn:aws:iam::123456789012:role/ops/BreakGlass"})}
 	for arn, want := range map[string]string{
 		"arn:aws:sts::123456789012:assumed-role/breakglass/oncall":                                  "break-glass",
@@ -107,6 +108,8 @@ func TestGuardMinors(t *testing.T) {
 		"arn:aws:sts::123456789012:assumed-role/cdk-acme42-cfn-exec-role-123456789012-us-east-1/s":  "CDK bootstrap roles (cdk-acme42-",
 		"arn:aws:sts::123456789012:assumed-role/cdk-hnb659fds-deploy-role-123456789012-us-east-1/s": "",
 		"arn:aws:sts::210987654321:assumed-role/BreakGlass/s":                                       "",
+		// The sweep reads role ARNs with their path from the statement.
+		"arn:aws:iam::123456789012:role/service/guard-fn": "own role",
 	} {
 		got := q.Guard(rules.PrincipalOf(cloudtrail.Identity{ARN: arn}))
 		if want == "" && got != "" || !strings.Contains(got, want) {

@@ -42,6 +42,13 @@ func awsManaged(p rules.Principal) bool {
 		hasPrefixFold(p.Name, "AWSServiceRoleFor") || hasPrefixFold(p.Name, "AWSReservedSSO_"))
 }
 
+// sameRole reports whether a and b are one role: same account and name
+// (IAM role names are case-insensitive), whatever path or session either
+// ARN shows.
+func sameRole(a, b rules.Principal) bool {
+	return a.Kind == rules.KindRole && b.Kind == rules.KindRole && a.Account == b.Account && strings.EqualFold(a.Name, b.Name)
+}
+
 // Guard returns why p must never be quarantined, or "".
 func (q *Quarantiner) Guard(p rules.Principal) string {
 	switch {
@@ -49,9 +56,9 @@ func (q *Quarantiner) Guard(p rules.Principal) string {
 		return "the account root is never quarantined"
 	case p.Kind != rules.KindRole && p.Kind != rules.KindUser && p.Kind != rules.KindFederated:
 		return fmt.Sprintf("a principal of kind %s cannot be named in a bucket policy deny", p.Kind)
-	case q.Self.Normalized != "" && strings.EqualFold(p.Normalized, q.Self.Normalized):
+	case q.Self.Normalized != "" && (strings.EqualFold(p.Normalized, q.Self.Normalized) || sameRole(p, q.Self)):
 		return "the function's own role is never quarantined"
-	case q.BreakGlass.Name != "" && p.Kind == rules.KindRole && p.Account == q.BreakGlass.Account && strings.EqualFold(p.Name, q.BreakGlass.Name):
+	case sameRole(p, q.BreakGlass):
 		return "the break-glass role (BREAK_GLASS_ROLE_ARN) is never quarantined"
 	case awsManaged(p):
 		return "roles AWS manages (service-linked, IAM Identity Center's aws-reserved) are never quarantined"

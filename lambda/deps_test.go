@@ -2,6 +2,7 @@ package main
 
 import (
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -35,6 +36,46 @@ func TestFunctionHoldsTheFunctionOnly(t *testing.T) {
 				t.Errorf("the function links %s (banned: %s)", pkg, b)
 			}
 		}
+	}
+}
+
+// TestFunctionLinksNoSDKSecurityHubClient: the SDK's Security Hub client
+// (its operations' serializers and deserializers, and through them every
+// ASFF type: 3.6 MiB of the arm64 bootstrap) stays out of the function;
+// lambda/securityhub sends the ASFF JSON itself. Only the SDK's endpoint
+// rules for Security Hub may be linked. Checked on the linked symbols, not
+// the imports: importing service/securityhub for its endpoint resolver is
+// fine, linking its client is not.
+func TestFunctionLinksNoSDKSecurityHubClient(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "bootstrap")
+	if out, err := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command("go", "tool", "nm", bin).Output()
+	if err != nil {
+		t.Fatalf("go tool nm: %v", err)
+	}
+	syms := strings.Split(string(out), "\n")
+	if len(syms) < 1000 || !strings.Contains(string(out), "lambda/handler.(*Handler).Invoke") {
+		t.Fatalf("%d symbols, without the handler's: not the function's symbol table", len(syms))
+	}
+	banned := []string{
+		"service/securityhub.(*Client)",       // the SDK's client and its operations
+		"service/securityhub.awsRestjson1_",   // their (de)serializers
+		"service/securityhub.(*awsRestjson1_", // their middlewares
+		"service/securityhub/types.",          // the ASFF types
+		"service/securityhub/document.",
+	}
+	found := map[string]int{}
+	for _, s := range syms {
+		for _, b := range banned {
+			if strings.Contains(s, b) {
+				found[b]++
+			}
+		}
+	}
+	for b, n := range found {
+		t.Errorf("the function links %d symbols of %s", n, b)
 	}
 }
 

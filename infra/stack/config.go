@@ -33,6 +33,9 @@ type Config struct {
 	// HealthSubscriptions are the health topic's subscribers (pages about
 	// the guard itself); nil means the alert topic's subscribers.
 	HealthSubscriptions *Subscriptions `json:"healthSubscriptions"`
+	// Routing sends alerts to chat, PagerDuty and webhooks through the
+	// alert bus (routing.go); nil: the topics only.
+	Routing *Routing `json:"routing"`
 	// ResponseMode: alert (default), dry-run or enforce.
 	ResponseMode         string `json:"responseMode"`
 	DedupWindow          string `json:"dedupWindow"`
@@ -196,6 +199,7 @@ func (c *Config) Validate() error {
 	} else {
 		c.HealthSubscriptions.validate("healthSubscriptions", bad)
 	}
+	c.Routing.validate(bad)
 	switch c.ResponseMode {
 	case "":
 		c.ResponseMode = "alert"
@@ -300,6 +304,9 @@ func (s *Subscriptions) validate(field string, bad func(string, any, string)) {
 	for i, h := range s.HTTPS {
 		if u, err := url.Parse(h); err != nil || u.Scheme != "https" || u.Host == "" {
 			bad(fmt.Sprintf("%s.https[%d]", field, i), fmt.Sprintf("%q", h), "want an https:// URL")
+		} else if host := neverConfirmingHost(u); host != "" {
+			bad(fmt.Sprintf("%s.https[%d]", field, i), fmt.Sprintf("%q", redactURL(h)), host+" never confirms an SNS subscription, so it would page nobody: "+
+				"route it through the alert bus instead (routing.webhooks with format slack or opsgenie, routing.pagerDuty, or routing.chat for Amazon Q Developer in chat applications; infra/README.md, \"Routing\")")
 		}
 	}
 }

@@ -91,6 +91,10 @@ func alarms(stack awscdk.Stack, cfg *Config, g *Guard, dlq, failed, backlog awss
 		add("FindingsFailedAlarm", health, own("FindingsFailed"), gt, 0, 1, quiet,
 			"s3xguard alerts were sent but Security Hub did not take their findings (the pages went out; see the function's log, findings not imported)")
 	}
+	if cfg.Routing.Enabled() {
+		add("BusFailedAlarm", health, own("BusFailed"), gt, 0, 1, quiet,
+			"s3xguard alerts were paged but not put on the alert bus: chat, PagerDuty and webhooks missed them (see the function's log)")
+	}
 	if cfg.SessionCheck != "" && cfg.SessionCheck != "off" {
 		add("SessionUncheckedAlarm", health, own("SessionUnchecked"), gt, 0, 1, quiet,
 			"s3xguard could not look up sessions in its state table: zonal calls passed without the session-moved check (fail open)")

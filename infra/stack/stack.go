@@ -213,6 +213,11 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 	if denyPolicy != nil {
 		env["IAM_DENY_POLICY_ARN"] = denyPolicy.ManagedPolicyArn()
 	}
+	if cfg.Routing.Enabled() {
+		if env["ALERT_BUS"], err = alertBus(stack, cfg.Routing, role); err != nil {
+			return nil, err
+		}
+	}
 	fn := awslambda.NewFunction(stack, jsii.String("Function"), &awslambda.FunctionProps{
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture: awslambda.Architecture_ARM_64(),

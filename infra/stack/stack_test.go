@@ -69,6 +69,9 @@ func configFor(name string) *Config {
 		c.HealthSubscriptions = &Subscriptions{Email: []string{"platform@example.com"}}
 	case "minimal":
 		c.ResponseMode, c.Buckets, c.BreakGlassRoleArn = "alert", []string{"*"}, ""
+	case "routing":
+		c.Subscriptions = Subscriptions{Email: []string{"secops@example.com"}}
+		c.Routing = testRouting()
 	case "revoke":
 		two := 2
 		c.IAMResponse, c.RevokeSessions, c.Buckets = true, true, []string{"*"}
@@ -85,7 +88,7 @@ func configFor(name string) *Config {
 	return c
 }
 
-var configs = []string{"full", "minimal", "revoke"}
+var configs = []string{"full", "minimal", "revoke", "routing"}
 
 func synth(t *testing.T, name string) *synthesized {
 	t.Helper()

@@ -58,11 +58,26 @@ type Response struct {
 	IAM       []string `json:"iam,omitempty"`
 	Until     string   `json:"until,omitempty"`
 	Note      string   `json:"note,omitempty"`
+	// Target is the principal ARN the bucket deny names: what
+	// `s3xguard quarantine release --principal` takes.
+	Target string `json:"target,omitempty"`
+}
+
+// Place is the account and region a guard runs in and guards: where
+// on-call acts, whoever the caller was.
+type Place struct {
+	Account string `json:"account"`
+	Region  string `json:"region"`
 }
 
 // Alert is one alert about one event.
 type Alert struct {
-	Kind     Kind
+	Kind Kind
+	// Guarded is the guard's own account and region (one mailbox or bus
+	// may take alerts from many).
+	Guarded Place
+	// Ops names the state table and deny policy in the next steps.
+	Ops      Ops
 	Severity Severity
 	// Record is the decoded event; for an event that could not be decoded
 	// it is empty and Raw holds its beginning.
@@ -101,8 +116,11 @@ type Repeats struct {
 
 // Message is one SNS publish.
 type Message struct {
-	Subject    string
-	Body       string // MessageStructure json: default, email, sms
+	Subject string
+	Body    string // MessageStructure json: default, email, sms
+	// Document is the JSON document (Body's default): the bus event's
+	// detail.
+	Document   string
 	Attributes map[string]string
 	// DedupID is the FIFO topics' MessageDeduplicationId (ignored by
 	// standard topics, which have none).
@@ -165,29 +183,39 @@ func (a *Alert) build() (Message, error) {
 		"kind": string(a.Kind), "severity": a.Severity.String(), "bucket": r.Bucket,
 		"principal": a.Decision.Principal.Normalized, "account": a.Decision.Principal.Account,
 		"eventName": r.EventName, "action": a.Response.Action,
+		"guardedAccount": a.Guarded.Account, "guardedRegion": a.Guarded.Region,
 	} {
 		if v != "" {
 			m.Attributes[k] = attrText(v)
 		}
 	}
-	doc := a.document(r)
+	// The steps are rendered once, for the document, chat and the email.
+	steps := a.NextSteps()
+	doc := a.document(r, steps)
+	doc.Summary = m.Subject
 	machine, err := json.Marshal(doc)
 	if err != nil {
 		return Message{}, err
 	}
-	sms := clip(fmt.Sprintf("s3xguard %s: %s %s %s by %s: %s", a.Severity, a.Kind, what, orDash(r.Bucket), who, a.Response.Action), 140)
-	body, err := json.Marshal(map[string]string{"default": string(machine), "email": a.email(r, who), "sms": sms})
+	sms := clip(escape(fmt.Sprintf("s3xguard %s %s/%s: %s %s %s by %s: %s", a.Severity, orDash(a.Guarded.Account), orDash(a.Guarded.Region),
+		a.Kind, what, orDash(r.Bucket), who, a.Response.Action)), 140)
+	body, err := json.Marshal(map[string]string{"default": string(machine), "email": a.email(r, who, steps), "sms": sms})
 	if err != nil {
 		return Message{}, err
 	}
-	m.Body = string(body)
+	m.Body, m.Document = string(body), string(machine)
 	return m, nil
 }
 
 type document struct {
-	S3xguard  int            `json:"s3xguard"`
-	Kind      Kind           `json:"kind"`
-	Severity  string         `json:"severity"`
+	S3xguard int    `json:"s3xguard"`
+	Kind     Kind   `json:"kind"`
+	Severity string `json:"severity"`
+	Guarded  Place  `json:"guarded"`
+	// DedupKey is the incident key (IncidentKey): PagerDuty's dedup_key.
+	DedupKey string `json:"dedupKey"`
+	// Summary is the subject: one printable ASCII line for pagers.
+	Summary   string         `json:"summary"`
 	Principal map[string]any `json:"principal"`
 	Event     map[string]any `json:"event"`
 	// Session is the same object as check's JSON output's `session`.
@@ -204,19 +232,25 @@ type document struct {
 	DuplicateReason string   `json:"duplicateReason,omitempty"`
 	Escalated       bool     `json:"escalated,omitempty"`
 	Clipped         []string `json:"clipped,omitempty"`
+	// NextSteps, Runbook and Links say what to do (steps.go); Chat is the
+	// same alert in the chat custom-notification schema (chat.go).
+	NextSteps []string `json:"nextSteps"`
+	Runbook   string   `json:"runbook"`
+	Links     Links    `json:"links"`
+	Chat      Chat     `json:"chat"`
 }
 
-func (a *Alert) document(r *cloudtrail.Record) document {
+func (a *Alert) document(r *cloudtrail.Record, steps []string) document {
 	p := a.Decision.Principal
 	return document{
-		S3xguard: 1, Kind: a.Kind, Severity: a.Severity.String(),
+		S3xguard: 1, Kind: a.Kind, Severity: a.Severity.String(), Guarded: a.Guarded, DedupKey: a.IncidentKey(),
 		Principal: omitEmpty(map[string]any{
 			"arn": p.ARN, "kind": p.Kind, "normalized": p.Normalized, "account": p.Account,
 			"identityType": r.UserIdentity.Type, "accessKeyId": r.UserIdentity.AccessKeyID, "invokedBy": r.UserIdentity.InvokedBy,
 		}),
 		Event: omitEmpty(map[string]any{
 			"name": r.EventName, "bucket": r.Bucket, "accessPoint": r.AccessPoint, "key": a.key(r.Key), "errorCode": r.ErrorCode,
-			"readOnly": r.ReadOnly, "time": r.EventTime, "id": r.EventID, "region": r.AWSRegion,
+			"readOnly": r.ReadOnly, "time": r.EventTime, "id": r.EventID, "region": r.AWSRegion, "recipientAccountId": r.RecipientAccountID,
 			"availabilityZone": r.AvailabilityZone, "sourceIP": r.SourceIPAddress, "vpcEndpoint": r.VPCEndpointID,
 			"userAgent": r.UserAgent, "sessionMode": r.SessionMode,
 		}),
@@ -228,19 +262,26 @@ func (a *Alert) document(r *cloudtrail.Record) document {
 		ID:       a.ID, Input: a.Input,
 		MayBeDuplicate: a.Duplicate != "", DuplicateReason: a.Duplicate,
 		Escalated: a.Escalated, Clipped: a.Clipped,
+		NextSteps: steps, Runbook: a.Runbook(), Links: a.links(r), Chat: a.chat(r, steps),
 	}
 }
 
-func (a *Alert) email(r *cloudtrail.Record, who string) string {
+func (a *Alert) email(r *cloudtrail.Record, who string, steps []string) string {
 	var b strings.Builder
 	line := func(label, v string) {
 		if v != "" {
-			fmt.Fprintf(&b, "%-12s %s\n", label+":", v)
+			fmt.Fprintf(&b, "%-12s %s\n", label+":", escape(v))
 		}
 	}
-	fmt.Fprintf(&b, "s3xguard: %s %s event (severity %s)\n\n", a.Kind, orDash(r.EventName), a.Severity)
+	fmt.Fprintf(&b, "s3xguard: %s %s event (severity %s)\n", a.Kind, escape(orDash(r.EventName)), a.Severity)
+	fmt.Fprintf(&b, "in account %s, region %s: %s\n\n", escape(orDash(a.Guarded.Account)), escape(orDash(a.Guarded.Region)), escape(orDash(a.Response.Action)))
+	b.WriteString("NEXT STEPS\n")
+	for i, s := range steps {
+		fmt.Fprintf(&b, "%d. %s\n", i+1, escape(s))
+	}
+	fmt.Fprintf(&b, "Runbook: %s\n\n", a.Runbook())
 	if a.Duplicate != "" {
-		fmt.Fprintf(&b, "MAY BE A DUPLICATE of an alert already sent (alert ID %s): %s\n\n", a.ID, a.Duplicate)
+		fmt.Fprintf(&b, "MAY BE A DUPLICATE of an alert already sent (alert ID %s): %s\n\n", escape(a.ID), escape(a.Duplicate))
 	}
 	if a.Escalated {
 		b.WriteString("ESCALATION: sent inside a dedup window whose first alert was less severe.\n\n")
@@ -251,6 +292,9 @@ func (a *Alert) email(r *cloudtrail.Record, who string) string {
 	line("type", r.UserIdentity.Type)
 	line("access key", r.UserIdentity.AccessKeyID)
 	line("account", a.Decision.Principal.Account)
+	b.WriteString("\nGUARDED\n")
+	line("account", a.Guarded.Account)
+	line("region", a.Guarded.Region)
 	b.WriteString("\nWHAT\n")
 	line("operation", r.EventName)
 	line("bucket", r.Bucket)
@@ -279,7 +323,7 @@ func (a *Alert) email(r *cloudtrail.Record, who string) string {
 	line("input", a.Input)
 	b.WriteString("\nWHY\n")
 	for _, reason := range a.Decision.Reasons {
-		fmt.Fprintf(&b, "- %s\n", reason)
+		fmt.Fprintf(&b, "- %s\n", escape(reason))
 	}
 	if a.Raw != "" {
 		line("event", a.Raw)
@@ -294,7 +338,7 @@ func (a *Alert) email(r *cloudtrail.Record, who string) string {
 		line("IAM", p)
 	}
 	if a.Response.Note != "" {
-		fmt.Fprintf(&b, "\n%s\n", a.Response.Note)
+		fmt.Fprintf(&b, "\n%s\n", escape(a.Response.Note))
 	}
 	if a.Previous != nil {
 		fmt.Fprintf(&b, "\nAlso: %d repeats between %s and %s were counted, not re-sent.\n",

@@ -20,11 +20,11 @@ func Summary(subject string, attrs map[string]string, r Repeats) (Message, error
 	if err != nil {
 		return Message{}, err
 	}
-	text := fmt.Sprintf("%d more alerts like this one were counted between %s and %s, not re-sent:\n%s\n", r.Count, from, to, subject)
+	text := fmt.Sprintf("%d more alerts like this one were counted between %s and %s, not re-sent:\n%s\n", r.Count, from, to, escape(subject))
 	body, err := json.Marshal(map[string]string{
 		"default": string(machine),
 		"email":   text,
-		"sms":     clip(fmt.Sprintf("s3xguard: %d repeats of: %s", r.Count, subject), 140),
+		"sms":     clip(escape(fmt.Sprintf("s3xguard: %d repeats of: %s", r.Count, subject)), 140),
 	})
 	if err != nil {
 		return Message{}, err

@@ -11,19 +11,23 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/s3xguard/s3xguard/lambda/alert"
 	"github.com/s3xguard/s3xguard/lambda/handler"
 	"github.com/s3xguard/s3xguard/lambda/quarantine"
 	"github.com/s3xguard/s3xguard/lambda/state"
 )
 
 const quarantineUsage = `usage: s3xguard quarantine list --bucket BUCKET [--table TABLE]
-       s3xguard quarantine release --bucket BUCKET (--principal ARN ... | --all) [--table TABLE] [--deny-policy ARN]
+       s3xguard quarantine release --bucket BUCKET (--principal ARN ... | --all) [--table TABLE] [--deny-policy ARN] [--bus BUS]
 
 Lists or releases the principals s3xguard denied on a directory bucket,
 against the real AWS APIs (credentials and region from the environment).
---table defaults to $STATE_TABLE, --deny-policy to $IAM_DENY_POLICY_ARN.
+--table defaults to $STATE_TABLE, --deny-policy to $IAM_DENY_POLICY_ARN,
+--bus to $ALERT_BUS: each principal released is announced there
+("s3xguard quarantine released"), so pagers resolve the incident.
 Release removes the principal from the bucket policy's S3xguardQuarantine
 statement and, once no bucket quarantines it any more, detaches the managed
 deny policy (the one named by --deny-policy, never a name from the records)
@@ -45,7 +49,9 @@ func runQuarantine(args []string, stdout, stderr io.Writer) int {
 	deny := fs.String("deny-policy", os.Getenv("IAM_DENY_POLICY_ARN"), "the stack's managed deny policy `ARN`")
 	var principals multiFlag
 	all := false
+	bus := os.Getenv("ALERT_BUS")
 	if sub == "release" {
+		fs.StringVar(&bus, "bus", bus, "event `bus` to announce releases on")
 		fs.Var(&principals, "principal", "principal `ARN` to release (repeatable)")
 		fs.BoolVar(&all, "all", false, "release every principal of the bucket")
 	}
@@ -125,7 +131,26 @@ func runQuarantine(args []string, stdout, stderr io.Writer) int {
 	if len(released) == 0 {
 		fmt.Fprintf(stdout, "nothing to release on %s\n", *bucket)
 	}
+	if err := announceReleased(ctx, awsCfg, q, bus, *bucket, released); err != nil {
+		errorf(stderr, "quarantine release: released, not announced: %v", err)
+		return exitUsage
+	}
 	return exitOK
+}
+
+// announceReleased puts the releases on the bus, if any: the quarantine
+// is lifted either way, and the error says the pager was not told.
+func announceReleased(ctx context.Context, awsCfg aws.Config, q *quarantine.Quarantiner, bus, bucket string, released []string) error {
+	e := handler.NewEmitter(awsCfg, bus)
+	if e == nil || len(released) == 0 {
+		return nil
+	}
+	me, err := q.Identify(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = e.Released(ctx, alert.Place{Account: me.Account, Region: awsCfg.Region}, bucket, released, "released")
+	return err
 }
 
 type multiFlag []string

@@ -64,6 +64,9 @@ type Config struct {
 	// FunctionRoleARN is the function's own execution role: its own bucket
 	// policy writes come back as events and must not page.
 	FunctionRoleARN string
+	// AlertBus, when set, receives one EventBridge event per alert sent and
+	// per quarantine released (name or ARN): for chat, pagers, webhooks.
+	AlertBus string
 	// HealthTopicARN receives pages about the guard itself (breaker tripped,
 	// expiry, drift); empty means the alert topic.
 	HealthTopicARN string
@@ -266,6 +269,10 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	if c.HealthTopicARN != "" && !isTopic(c.HealthTopicARN) {
 		bad("HEALTH_TOPIC_ARN", c.HealthTopicARN, "want an SNS topic ARN (arn:PARTITION:sns:REGION:ACCOUNT:NAME), or unset for the alert topic")
 	}
+	c.AlertBus = get("ALERT_BUS", "")
+	if c.AlertBus != "" && !isBus(c.AlertBus) {
+		bad("ALERT_BUS", c.AlertBus, "want an event bus name or ARN (arn:PARTITION:events:REGION:ACCOUNT:event-bus/NAME)")
+	}
 	c.IAMDenyPolicyARN = get("IAM_DENY_POLICY_ARN", "")
 	if c.IAMDenyPolicyARN != "" && !strings.Contains(c.IAMDenyPolicyARN, ":iam::"+c.AccountID+":policy/") {
 		bad("IAM_DENY_POLICY_ARN", c.IAMDenyPolicyARN, "want the stack's managed deny policy ARN (arn:PARTITION:iam::ACCOUNT_ID:policy/NAME)")
@@ -338,4 +345,22 @@ func isSHA256(s string) bool {
 
 func isTopic(arn string) bool {
 	return strings.HasPrefix(arn, "arn:") && strings.Count(arn, ":") == 5 && strings.Contains(arn, ":sns:")
+}
+
+// isBus reports whether s is an event bus name (PutEvents' EventBusName
+// takes 1 to 256 of [/.-_A-Za-z0-9]) or an event bus ARN.
+func isBus(s string) bool {
+	if strings.HasPrefix(s, "arn:") {
+		parts := strings.SplitN(s, ":", 6)
+		return len(parts) == 6 && parts[2] == "events" && strings.HasPrefix(parts[5], "event-bus/") && isBus(parts[5][len("event-bus/"):])
+	}
+	if len(s) == 0 || len(s) > 256 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-", r)) {
+			return false
+		}
+	}
+	return true
 }

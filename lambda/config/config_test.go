@@ -71,13 +71,15 @@ func TestGuardEnvironment(t *testing.T) {
 	e["QUARANTINE_TTL"] = "0"
 	e["QUARANTINE_MAX_PER_BUCKET_HOUR"] = "2"
 	e["QUARANTINE_FAILED_CALLS"] = "on"
+	e["ALERT_BUS"] = "arn:aws:events:us-east-1:123456789012:event-bus/s3xguard-alerts"
 	c, err := FromEnv(env(e))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.AccountID != "123456789012" || c.Region != "us-east-1" || c.FunctionRoleARN != e["FUNCTION_ROLE_ARN"] ||
 		c.HealthTopic() != e["HEALTH_TOPIC_ARN"] || c.IAMDenyPolicyARN != e["IAM_DENY_POLICY_ARN"] || !c.RevokeSessions ||
-		c.Target != TargetSession || c.QuarantineTTL != 0 || c.MaxQuarantinesBucketHour != 2 || !c.QuarantineFailedCalls {
+		c.Target != TargetSession || c.QuarantineTTL != 0 || c.MaxQuarantinesBucketHour != 2 || !c.QuarantineFailedCalls ||
+		c.AlertBus != e["ALERT_BUS"] {
 		t.Fatalf("got %+v", c)
 	}
 	d, err := FromEnv(env(base()))
@@ -107,6 +109,8 @@ func TestErrorsNameVariableAndValue(t *testing.T) {
 		{"AWS_REGION", "", `AWS_REGION="": want the function's region`},
 		{"FUNCTION_ROLE_ARN", "arn:aws:iam::999999999999:role/fn", `FUNCTION_ROLE_ARN="arn:aws:iam::999999999999:role/fn"`},
 		{"HEALTH_TOPIC_ARN", "health", `HEALTH_TOPIC_ARN="health"`},
+		{"ALERT_BUS", "my bus", `ALERT_BUS="my bus": want an event bus name or ARN`},
+		{"ALERT_BUS", "arn:aws:sns:us-east-1:123456789012:t", `ALERT_BUS="arn:aws:sns:us-east-1:123456789012:t"`},
 		{"IAM_DENY_POLICY_ARN", "arn:aws:iam::999999999999:policy/deny", `IAM_DENY_POLICY_ARN="arn:aws:iam::999999999999:policy/deny"`},
 		{"REVOKE_SESSIONS", "true", `REVOKE_SESSIONS="true": want on or off`},
 		{"REVOKE_SESSIONS", "on", `REVOKE_SESSIONS="on": needs IAM_RESPONSE=on`},

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/s3xguard/s3xguard/lambda/alert"
+	"github.com/s3xguard/s3xguard/lambda/quarantine"
 	"github.com/s3xguard/s3xguard/lambda/state"
 )
 
@@ -30,15 +32,26 @@ func (h *Handler) deliver(ctx context.Context, b budget, c classified, log *slog
 	tk, err := h.claim(dctx, b, key, a, msg)
 	cancel()
 	noTable := false
+	var tableDown error
 	switch {
 	case errors.Is(err, state.ErrInFlight):
 		return err
 	case err != nil:
-		if h.memory.count(key, a.Severity) {
+		tableDown = err
+		counted, settled, release := h.memory.countOrClaim(ctx, key, a.Severity)
+		if counted {
 			m.Suppressed++
 			log.WarnContext(ctx, "state table unavailable; repeat counted in memory", "error", err)
+			if settled {
+				return nil
+			}
+			if _, due := h.due(a); due {
+				// The quarantine needs the table (record, breaker, lock).
+				return fmt.Errorf("%w: %s on %s: %w", ErrQuarantineUnrecorded, a.Decision.Principal.Normalized, a.Record.Bucket, err)
+			}
 			return nil
 		}
+		defer release()
 		// Duplicates beat silence: alert without deduplication.
 		m.Errors++
 		log.ErrorContext(ctx, "state table unavailable; alerting without deduplication", "error", err)
@@ -46,18 +59,31 @@ func (h *Handler) deliver(ctx context.Context, b budget, c classified, log *slog
 		a.Duplicate = "the state table was unavailable: sent without deduplication"
 	case !tk.First:
 		m.Suppressed++
-		log.InfoContext(ctx, "repeat counted, not re-sent")
-		return nil
+		if tk.Settled {
+			log.InfoContext(ctx, "repeat counted, not re-sent")
+			return nil
+		}
+		return h.repeat(ctx, a, tk, log, m)
 	case tk.TookOver:
 		a.Duplicate = "an earlier attempt claimed this alert and stopped before recording it sent: it may have been published"
 	}
 	a.Escalated = tk.Escalated
-	if a.Kind == alert.KindUnauthorized || a.Kind == alert.KindSessionMoved {
-		a.Response = h.respond(ctx, a, m, log)
-	} else {
+	var unrecorded error
+	switch _, due := h.due(a); {
+	case due && tableDown != nil:
+		// Not tried: the quarantine needs the table (its record, the
+		// breaker, the bucket's lock), which just failed or hung. The
+		// event is retried, and the retry decides.
+		a.Response = alert.Response{Action: alert.ActionNotQuarantined, Mode: string(h.Config.Mode),
+			Detail: "the state table is unavailable: the quarantine is retried with the event"}
+		unrecorded = fmt.Errorf("%w: %s on %s: %w", ErrQuarantineUnrecorded, a.Decision.Principal.Normalized, a.Record.Bucket, tableDown)
+	case a.Kind == alert.KindUnauthorized || a.Kind == alert.KindSessionMoved:
+		a.Response, unrecorded = h.respond(ctx, a, m, log)
+	default:
 		a.Response = alert.Response{Action: alert.ActionAlertOnly, Mode: string(h.Config.Mode),
 			Detail: string(a.Kind) + " inputs are never acted on"}
 	}
+	tk.Settled = inForce(a.Response.Action)
 	respond := time.Since(t1)
 	if p := tk.Prev; p != nil {
 		a.Previous = &alert.Repeats{Count: p.Repeats, From: p.Start, To: p.End}
@@ -69,6 +95,11 @@ func (h *Handler) deliver(ctx context.Context, b budget, c classified, log *slog
 	cctx, ccancel := cleanup(ctx)
 	defer ccancel()
 	if err != nil {
+		if !noTable && MaybeDelivered(err) {
+			// It may be out: the retry takes the claim over at once and
+			// says its page may be a duplicate.
+			return errors.Join(err, h.Store.Abandon(cctx, tk))
+		}
 		// Unsent: give the claim back so the retry sends, not counts.
 		return errors.Join(err, h.Store.Release(cctx, tk))
 	}
@@ -78,7 +109,7 @@ func (h *Handler) deliver(ctx context.Context, b budget, c classified, log *slog
 	case noTable:
 		start = t1
 		h.memory.remember(state.Window{Key: key, Start: t1, End: t1.Add(h.Config.DedupWindow), Severity: int(a.Severity),
-			Subject: msg.Subject, Attrs: msg.Attributes, LastSeen: t1})
+			Subject: msg.Subject, Attrs: msg.Attributes, LastSeen: t1, Settled: tk.Settled})
 	default:
 		if err := h.Store.Sent(cctx, tk); errors.Is(err, state.ErrClaimLost) {
 			log.WarnContext(ctx, "alert sent after its claim expired; another attempt may send it too", "error", err)
@@ -93,9 +124,53 @@ func (h *Handler) deliver(ctx context.Context, b budget, c classified, log *slog
 		}
 	}
 	h.queueFinding(a, key, start, tk.Prev, m, log)
+	h.emitAlert(ctx, msg, m, log)
 	log.InfoContext(ctx, "alert sent", "severity", a.Severity.String(), "action", a.Response.Action, "subject", msg.Subject,
 		"mayBeDuplicate", a.Duplicate != "", "escalated", a.Escalated,
 		"decideMs", ms(decide), "respondMs", ms(respond), "alertMs", ms(time.Since(t2)))
+	// Sent, and counted as the window's alert: the retry counts a repeat,
+	// which then gets the quarantine decision this attempt could not make.
+	return unrecorded
+}
+
+// repeat handles a repeat counted in a window whose quarantine is not in
+// force (tk names the window). A repeat whose own verdict calls for
+// a quarantine gets the decision the window's alert did not end with, so
+// that a weaker event (a denied probe) never shadows a stronger one. When
+// that decision puts the quarantine in force it is paged, and the window
+// is settled: later repeats are only counted.
+func (h *Handler) repeat(ctx context.Context, a *alert.Alert, tk state.Ticket, log *slog.Logger, m *tally) error {
+	if _, due := h.due(a); !due {
+		log.InfoContext(ctx, "repeat counted, not re-sent")
+		return nil
+	}
+	r, err := h.respond(ctx, a, m, log)
+	if err != nil {
+		return err
+	}
+	if !inForce(r.Action) {
+		log.InfoContext(ctx, "repeat counted; its quarantine is not in force yet", "action", r.Action, "detail", r.Detail)
+		return nil
+	}
+	if r.Action != quarantine.Already {
+		// Someone who read the window's alert believes the principal free.
+		r.Detail = strings.TrimPrefix(r.Detail+"; ", "; ") + "decided on a repeat: the first alert of this window did not quarantine"
+		a.Response = r
+		msg, err := a.Build()
+		if err == nil {
+			err = h.Alerts.Publish(ctx, msg)
+		}
+		if err != nil {
+			return fmt.Errorf("page the quarantine of a repeat: %w", err)
+		}
+		m.Alerts++
+		log.InfoContext(ctx, "alert sent: a repeat was quarantined", "severity", a.Severity.String(), "action", r.Action, "subject", msg.Subject)
+	}
+	cctx, cancel := cleanup(ctx)
+	defer cancel()
+	if err := h.Store.Settle(cctx, tk); err != nil {
+		log.WarnContext(ctx, "quarantine in force; settling its window failed (its repeats ask again)", "error", err)
+	}
 	return nil
 }
 
@@ -120,6 +195,9 @@ type memory struct {
 	mu           sync.Mutex
 	windows      map[string]*state.Window
 	sentUnmarked map[string]state.Ticket
+	// sending holds the keys an event of this instance is alerting
+	// without the table; closed when its window is remembered (or not).
+	sending map[string]chan struct{}
 }
 
 // maxMemory bounds what one instance remembers; past it, new windows are
@@ -148,18 +226,44 @@ func (mem *memory) unmarked(key string, t state.Ticket) {
 	}
 }
 
-// count counts a repeat in a remembered window of the key that is still
-// open and at least as severe.
-func (mem *memory) count(key string, sev alert.Severity) bool {
-	mem.mu.Lock()
-	defer mem.mu.Unlock()
-	w := mem.windows[key]
-	if w == nil || !time.Now().Before(w.End) || w.Severity < int(sev) {
-		return false
+// countOrClaim counts a repeat in a remembered window of the key that is
+// still open and at least as severe, and says whether that window is
+// settled. Otherwise the caller becomes the key's only sender in this
+// instance until it calls release (after remember): the events of one key
+// in a parallel batch wait for it and count, rather than all alert.
+func (mem *memory) countOrClaim(ctx context.Context, key string, sev alert.Severity) (counted, settled bool, release func()) {
+	for {
+		mem.mu.Lock()
+		if w := mem.windows[key]; w != nil && time.Now().Before(w.End) && w.Severity >= int(sev) {
+			w.Repeats++
+			w.LastSeen = time.Now()
+			settled := w.Settled
+			mem.mu.Unlock()
+			return true, settled, nil
+		}
+		wait := mem.sending[key]
+		if wait == nil {
+			if mem.sending == nil {
+				mem.sending = map[string]chan struct{}{}
+			}
+			done := make(chan struct{})
+			mem.sending[key] = done
+			mem.mu.Unlock()
+			return false, false, func() {
+				mem.mu.Lock()
+				delete(mem.sending, key)
+				mem.mu.Unlock()
+				close(done)
+			}
+		}
+		mem.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			// Duplicates beat silence: alert rather than wait out the time.
+			return false, false, func() {}
+		}
 	}
-	w.Repeats++
-	w.LastSeen = time.Now()
-	return true
 }
 
 // flush writes what is remembered for key to the table: first a claim's

@@ -52,6 +52,9 @@ type Handler struct {
 	// SecurityHub, when set (FINDINGS=securityhub), also receives each
 	// alert as a finding (securityhub.go).
 	SecurityHub SecurityHubAPI
+	// Bus, when set (ALERT_BUS), receives a copy of every alert sent and
+	// of every quarantine released (bus.go).
+	Bus *Emitter
 
 	memory       memory
 	sessionCache sessionCache
@@ -66,7 +69,11 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	work, cancel, b := newBudget(ctx)
 	defer cancel()
 	// After every page of the invocation is out (securityhub.go).
-	defer h.importFindings(work, &m)
+	defer func() {
+		fctx, cancel := context.WithTimeout(work, FindingsBudget)
+		defer cancel()
+		h.importFindings(fctx, &m)
+	}()
 	switch route(payload) {
 	case routeSQS:
 		if resp, ok := h.batch(work, b, payload, &m); ok {
@@ -204,36 +211,50 @@ func (h *Handler) event(ctx context.Context, b budget, data []byte, input string
 	return nil
 }
 
-// respond quarantines as configured, and says what it did. A quarantine
-// that fails is recorded as pending (the sweep finishes it) and reported in
-// the alert: the alert must go out regardless.
-func (h *Handler) respond(ctx context.Context, a *alert.Alert, m *tally, log *slog.Logger) alert.Response {
+// due reports whether the alert calls for a quarantine decision (an
+// Apply), judged from the alert and the configuration alone; why says what
+// stops it otherwise. It makes no call: every repeat asks it.
+func (h *Handler) due(a *alert.Alert) (why string, due bool) {
 	cfg := h.Config
-	r := alert.Response{Action: alert.ActionAlertOnly, Mode: string(cfg.Mode)}
 	rec := a.Record
 	switch {
 	case a.Kind == alert.KindSessionMoved && cfg.SessionCheck != config.SessionEnforce:
-		r.Detail = "SESSION_CHECK=" + string(cfg.SessionCheck) + ": a moved session is alerted, not quarantined"
-		return r
+		return "SESSION_CHECK=" + string(cfg.SessionCheck) + ": a moved session is alerted, not quarantined", false
 	case a.Kind != alert.KindUnauthorized && a.Kind != alert.KindSessionMoved:
-		r.Detail = string(a.Kind) + " events are never quarantined"
-		return r
+		return string(a.Kind) + " events are never quarantined", false
 	case cfg.Mode == config.ModeAlert:
-		return r
+		return "", false
 	case rec.Bucket == "":
-		r.Detail = "the event names no bucket"
-		return r
+		return "the event names no bucket", false
 	case !cfg.Guards(rec.Bucket):
-		r.Detail = "the bucket is not in GUARDED_BUCKETS"
-		return r
+		return "the bucket is not in GUARDED_BUCKETS", false
 	case rec.RecipientAccountID != cfg.AccountID || rec.AWSRegion != cfg.Region:
 		// Defence in depth beside the envelope check: only this account's
 		// own records, from this region, are ever acted on.
-		r.Detail = fmt.Sprintf("the record is from account %q, region %q, not this function's (%s, %s): never quarantined", rec.RecipientAccountID, rec.AWSRegion, cfg.AccountID, cfg.Region)
-		return r
+		return fmt.Sprintf("the record is from account %q, region %q, not this function's (%s, %s): never quarantined", rec.RecipientAccountID, rec.AWSRegion, cfg.AccountID, cfg.Region), false
 	case rec.ErrorCode != "" && !cfg.QuarantineFailedCalls:
-		r.Detail = fmt.Sprintf("the call failed (%s): alerted, not quarantined (QUARANTINE_FAILED_CALLS=off)", rec.ErrorCode)
-		return r
+		return fmt.Sprintf("the call failed (%s): alerted, not quarantined (QUARANTINE_FAILED_CALLS=off)", rec.ErrorCode), false
+	}
+	return "", true
+}
+
+// ErrQuarantineUnrecorded means a quarantine was due and failed before its
+// intent was recorded (the state table or the function's identity did not
+// answer): nothing, not even the sweep, would finish it. The alert still
+// goes out; the event then fails so that the platform retries it.
+var ErrQuarantineUnrecorded = errors.New("quarantine due but not recorded")
+
+// respond quarantines as configured, and says what it did. A quarantine
+// that fails is recorded as pending (the sweep finishes it) and reported in
+// the alert: the alert must go out regardless. The error is
+// ErrQuarantineUnrecorded when a due quarantine could not even be recorded.
+func (h *Handler) respond(ctx context.Context, a *alert.Alert, m *tally, log *slog.Logger) (alert.Response, error) {
+	cfg := h.Config
+	r := alert.Response{Action: alert.ActionAlertOnly, Mode: string(cfg.Mode)}
+	rec := a.Record
+	if why, due := h.due(a); !due {
+		r.Detail = why
+		return r, nil
 	}
 	issuer := rec.UserIdentity.SessionIssuerARN
 	if a.Session != nil && a.Session.Issuer != "" {
@@ -251,14 +272,17 @@ func (h *Handler) respond(ctx context.Context, a *alert.Alert, m *tally, log *sl
 		m.Errors++
 		log.ErrorContext(ctx, "quarantine failed", "action", out.Action, "error", err)
 		if out.Action == "" {
-			r.Action, r.Detail = alert.ActionNotQuarantined, "quarantine failed: "+err.Error()
-			return r
+			r.Action, r.Detail = alert.ActionNotQuarantined, "quarantine failed: "+err.Error()+"; the event is retried"
+			if cfg.Mode == config.ModeDryRun {
+				return r, nil // nothing to enforce: no retry owed
+			}
+			return r, fmt.Errorf("%w: %s on %s: %w", ErrQuarantineUnrecorded, a.Decision.Principal.Normalized, rec.Bucket, err)
 		}
 	}
 	if out.Action == quarantine.Pending || out.Action == quarantine.Partial {
 		log.WarnContext(ctx, "quarantine incomplete; recorded as pending for the sweep", "action", out.Action, "detail", out.Detail)
 	}
-	r.Action, r.Detail, r.Statement, r.IAM = out.Action, out.Detail, out.Statement, out.IAM
+	r.Action, r.Detail, r.Statement, r.IAM, r.Target = out.Action, out.Detail, out.Statement, out.IAM, out.Target
 	if !out.Until.IsZero() {
 		r.Until = out.Until.UTC().Format(time.RFC3339)
 	} else if out.Action == quarantine.Applied || out.Action == quarantine.Partial || out.Action == quarantine.DryRun {
@@ -272,7 +296,17 @@ func (h *Handler) respond(ctx context.Context, a *alert.Alert, m *tally, log *sl
 		m.DryRuns++
 		r.Note = quarantine.SessionNote
 	}
-	return r
+	return r, nil
+}
+
+// inForce reports whether a response leaves the key's quarantine in force
+// (or, in dry-run, decided): its window's repeats need no decision.
+func inForce(action string) bool {
+	switch action {
+	case quarantine.Applied, quarantine.Partial, quarantine.Already, quarantine.DryRun:
+		return true
+	}
+	return false
 }
 
 // QuarantineBudget bounds the quarantine of one event, and AlertReserve is
@@ -319,6 +353,9 @@ func (h *Handler) notify(ctx context.Context, notices []quarantine.Notice, m *ta
 			continue
 		}
 		log.WarnContext(ctx, "health notice sent", "notice", n.Kind, "bucket", n.Bucket, "principals", n.Principals, "detail", n.Detail)
+	}
+	for _, n := range notices {
+		h.emitReleased(ctx, n, m, log)
 	}
 	return errors.Join(errs...)
 }

@@ -48,7 +48,7 @@ func TestRespondWithoutQuarantine(t *testing.T) {
 		rec := tc.rec
 		rec.Bucket = tc.bucket
 		a := &alert.Alert{Kind: tc.kind, Record: &rec, Decision: rules.Decision{Verdict: rules.Unauthorized}}
-		r := h.respond(context.Background(), a, &tally{}, h.Log)
+		r, _ := h.respond(context.Background(), a, &tally{}, h.Log)
 		if r.Action != alert.ActionAlertOnly || r.Detail != tc.detail || r.Mode != string(tc.mode) {
 			t.Errorf("%s: got %+v; want alert only, %q", tc.name, r, tc.detail)
 		}

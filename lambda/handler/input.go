@@ -47,7 +47,9 @@ type classified struct {
 // the function was sent by someone allowed to invoke it or to write to its
 // queue, and is alerted as forged, never quarantined.
 func (h *Handler) classify(data []byte, input string) classified {
-	a := &alert.Alert{Keys: h.Config.ObjectKeys, Input: input, Record: &cloudtrail.Record{}}
+	a := &alert.Alert{Keys: h.Config.ObjectKeys, Input: input, Record: &cloudtrail.Record{},
+		Guarded: alert.Place{Account: h.Config.AccountID, Region: h.Config.Region},
+		Ops:     alert.Ops{StateTable: h.Config.StateTable, DenyPolicyARN: h.Config.IAMDenyPolicyARN, Bus: h.Config.AlertBus}}
 	invalid := func(class, reason string) classified {
 		a.Kind, a.Severity = alert.KindInvalid, alert.Medium
 		a.Raw = string(data[:min(len(data), maxRaw)])

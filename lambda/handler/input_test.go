@@ -13,7 +13,7 @@ import (
 
 const acct = "123456789012"
 
-func testHandler(t *testing.T) *Handler {
+func testHandler(t testing.TB) *Handler {
 	t.Helper()
 	al, err := rules.Parse("allow.yaml", []byte("version: 1\nallow:\n  - name: etl\n    principals: [\"arn:aws:iam::123456789012:role/etl\"]\n"))
 	if err != nil {

@@ -2,9 +2,11 @@ package handler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"time"
 
@@ -17,16 +19,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/s3xguard/s3xguard/lambda/alert"
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
 	"github.com/s3xguard/s3xguard/lambda/config"
 	"github.com/s3xguard/s3xguard/lambda/ownrole"
 	"github.com/s3xguard/s3xguard/lambda/quarantine"
+	"github.com/s3xguard/s3xguard/lambda/securityhub"
 	"github.com/s3xguard/s3xguard/lambda/state"
 	"github.com/s3xguard/s3xguard/rules"
 )
@@ -44,6 +47,19 @@ const (
 	// errors are retried with jittered exponential backoff capped here.
 	MaxAttempts = 5
 	MaxBackoff  = 2 * time.Second
+	// StateAttemptTimeout and StateCallBudget bound the state table's
+	// calls more tightly: DynamoDB answers in milliseconds, every alert
+	// waits on its claim, and a table that hangs must not hold each alert
+	// invocation for the whole CallBudget (at reserved concurrency 20,
+	// 15 s per invocation caps paging near 1.3 alerts a second). Its writes
+	// are conditional on their owner, so an attempt cut while merely slow
+	// is safe to retry.
+	StateAttemptTimeout = 2 * time.Second
+	StateCallBudget     = 3 * time.Second
+	// FindingsBudget bounds the Security Hub import after the pages: the
+	// findings are a copy of what was paged, and a Security Hub that hangs
+	// must not hold the invocation (and its concurrency slot) any longer.
+	FindingsBudget = 2 * time.Second
 )
 
 // LoadAWS loads the SDK configuration from the environment (region,
@@ -55,14 +71,8 @@ const (
 func LoadAWS(ctx context.Context) (aws.Config, error) {
 	cfg, err := awsconfig.LoadDefaultConfig(ctx,
 		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(AttemptTimeout)),
-		awsconfig.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = MaxAttempts
-				o.MaxBackoff = MaxBackoff
-				o.RateLimiter = ratelimit.None
-			})
-		}),
-		awsconfig.WithAPIOptions([]func(*middleware.Stack) error{callBudget(CallBudget)}),
+		awsconfig.WithRetryer(func() aws.Retryer { return retry.NewStandard(standardRetries) }),
+		awsconfig.WithAPIOptions([]func(*middleware.Stack) error{callBudget("s3xguardCallBudget", CallBudget)}),
 	)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("aws configuration: %w", err)
@@ -73,17 +83,74 @@ func LoadAWS(ctx context.Context) (aws.Config, error) {
 	return cfg, nil
 }
 
+func standardRetries(o *retry.StandardOptions) {
+	o.MaxAttempts = MaxAttempts
+	o.MaxBackoff = MaxBackoff
+	o.RateLimiter = ratelimit.None
+}
+
+// NewSNS returns the SNS client for pages. It retries a publish only when
+// SNS answered (throttling, 5xx) or the connection was never made: a
+// publish whose answer was lost or came too late may have been delivered,
+// and the SDK's own retry would deliver it again, unflagged (5 copies of
+// one alert with 5 attempts). Such a publish fails instead, and the
+// event's retry publishes it again, flagged as a possible duplicate.
+func NewSNS(awsCfg aws.Config) *sns.Client {
+	return sns.NewFromConfig(awsCfg, func(o *sns.Options) {
+		o.Retryer = retry.NewStandard(standardRetries, func(o *retry.StandardOptions) {
+			o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+				if MaybeDelivered(err) {
+					return aws.FalseTernary
+				}
+				return aws.UnknownTernary // the standard rules
+			})}, o.Retryables...)
+		})
+	})
+}
+
+// MaybeDelivered reports whether a failed call may have taken effect: it
+// was sent, and no answer came back (reset, timeout, cancelled). An error
+// answer (throttling, 4xx, 5xx) or a connection never made did not.
+func MaybeDelivered(err error) bool {
+	if err == nil {
+		return false
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	// A send error is wrapped in a response error of status 0: test it first.
+	var se *smithyhttp.RequestSendError
+	if errors.As(err, &se) {
+		return true
+	}
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() != 0 {
+		return false
+	}
+	var ce *aws.RequestCanceledError
+	return errors.As(err, &ce) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
 // callBudget bounds each call, attempts and backoff included, by d (or the
 // caller's deadline, when sooner).
-func callBudget(d time.Duration) func(*middleware.Stack) error {
+func callBudget(id string, d time.Duration) func(*middleware.Stack) error {
 	return func(s *middleware.Stack) error {
-		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("s3xguardCallBudget",
+		return s.Initialize.Add(middleware.InitializeMiddlewareFunc(id,
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 				ctx, cancel := context.WithTimeout(ctx, d)
 				defer cancel()
 				return next.HandleInitialize(ctx, in)
 			}), middleware.Before)
 	}
+}
+
+// NewStateDB returns the state table's client, with its tighter bounds.
+func NewStateDB(awsCfg aws.Config) *dynamodb.Client {
+	return dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		o.HTTPClient = awshttp.NewBuildableClient().WithTimeout(StateAttemptTimeout)
+		o.APIOptions = append(o.APIOptions, callBudget("s3xguardStateBudget", StateCallBudget))
+	})
 }
 
 // NewQuarantiner returns a Quarantiner for the region of awsCfg and the
@@ -113,7 +180,7 @@ func New(cfg *config.Config, awsCfg aws.Config, stdout io.Writer) (*Handler, err
 	if err != nil {
 		return nil, err
 	}
-	store := &state.Store{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.StateTable}
+	store := &state.Store{DB: NewStateDB(awsCfg), Table: cfg.StateTable}
 	q := NewQuarantiner(awsCfg, store)
 	q.Protected, q.ProtectedARNs = allow.IsProtected, allow.Protected()
 	q.TTL, q.IAMResponse, q.DenyPolicyARN, q.RevokeSessions = cfg.QuarantineTTL, cfg.IAMResponse, cfg.IAMDenyPolicyARN, cfg.RevokeSessions
@@ -127,15 +194,22 @@ func New(cfg *config.Config, awsCfg aws.Config, stdout io.Writer) (*Handler, err
 	if err != nil {
 		return nil, fmt.Errorf("FUNCTION_ROLE_ARN: %w", err)
 	}
-	snsc := sns.NewFromConfig(awsCfg)
+	snsc := NewSNS(awsCfg)
 	log := slog.New(requestIDHandler{slog.NewJSONHandler(stdout, &slog.HandlerOptions{ReplaceAttr: lambdacontext.ReplaceAttr})})
 	log.Info("cold start", "mode", cfg.Mode, "sessionCheck", cfg.SessionCheck, "allowlist", cfg.AllowlistPath, "allowEntries", len(allow.Entries), "region", q.Region)
 	var hub SecurityHubAPI
 	if cfg.Findings == config.FindingsSecurityHub {
-		hub = securityhub.NewFromConfig(awsCfg)
+		c, err := securityhub.New(awsCfg)
+		if err != nil {
+			return nil, err
+		}
+		// LoadAWS's call budget is SDK middleware: this client is not the SDK's.
+		c.Budget = CallBudget
+		hub = c
 	}
 	return &Handler{
 		SecurityHub: hub,
+		Bus:         NewEmitter(awsCfg, cfg.AlertBus),
 		Config:      cfg,
 		Allowlist:   allow,
 		Store:       store,

@@ -1,10 +1,17 @@
 package handler
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/s3xguard/s3xguard/lambda/config"
 )
@@ -36,5 +43,26 @@ func TestLoadAllowlistChecksTheHash(t *testing.T) {
 	}
 	if a, err := LoadAllowlist(path, ""); err != nil || len(a.Entries) != 2 {
 		t.Fatalf("without ALLOWLIST_SHA256 the file is loaded as it is: %v", err)
+	}
+}
+
+// Only a call that was sent and got no answer may have taken effect.
+func TestMaybeDelivered(t *testing.T) {
+	sent := &smithyhttp.RequestSendError{Err: errors.New("read: connection reset by peer")}
+	for _, c := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"answer lost", fmt.Errorf("publish: %w", &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{}}, Err: sent}), true},
+		{"attempt timed out", fmt.Errorf("publish: %w", context.DeadlineExceeded), true},
+		{"never connected", &smithyhttp.RequestSendError{Err: &net.OpError{Op: "dial", Err: errors.New("connection refused")}}, false},
+		{"throttled", &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 400}}, Err: errors.New("Throttling")}, false},
+		{"500", &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 500}}, Err: errors.New("InternalError")}, false},
+	} {
+		if got := MaybeDelivered(c.err); got != c.want {
+			t.Errorf("%s: MaybeDelivered = %v; want %v", c.name, got, c.want)
+		}
 	}
 }

@@ -10,12 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/securityhub"
-	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
-
 	"github.com/s3xguard/s3xguard/lambda/alert"
 	"github.com/s3xguard/s3xguard/lambda/finding"
+	"github.com/s3xguard/s3xguard/lambda/securityhub"
 	"github.com/s3xguard/s3xguard/lambda/state"
 )
 
@@ -33,13 +30,15 @@ import (
 // Hub that fails, throttles or hangs can delay no page, and cannot make the
 // invocation time out. A finding it does not take is logged (ERROR,
 // "findings not imported") and counted (FindingsFailed); it is not retried
-// past the SDK's own retries: the alert is out, and failing the invocation
+// past the client's own retries: the alert is out, and failing the invocation
 // would not import it again (the retry counts a repeat).
 
-// SecurityHubAPI is what the function calls of Security Hub.
+// SecurityHubAPI is what the function calls of Security Hub
+// (lambda/securityhub: findings travel as the ASFF JSON lambda/finding
+// encodes, never through the SDK's types).
 type SecurityHubAPI interface {
-	BatchImportFindings(context.Context, *securityhub.BatchImportFindingsInput, ...func(*securityhub.Options)) (*securityhub.BatchImportFindingsOutput, error)
-	GetFindings(context.Context, *securityhub.GetFindingsInput, ...func(*securityhub.Options)) (*securityhub.GetFindingsOutput, error)
+	BatchImportFindings(context.Context, []json.RawMessage) (*securityhub.BatchImportFindingsOutput, error)
+	GetFindings(context.Context, *securityhub.GetFindingsInput) (*securityhub.GetFindingsOutput, error)
 }
 
 // findingQueue is what one invocation (or one message of a batch) has to
@@ -112,15 +111,15 @@ func (h *Handler) importFindings(ctx context.Context, m *tally) {
 		return
 	}
 	var errs []error
-	batch := make([]types.AwsSecurityFinding, 0, len(q.created)+len(q.updates))
+	batch := make([]json.RawMessage, 0, len(q.created)+len(q.updates))
 	for _, a := range q.created {
-		f, err := toSDK(a)
+		b, err := json.Marshal(a)
 		if err != nil {
 			m.FindingsFailed++
 			errs = append(errs, fmt.Errorf("finding %s: %w", a.Id, err))
 			continue
 		}
-		batch = append(batch, f)
+		batch = append(batch, b)
 	}
 	updated, err := h.updatedFindings(ctx, q.updates)
 	if err != nil {
@@ -145,16 +144,19 @@ func (h *Handler) importFindings(ctx context.Context, m *tally) {
 
 // batchImport imports fs and reports how many Security Hub took. It
 // answers 200 even when it refuses findings: each refused one is an error.
-func (h *Handler) batchImport(ctx context.Context, fs []types.AwsSecurityFinding) (int, error) {
-	out, err := h.SecurityHub.BatchImportFindings(ctx, &securityhub.BatchImportFindingsInput{Findings: fs})
+func (h *Handler) batchImport(ctx context.Context, fs []json.RawMessage) (int, error) {
+	out, err := h.SecurityHub.BatchImportFindings(ctx, fs)
 	if err != nil {
 		return 0, fmt.Errorf("securityhub: import %d findings: %w", len(fs), err)
 	}
 	var errs []error
 	for _, f := range out.FailedFindings {
-		errs = append(errs, fmt.Errorf("securityhub: finding %s refused: %s: %s", aws.ToString(f.Id), aws.ToString(f.ErrorCode), aws.ToString(f.ErrorMessage)))
+		errs = append(errs, fmt.Errorf("securityhub: finding %s refused: %s: %s", f.ID, f.ErrorCode, f.ErrorMessage))
 	}
-	failed := max(int(aws.ToInt32(out.FailedCount)), len(out.FailedFindings))
+	failed := len(out.FailedFindings)
+	if out.FailedCount != nil {
+		failed = max(*out.FailedCount, failed)
+	}
 	if failed > len(errs) {
 		errs = append(errs, fmt.Errorf("securityhub: %d findings refused", failed))
 	}
@@ -165,7 +167,7 @@ func (h *Handler) batchImport(ctx context.Context, fs []types.AwsSecurityFinding
 // with their new count, last observation and UpdatedAt (Security Hub keeps
 // an import only when its UpdatedAt is newer). A finding Security Hub does
 // not have (its first import failed) is not made up from the count alone.
-func (h *Handler) updatedFindings(ctx context.Context, us []findingUpdate) ([]types.AwsSecurityFinding, error) {
+func (h *Handler) updatedFindings(ctx context.Context, us []findingUpdate) ([]json.RawMessage, error) {
 	if len(us) == 0 {
 		return nil, nil
 	}
@@ -180,16 +182,12 @@ func (h *Handler) updatedFindings(ctx context.Context, us []findingUpdate) ([]ty
 		ids = append(ids, id)
 	}
 	now := time.Now()
-	var out []types.AwsSecurityFinding
+	var out []json.RawMessage
 	var errs []error
 	for len(ids) > 0 {
 		n := min(len(ids), maxIDFilters)
-		var filters []types.StringFilter
-		for _, id := range ids[:n] {
-			filters = append(filters, types.StringFilter{Comparison: types.StringFilterComparisonEquals, Value: aws.String(id)})
-		}
+		in := &securityhub.GetFindingsInput{IDs: ids[:n], MaxResults: n}
 		ids = ids[n:]
-		in := &securityhub.GetFindingsInput{Filters: &types.AwsSecurityFindingFilters{Id: filters}, MaxResults: aws.Int32(int32(n))}
 		// Security Hub answers the filter in one page; a server that
 		// ignores filters (moto) pages through everything.
 		for found := 0; found < n; {
@@ -198,13 +196,23 @@ func (h *Handler) updatedFindings(ctx context.Context, us []findingUpdate) ([]ty
 				errs = append(errs, fmt.Errorf("securityhub: read %d findings to update: %w", n, err))
 				break
 			}
-			for _, f := range got.Findings {
-				if u, ok := byID[aws.ToString(f.Id)]; ok {
-					out = append(out, withCount(f, u, now))
+			for _, raw := range got.Findings {
+				f, id, err := decodeFinding(raw)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				if u, ok := byID[id]; ok {
+					b, err := withCount(f, u, now)
+					if err != nil {
+						errs = append(errs, fmt.Errorf("securityhub: finding %s: %w", id, err))
+						continue
+					}
+					out = append(out, b)
 					found++
 				}
 			}
-			if aws.ToString(got.NextToken) == "" {
+			if got.NextToken == "" {
 				break
 			}
 			in.NextToken = got.NextToken
@@ -213,36 +221,60 @@ func (h *Handler) updatedFindings(ctx context.Context, us []findingUpdate) ([]ty
 	return out, errors.Join(errs...)
 }
 
-// withCount is f, as its provider may import it again, with u's count.
-// What Security Hub and its users own is left out: an import cannot
-// change it, and the provider's copy may be stale.
-func withCount(f types.AwsSecurityFinding, u findingUpdate, now time.Time) types.AwsSecurityFinding {
-	f.Note, f.UserDefinedFields, f.VerificationState, f.Workflow, f.WorkflowState = nil, nil, "", nil, ""
-	f.Confidence, f.Criticality, f.RelatedFindings, f.ProcessedAt = nil, nil, nil, nil
-	fields := map[string]string{}
-	for k, v := range f.ProductFields {
-		// aws/securityhub/...: Security Hub's own, written on import.
-		if !strings.HasPrefix(k, "aws/") {
-			fields[k] = v
-		}
+// decodeFinding splits a finding as Security Hub returned it into its
+// members, kept as they are, and its ID.
+func decodeFinding(raw json.RawMessage) (map[string]json.RawMessage, string, error) {
+	var f map[string]json.RawMessage
+	var id string
+	err := json.Unmarshal(raw, &f)
+	if err == nil {
+		err = json.Unmarshal(f["Id"], &id)
 	}
-	f.ProductFields = fields
-	f.ProductFields["s3xguard/Count"] = strconv.FormatInt(u.count, 10)
-	stamp := func(t time.Time) *string { return aws.String(t.UTC().Format("2006-01-02T15:04:05.000Z")) }
-	if !u.lastSeen.IsZero() {
-		f.LastObservedAt = stamp(u.lastSeen)
+	if err != nil {
+		return nil, "", fmt.Errorf("securityhub: a finding read back (%.80s): %w", raw, err)
 	}
-	f.UpdatedAt = stamp(now)
-	return f
+	return f, id, nil
 }
 
-// toSDK converts a finding to the SDK's type: ASFF's member names are the
-// SDK's field names (finding.ASFF).
-func toSDK(a finding.ASFF) (types.AwsSecurityFinding, error) {
-	var f types.AwsSecurityFinding
-	b, err := json.Marshal(a)
-	if err == nil {
-		err = json.Unmarshal(b, &f)
+// ownedByHub are the members of a finding that Security Hub and its users
+// own: an import cannot change them, and the provider's copy may be stale.
+var ownedByHub = []string{"Note", "UserDefinedFields", "VerificationState", "Workflow", "WorkflowState",
+	"Confidence", "Criticality", "RelatedFindings", "ProcessedAt"}
+
+// withCount is f, as its provider may import it again, with u's count.
+// Every other member is imported back exactly as it was read.
+func withCount(f map[string]json.RawMessage, u findingUpdate, now time.Time) (json.RawMessage, error) {
+	for _, k := range ownedByHub {
+		delete(f, k)
 	}
-	return f, err
+	var fields map[string]string
+	if p, ok := f["ProductFields"]; ok {
+		if err := json.Unmarshal(p, &fields); err != nil {
+			return nil, fmt.Errorf("ProductFields: %w", err)
+		}
+	}
+	own := map[string]string{}
+	for k, v := range fields {
+		// aws/securityhub/...: Security Hub's own, written on import.
+		if !strings.HasPrefix(k, "aws/") {
+			own[k] = v
+		}
+	}
+	own["s3xguard/Count"] = strconv.FormatInt(u.count, 10)
+	var err error
+	set := func(k string, v any) {
+		if err == nil {
+			f[k], err = json.Marshal(v)
+		}
+	}
+	set("ProductFields", own)
+	stamp := func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+	if !u.lastSeen.IsZero() {
+		set("LastObservedAt", stamp(u.lastSeen))
+	}
+	set("UpdatedAt", stamp(now))
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(f)
 }

@@ -13,24 +13,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/securityhub"
-	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
-
 	"github.com/s3xguard/s3xguard/lambda/alert"
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
 	"github.com/s3xguard/s3xguard/lambda/config"
+	"github.com/s3xguard/s3xguard/lambda/securityhub"
 	"github.com/s3xguard/s3xguard/lambda/state"
 	"github.com/s3xguard/s3xguard/rules"
 	"github.com/s3xguard/s3xguard/test/asff"
 )
 
-// fakeHub is Security Hub behind SecurityHubAPI: it keeps findings by ID,
-// refuses the IDs in refuse (FailedFindings in a 200 answer) and fails
-// every call with err.
+// fakeHub is Security Hub behind SecurityHubAPI: it keeps findings by ID
+// as the JSON imported, refuses the IDs in refuse (FailedFindings in a 200
+// answer) and fails every call with err.
 type fakeHub struct {
 	mu       sync.Mutex
-	findings map[string]types.AwsSecurityFinding
+	findings map[string]json.RawMessage
 	refuse   map[string]bool
 	err      error
 	imports  []int // findings per BatchImportFindings call
@@ -39,31 +36,55 @@ type fakeHub struct {
 	edit func(*securityhub.BatchImportFindingsOutput)
 }
 
-func (f *fakeHub) BatchImportFindings(_ context.Context, in *securityhub.BatchImportFindingsInput, _ ...func(*securityhub.Options)) (*securityhub.BatchImportFindingsOutput, error) {
+func newFakeHub() *fakeHub {
+	return &fakeHub{findings: map[string]json.RawMessage{}, refuse: map[string]bool{}}
+}
+
+// hubFinding is what the tests read of a finding.
+type hubFinding struct {
+	ID                        string `json:"Id"`
+	ProductFields             map[string]string
+	UpdatedAt, LastObservedAt string
+	Workflow, Note            json.RawMessage
+}
+
+func (f *fakeHub) finding(t *testing.T, id string) hubFinding {
+	t.Helper()
+	var h hubFinding
+	if err := json.Unmarshal(f.findings[id], &h); err != nil {
+		t.Fatalf("finding %s: %v", id, err)
+	}
+	return h
+}
+
+func (f *fakeHub) BatchImportFindings(_ context.Context, in []json.RawMessage) (*securityhub.BatchImportFindingsOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.imports = append(f.imports, len(in.Findings))
+	f.imports = append(f.imports, len(in))
 	if f.err != nil {
 		return nil, f.err
 	}
 	out := &securityhub.BatchImportFindingsOutput{}
-	for _, x := range in.Findings {
-		id := aws.ToString(x.Id)
-		if f.refuse[id] {
-			out.FailedFindings = append(out.FailedFindings, types.ImportFindingsError{Id: x.Id, ErrorCode: aws.String("InvalidInput"), ErrorMessage: aws.String("refused")})
+	for _, x := range in {
+		var h hubFinding
+		if err := json.Unmarshal(x, &h); err != nil || h.ID == "" {
+			return nil, fmt.Errorf("InvalidInputException: not a finding: %s", x)
+		}
+		if f.refuse[h.ID] {
+			out.FailedFindings = append(out.FailedFindings, securityhub.ImportFindingsError{ID: h.ID, ErrorCode: "InvalidInput", ErrorMessage: "refused"})
 			continue
 		}
-		f.findings[id] = x
+		f.findings[h.ID] = x
 	}
-	out.FailedCount = aws.Int32(int32(len(out.FailedFindings)))
-	out.SuccessCount = aws.Int32(int32(len(in.Findings) - len(out.FailedFindings)))
+	failed, ok := len(out.FailedFindings), len(in)-len(out.FailedFindings)
+	out.FailedCount, out.SuccessCount = &failed, &ok
 	if f.edit != nil {
 		f.edit(out)
 	}
 	return out, nil
 }
 
-func (f *fakeHub) GetFindings(_ context.Context, in *securityhub.GetFindingsInput, _ ...func(*securityhub.Options)) (*securityhub.GetFindingsOutput, error) {
+func (f *fakeHub) GetFindings(_ context.Context, in *securityhub.GetFindingsInput) (*securityhub.GetFindingsOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.gets++
@@ -72,12 +93,12 @@ func (f *fakeHub) GetFindings(_ context.Context, in *securityhub.GetFindingsInpu
 	}
 	// API reference, AwsSecurityFindingFilters: at most 20 values per
 	// filter field.
-	if len(in.Filters.Id) > 20 {
-		return nil, fmt.Errorf("InvalidInputException: %d Id filters; at most 20", len(in.Filters.Id))
+	if len(in.IDs) > 20 {
+		return nil, fmt.Errorf("InvalidInputException: %d Id filters; at most 20", len(in.IDs))
 	}
 	out := &securityhub.GetFindingsOutput{}
-	for _, flt := range in.Filters.Id {
-		if x, ok := f.findings[aws.ToString(flt.Value)]; ok {
+	for _, id := range in.IDs {
+		if x, ok := f.findings[id]; ok {
 			out.Findings = append(out.Findings, x)
 		}
 	}
@@ -105,7 +126,7 @@ func sentAlert(i int) *alert.Alert {
 // TestImportFindings: batches of at most 100, refused findings counted and
 // named, nothing when Security Hub is off.
 func TestImportFindings(t *testing.T) {
-	hub := &fakeHub{findings: map[string]types.AwsSecurityFinding{}, refuse: map[string]bool{}}
+	hub := newFakeHub()
 	h, log := hubHandler(hub)
 	var m tally
 	start := time.UnixMilli(1795169730000)
@@ -145,7 +166,7 @@ func TestImportFindings(t *testing.T) {
 // another account's) are findings of the function's own account, valid by
 // the ASFF reference.
 func TestFindingOfEveryKind(t *testing.T) {
-	hub := &fakeHub{findings: map[string]types.AwsSecurityFinding{}, refuse: map[string]bool{}}
+	hub := newFakeHub()
 	h, _ := hubHandler(hub)
 	var m tally
 	forged := sentAlert(3)
@@ -177,19 +198,28 @@ func TestFindingOfEveryKind(t *testing.T) {
 // with its count, a newer UpdatedAt, and without what Security Hub and its
 // users own; the highest count of a window wins.
 func TestUpdateCount(t *testing.T) {
-	hub := &fakeHub{findings: map[string]types.AwsSecurityFinding{}, refuse: map[string]bool{}}
+	hub := newFakeHub()
 	h, _ := hubHandler(hub)
 	var m tally
 	start := time.UnixMilli(1795169730000)
 	h.queueFinding(sentAlert(1), "k", start, nil, &m, h.Log)
 	h.importFindings(context.Background(), &m)
 	id := m.findings.created[0].Id
-	f := hub.findings[id]
-	f.ProductFields["aws/securityhub/FindingId"] = "x"
-	f.Workflow = &types.Workflow{Status: types.WorkflowStatusNotified}
-	f.Note = &types.Note{Text: aws.String("seen")}
-	hub.findings[id] = f
-	before := aws.ToString(f.UpdatedAt)
+	var stored map[string]any
+	if err := json.Unmarshal(hub.findings[id], &stored); err != nil {
+		t.Fatal(err)
+	}
+	stored["ProductFields"].(map[string]any)["aws/securityhub/FindingId"] = "x"
+	stored["Workflow"] = map[string]any{"Status": "NOTIFIED"}
+	stored["Note"] = map[string]any{"Text": "seen", "UpdatedBy": "u", "UpdatedAt": "2026-11-20T10:00:00.000Z"}
+	// A member this code knows nothing of is imported back as it was.
+	stored["Compliance"] = map[string]any{"Status": "FAILED"}
+	b, err := json.Marshal(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub.findings[id] = b
+	before := hub.finding(t, id).UpdatedAt
 
 	time.Sleep(2 * time.Millisecond)
 	m = tally{}
@@ -197,22 +227,38 @@ func TestUpdateCount(t *testing.T) {
 	h.queueCount(w, &m) // the highest count wins, whatever the order
 	h.queueCount(&state.Window{Key: "k", Start: start, Repeats: 2}, &m)
 	h.importFindings(context.Background(), &m)
-	got := hub.findings[id]
+	got := hub.finding(t, id)
 	if len(hub.findings) != 1 || got.ProductFields["s3xguard/Count"] != "5" || m.Findings != 1 || hub.gets != 1 {
 		t.Fatalf("after the update: %d findings, count %q, %d imported, %d reads", len(hub.findings), got.ProductFields["s3xguard/Count"], m.Findings, hub.gets)
 	}
-	if aws.ToString(got.UpdatedAt) <= before || aws.ToString(got.LastObservedAt) != "2026-11-20T10:16:30.000Z" {
-		t.Errorf("UpdatedAt %s (before %s), LastObservedAt %s", aws.ToString(got.UpdatedAt), before, aws.ToString(got.LastObservedAt))
+	if got.UpdatedAt <= before || got.LastObservedAt != "2026-11-20T10:16:30.000Z" {
+		t.Errorf("UpdatedAt %s (before %s), LastObservedAt %s", got.UpdatedAt, before, got.LastObservedAt)
 	}
 	if got.Workflow != nil || got.Note != nil || got.ProductFields["aws/securityhub/FindingId"] != "" {
-		t.Errorf("imported back what Security Hub and its users own: %+v", got)
+		t.Errorf("imported back what Security Hub and its users own: %s", hub.findings[id])
+	}
+	var after map[string]any
+	if err := json.Unmarshal(hub.findings[id], &after); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range stored {
+		switch k {
+		case "ProductFields", "UpdatedAt", "LastObservedAt", "Workflow", "Note":
+			continue
+		}
+		if fmt.Sprint(after[k]) != fmt.Sprint(v) {
+			t.Errorf("%s imported back as %v; was %v", k, after[k], v)
+		}
+	}
+	for _, err := range asff.Validate(hub.findings[id]) {
+		t.Errorf("the updated finding: %v", err)
 	}
 	// An alert that replaced the window (escalation, or the next window
 	// carrying the count) updates the window's finding too.
 	m = tally{}
 	h.queueFinding(sentAlert(2), "k2", start.Add(time.Hour), &state.Window{Key: "k", Start: start, Repeats: 6}, &m, h.Log)
 	h.importFindings(context.Background(), &m)
-	if c := hub.findings[id].ProductFields["s3xguard/Count"]; c != "7" || len(hub.findings) != 2 {
+	if c := hub.finding(t, id).ProductFields["s3xguard/Count"]; c != "7" || len(hub.findings) != 2 {
 		t.Errorf("carried count: %q, %d findings; want 7, 2", c, len(hub.findings))
 	}
 	// A window whose finding Security Hub does not have: nothing made up.
@@ -233,7 +279,8 @@ func TestImportFindingsFailures(t *testing.T) {
 		"FailedFindings only": func(o *securityhub.BatchImportFindingsOutput) { o.FailedCount = nil },
 		"FailedCount only":    func(o *securityhub.BatchImportFindingsOutput) { o.FailedFindings = nil },
 	} {
-		hub := &fakeHub{findings: map[string]types.AwsSecurityFinding{}, refuse: map[string]bool{}, edit: edit}
+		hub := newFakeHub()
+		hub.edit = edit
 		h, log := hubHandler(hub)
 		var m tally
 		for i := range 3 {
@@ -246,7 +293,7 @@ func TestImportFindingsFailures(t *testing.T) {
 		}
 	}
 
-	hub := &fakeHub{findings: map[string]types.AwsSecurityFinding{}, refuse: map[string]bool{}}
+	hub := newFakeHub()
 	h, log := hubHandler(hub)
 	var m tally
 	h.queueFinding(sentAlert(1), "k", start, nil, &m, h.Log)
@@ -263,7 +310,7 @@ func TestImportFindingsFailures(t *testing.T) {
 // TestUpdateManyCounts: more windows than one GetFindings filter takes
 // (20 IDs) are read back in several calls, and every one is updated.
 func TestUpdateManyCounts(t *testing.T) {
-	hub := &fakeHub{findings: map[string]types.AwsSecurityFinding{}, refuse: map[string]bool{}}
+	hub := newFakeHub()
 	h, _ := hubHandler(hub)
 	var m tally
 	start := time.UnixMilli(1795169730000)
@@ -279,8 +326,8 @@ func TestUpdateManyCounts(t *testing.T) {
 	if m.Findings != 45 || m.FindingsFailed != 0 || hub.gets != 3 {
 		t.Fatalf("45 updates: %d imported, %d failed, %d reads; want 45, 0, 3", m.Findings, m.FindingsFailed, hub.gets)
 	}
-	for id, f := range hub.findings {
-		if f.ProductFields["s3xguard/Count"] != "3" {
+	for id := range hub.findings {
+		if f := hub.finding(t, id); f.ProductFields["s3xguard/Count"] != "3" {
 			t.Errorf("%s: count %q; want 3", id, f.ProductFields["s3xguard/Count"])
 		}
 	}
@@ -292,12 +339,12 @@ type deadlineHub struct {
 	deadlines []time.Time
 }
 
-func (d *deadlineHub) BatchImportFindings(ctx context.Context, in *securityhub.BatchImportFindingsInput, o ...func(*securityhub.Options)) (*securityhub.BatchImportFindingsOutput, error) {
+func (d *deadlineHub) BatchImportFindings(ctx context.Context, in []json.RawMessage) (*securityhub.BatchImportFindingsOutput, error) {
 	dl, _ := ctx.Deadline() // zero when none
 	d.mu.Lock()
 	d.deadlines = append(d.deadlines, dl)
 	d.mu.Unlock()
-	return d.fakeHub.BatchImportFindings(ctx, in, o...)
+	return d.fakeHub.BatchImportFindings(ctx, in)
 }
 
 // TestImportWithinWorkDeadline: an invocation imports its findings after
@@ -307,7 +354,7 @@ func TestImportWithinWorkDeadline(t *testing.T) {
 	var logs bytes.Buffer
 	g := &gate{hold: func(int) {}, fail: map[string]bool{}}
 	h := batchHandler(g, 1, &logs)
-	hub := &deadlineHub{fakeHub: fakeHub{findings: map[string]types.AwsSecurityFinding{}, refuse: map[string]bool{}}}
+	hub := &deadlineHub{fakeHub: *newFakeHub()}
 	h.SecurityHub, h.Metrics = hub, &Metrics{W: io.Discard, Namespace: "s3xguard", Mode: "alert"}
 	deadline := time.Now().Add(time.Minute)
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)

@@ -326,12 +326,12 @@ func TestSessionMovedRespond(t *testing.T) {
 	rec := here
 	rec.Bucket = "data--use1-az4--x-s3"
 	a := &alert.Alert{Kind: alert.KindSessionMoved, Record: &rec}
-	r := h.respond(context.Background(), a, &tally{}, h.Log)
+	r, _ := h.respond(context.Background(), a, &tally{}, h.Log)
 	if r.Action != alert.ActionAlertOnly || r.Detail != "SESSION_CHECK=alert: a moved session is alerted, not quarantined" {
 		t.Fatalf("SESSION_CHECK=alert: %+v", r)
 	}
 	h.Config.Mode, h.Config.SessionCheck = config.ModeAlert, config.SessionEnforce
-	if r := h.respond(context.Background(), a, &tally{}, h.Log); r.Action != alert.ActionAlertOnly || r.Detail != "" {
+	if r, _ := h.respond(context.Background(), a, &tally{}, h.Log); r.Action != alert.ActionAlertOnly || r.Detail != "" {
 		t.Fatalf("SESSION_CHECK=enforce, RESPONSE_MODE=alert: %+v; want alert only", r)
 	}
 }

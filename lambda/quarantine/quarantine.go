@@ -499,6 +499,7 @@ func (q *Quarantiner) writePolicy(ctx context.Context, bucket string, c Change) 
 	if err := q.putPolicy(ctx, bucket, rw.Doc); err != nil {
 		return Rewritten{}, err
 	}
+	_ = lease.Written(ctx) // best effort: the lease only stays longer
 	return rw, q.verify(ctx, bucket, c)
 }
 

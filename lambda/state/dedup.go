@@ -30,6 +30,13 @@ import (
 // retried rather than counted against an alert that may never go out. A
 // higher severity than the window's first alert replaces the window: it is
 // sent at once and opens its own window.
+//
+// A window also says whether the quarantine its key calls for is in force
+// ("settled"). Counting a repeat only saves a page; it must not save the
+// attacker from the quarantine. A repeat of an unsettled window (the first
+// alert was about a denied probe, or its quarantine failed, was refused by
+// the breaker or is pending) still reaches the quarantine decision, and
+// the window is settled (Settle) once a decision ends in force.
 
 // Claim states.
 const (
@@ -58,6 +65,8 @@ type Window struct {
 	Subject  string // the first alert's subject, for the summary
 	Attrs    map[string]string
 	LastSeen time.Time
+	// Settled: the quarantine the key calls for is in force.
+	Settled bool
 }
 
 // pendingPK is the item listing windows that counted repeats and owe a
@@ -94,6 +103,10 @@ type Ticket struct {
 	// Prev is the ended (or escalated) window this one replaced, when its
 	// repeats were never summarized: the new alert carries its count.
 	Prev *Window
+	// Settled, on a repeat, says the window's quarantine is in force: the
+	// repeat needs no decision of its own. On a claim, the caller sets it
+	// before Sent when the alert's response put the quarantine in force.
+	Settled bool
 
 	key   string
 	start int64
@@ -120,9 +133,9 @@ func (s *Store) Dedup(ctx context.Context, c Claim) (Ticket, error) {
 		if err != nil || won {
 			return t, err
 		}
-		counted, err := s.count(ctx, c)
+		rep, counted, err := s.count(ctx, c)
 		if err != nil || counted {
-			return Ticket{}, err
+			return rep, err
 		}
 		// A live claim of at least our severity: someone is sending now.
 		if time.Now().Add(delay).After(wait) {
@@ -195,9 +208,11 @@ func (s *Store) claim(ctx context.Context, c Claim, owner string) (Ticket, bool,
 	return t, true, nil
 }
 
-// count adds a repeat to a live, sent window of at least c.Severity.
-// Windows written before the protocol had a status count as sent.
-func (s *Store) count(ctx context.Context, c Claim) (bool, error) {
+// count adds a repeat to a live, sent window of at least c.Severity, and
+// returns it as a ticket (not First) that names the window and says
+// whether it is settled. Windows written before the protocol had a status
+// count as sent.
+func (s *Store) count(ctx context.Context, c Claim) (Ticket, bool, error) {
 	now := s.now()
 	up, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:        &s.Table,
@@ -211,17 +226,36 @@ func (s *Store) count(ctx context.Context, c Claim) (bool, error) {
 		ReturnValues: types.ReturnValueAllNew,
 	})
 	if conditionFailed(err) {
-		return false, nil
+		return Ticket{}, false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("state: dedup %s: count repeat: %w", c.Key, err)
+		return Ticket{}, false, fmt.Errorf("state: dedup %s: count repeat: %w", c.Key, err)
 	}
-	if w := windowOf(up.Attributes); w != nil && w.Repeats == 1 {
+	w := windowOf(up.Attributes)
+	if w != nil && w.Repeats == 1 {
 		if err := s.addPending(ctx, w); err != nil {
-			return false, err
+			return Ticket{}, false, err
 		}
 	}
-	return true, nil
+	t := Ticket{key: c.Key}
+	if w != nil {
+		t.start, t.Settled = w.Start.UnixMilli(), w.Settled
+	}
+	return t, true, nil
+}
+
+// Settle records that the quarantine t's window calls for is in force, so
+// that its later repeats are only counted. It changes nothing when the
+// window has been replaced since.
+func (s *Store) Settle(ctx context.Context, t Ticket) error {
+	if t.key == "" {
+		return nil
+	}
+	w := &Window{Key: t.key, Start: t.WindowStart()}
+	if err := s.updateWindow(ctx, w, "SET settled = :t", item{":t": &types.AttributeValueMemberBOOL{Value: true}}); err != nil {
+		return fmt.Errorf("state: dedup %s: settle: %w", t.key, err)
+	}
+	return nil
 }
 
 // ErrClaimLost means the claim's lease ran out and another attempt took it
@@ -236,11 +270,12 @@ func (s *Store) Sent(ctx context.Context, t Ticket) error {
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:        &s.Table,
 		Key:              key("dedup#" + t.key),
-		UpdateExpression: aws.String("SET #status = :sent, sentAt = :now, sentBy = :me REMOVE #lease, #owner"),
+		UpdateExpression: aws.String("SET #status = :sent, sentAt = :now, sentBy = :me, settled = :settled REMOVE #lease, #owner"),
 		// sentBy: a retry of this update whose answer was lost finds it done.
-		ConditionExpression:       aws.String("#owner = :me OR (#status = :sent AND sentBy = :me)"),
-		ExpressionAttributeNames:  map[string]string{"#status": "status", "#lease": "lease", "#owner": "owner"},
-		ExpressionAttributeValues: item{":sent": str(sent), ":now": num(s.now().UnixMilli()), ":me": str(t.owner)},
+		ConditionExpression:      aws.String("#owner = :me OR (#status = :sent AND sentBy = :me)"),
+		ExpressionAttributeNames: map[string]string{"#status": "status", "#lease": "lease", "#owner": "owner"},
+		ExpressionAttributeValues: item{":sent": str(sent), ":now": num(s.now().UnixMilli()), ":me": str(t.owner),
+			":settled": &types.AttributeValueMemberBOOL{Value: t.Settled}},
 	})
 	if conditionFailed(err) {
 		return fmt.Errorf("dedup %s: %w", t.key, ErrClaimLost)
@@ -274,6 +309,28 @@ func (s *Store) Release(ctx context.Context, t Ticket) error {
 	return nil
 }
 
+// Abandon gives up a claim whose alert may have been published (the
+// publish was sent and its answer lost or late): its lease ends now, so
+// the retry takes it over at once (TookOver: its alert may repeat one
+// already delivered), rather than send unflagged after a Release.
+func (s *Store) Abandon(ctx context.Context, t Ticket) error {
+	if !t.First || t.key == "" {
+		return nil
+	}
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.Table,
+		Key:                       key("dedup#" + t.key),
+		UpdateExpression:          aws.String("SET #lease = :now"),
+		ConditionExpression:       aws.String("#owner = :me"),
+		ExpressionAttributeNames:  map[string]string{"#lease": "lease", "#owner": "owner"},
+		ExpressionAttributeValues: item{":now": num(s.now().UnixMilli()), ":me": str(t.owner)},
+	})
+	if err != nil && !conditionFailed(err) {
+		return fmt.Errorf("state: dedup %s: abandon claim: %w", t.key, err)
+	}
+	return nil
+}
+
 // RecordSent writes a window whose alert was sent while the table could
 // not be reached, so that later events of the key count as its repeats.
 // When the key has a live sent window already, the repeats counted in w
@@ -291,6 +348,7 @@ func (s *Store) RecordSent(ctx context.Context, w Window) error {
 		"subject":  str(w.Subject),
 		"lastSeen": num(w.LastSeen.UnixMilli()),
 		"sentAt":   num(w.Start.UnixMilli()),
+		"settled":  &types.AttributeValueMemberBOOL{Value: w.Settled},
 	}
 	for k, v := range w.Attrs {
 		it["a_"+k] = str(v)
@@ -361,6 +419,9 @@ func windowOf(it item) *Window {
 		Subject:  getS(it, "subject"),
 		LastSeen: time.UnixMilli(getN(it, "lastSeen")),
 		Attrs:    map[string]string{},
+	}
+	if b, ok := it["settled"].(*types.AttributeValueMemberBOOL); ok {
+		w.Settled = b.Value
 	}
 	for name := range it {
 		if a, ok := strings.CutPrefix(name, "a_"); ok {

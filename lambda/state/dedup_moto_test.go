@@ -302,3 +302,57 @@ func dueSummaries(t *testing.T, s *Store) []*Window {
 	}
 	return due
 }
+
+// A window says whether its key's quarantine is in force: a repeat of an
+// unsettled window is told so (it still needs a decision), until Settle;
+// a window whose alert settled it tells its repeats at once. A new window
+// starts unsettled, and Settle on a replaced window changes nothing.
+func TestDedupSettled(t *testing.T) {
+	s, now := newStore(t)
+	ctx := context.Background()
+	tk, err := s.Dedup(ctx, claimFor("probe", 2))
+	if err != nil || !tk.First {
+		t.Fatalf("first: %+v, %v", tk, err)
+	}
+	if err := s.Sent(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.Dedup(ctx, claimFor("probe", 2))
+	if err != nil || rep.First || rep.Settled {
+		t.Fatalf("repeat of an unsettled window: %+v, %v; want counted, not settled", rep, err)
+	}
+	if err := s.Settle(ctx, rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := s.Dedup(ctx, claimFor("probe", 2)); err != nil || rep.First || !rep.Settled {
+		t.Fatalf("repeat after Settle: %+v, %v; want counted, settled", rep, err)
+	}
+
+	tk, err = s.Dedup(ctx, claimFor("done", 2))
+	if err != nil || !tk.First {
+		t.Fatalf("first: %+v, %v", tk, err)
+	}
+	tk.Settled = true
+	if err := s.Sent(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := s.Dedup(ctx, claimFor("done", 2)); err != nil || !rep.Settled {
+		t.Fatalf("repeat of a window sent settled: %+v, %v", rep, err)
+	}
+
+	old := rep
+	now.Add((5 * time.Minute).Milliseconds())
+	tk, err = s.Dedup(ctx, claimFor("probe", 2))
+	if err != nil || !tk.First {
+		t.Fatalf("next window: %+v, %v", tk, err)
+	}
+	if err := s.Sent(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Settle(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := s.Dedup(ctx, claimFor("probe", 2)); err != nil || rep.First || rep.Settled {
+		t.Fatalf("new window after an old one settled: %+v, %v; want counted, not settled", rep, err)
+	}
+}

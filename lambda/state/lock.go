@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,11 +15,18 @@ import (
 )
 
 // LockLease is how long a lock holds if its holder dies without releasing
-// it. Only a bucket policy's read-modify-write runs under a lock (two GETs
-// and a PUT, each bounded by its own timeout), and Fence renews the lease
-// just before the write, so a short lease is enough and a crashed holder
-// blocks the bucket for seconds, not minutes.
-const LockLease = 10 * time.Second
+// it: what a dead holder costs the next quarantine on its bucket. A live
+// holder renews it every LockLease/3 (the lock's heartbeat), so a holder
+// waiting on a slow policy read keeps its lock, and one killed mid-read
+// frees it within LockLease.
+const LockLease = 3 * time.Second
+
+// FenceLease is the lease Fence grants the write it guards: the write
+// (PutBucketPolicy, at most quarantine.DefaultCallTimeout with its
+// retries) must end before the lock can pass to anyone else, whatever
+// happens to the heartbeat. A holder killed during the write costs up to
+// this; the heartbeat shortens the lease back to LockLease after it.
+const FenceLease = 10 * time.Second
 
 // ErrLockLost means the lease ran out and another holder may have taken the
 // lock: the caller must not write.
@@ -29,17 +37,23 @@ type Lease struct {
 	s     *Store
 	pk    string
 	owner string
+
+	mu      sync.Mutex
+	fenced  time.Time     // the lease Fence granted, kept by the heartbeat
+	stop    chan struct{} // closed by Unlock: ends the heartbeat
+	stopped sync.Once
 }
 
 // Lock takes the lock named name, waiting (with jittered backoff) until it
-// is free or ctx ends. A bucket policy has no ETag, so every read-modify-
-// write of one happens under its bucket's lock, and its write is fenced
-// (Lease.Fence) so that a holder whose lease ran out cannot overwrite the
-// policy of the holder that took over.
+// is free or ctx ends, and renews it in the background until Unlock. A
+// bucket policy has no ETag, so every read-modify-write of one happens
+// under its bucket's lock, and its write is fenced (Lease.Fence) so that a
+// holder whose lease ran out cannot overwrite the policy of the holder
+// that took over.
 func (s *Store) Lock(ctx context.Context, name string) (*Lease, error) {
 	var b [8]byte
 	_, _ = crand.Read(b[:])
-	l := &Lease{s: s, pk: "lock#" + name, owner: hex.EncodeToString(b[:])}
+	l := &Lease{s: s, pk: "lock#" + name, owner: hex.EncodeToString(b[:]), stop: make(chan struct{})}
 	delay := 20 * time.Millisecond
 	for {
 		now := s.now()
@@ -55,6 +69,7 @@ func (s *Store) Lock(ctx context.Context, name string) (*Lease, error) {
 			ExpressionAttributeValues: item{":now": num(now.UnixMilli())},
 		})
 		if err == nil {
+			go l.heartbeat()
 			return l, nil
 		}
 		if !conditionFailed(err) {
@@ -69,30 +84,91 @@ func (s *Store) Lock(ctx context.Context, name string) (*Lease, error) {
 	}
 }
 
-// Fence checks, in one conditional update, that the lock is still this
-// caller's and its lease has not run out, and renews the lease. Call it
-// just before the write the lock protects; ErrLockLost means do not write.
-func (l *Lease) Fence(ctx context.Context) error {
+// heartbeat renews the lease every LockLease/3 until Unlock, or until a
+// renewal finds the lock lost (Fence then refuses the write). A renewal
+// that fails for another reason is tried again at the next beat: the
+// lease outlives two missed beats.
+func (l *Lease) heartbeat() {
+	t := time.NewTicker(LockLease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), LockLease/3)
+			err := l.renew(ctx)
+			cancel()
+			if errors.Is(err, ErrLockLost) {
+				return
+			}
+		}
+	}
+}
+
+// renew extends the lease to LockLease from now, or to what Fence
+// granted, whichever is later, if the lock is still this holder's.
+func (l *Lease) renew(ctx context.Context) error {
 	now := l.s.now()
+	until := now.Add(LockLease)
+	l.mu.Lock()
+	if l.fenced.After(until) {
+		until = l.fenced
+	}
+	l.mu.Unlock()
+	return l.extend(ctx, now, until)
+}
+
+func (l *Lease) extend(ctx context.Context, now, until time.Time) error {
 	_, err := l.s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &l.s.Table,
 		Key:                       key(l.pk),
 		UpdateExpression:          aws.String("SET #lease = :lease"),
 		ConditionExpression:       aws.String("#owner = :me AND #lease >= :now"),
 		ExpressionAttributeNames:  map[string]string{"#owner": "owner", "#lease": "lease"},
-		ExpressionAttributeValues: item{":me": str(l.owner), ":now": num(now.UnixMilli()), ":lease": num(now.Add(LockLease).UnixMilli())},
+		ExpressionAttributeValues: item{":me": str(l.owner), ":now": num(now.UnixMilli()), ":lease": num(until.UnixMilli())},
 	})
 	if conditionFailed(err) {
 		return fmt.Errorf("state: %s: %w", l.pk, ErrLockLost)
 	}
 	if err != nil {
-		return fmt.Errorf("state: fence %s: %w", l.pk, err)
+		return fmt.Errorf("state: renew %s: %w", l.pk, err)
 	}
 	return nil
 }
 
-// Unlock releases the lock only if still held by this caller.
+// Fence checks, in one conditional update, that the lock is still this
+// caller's and its lease has not run out, and extends the lease by
+// FenceLease for the write it guards. Call it just before that write;
+// ErrLockLost means do not write.
+func (l *Lease) Fence(ctx context.Context) error {
+	now := l.s.now()
+	until := now.Add(FenceLease)
+	if err := l.extend(ctx, now, until); err != nil {
+		if !errors.Is(err, ErrLockLost) {
+			err = fmt.Errorf("state: fence %s: %w", l.pk, err)
+		}
+		return err
+	}
+	l.mu.Lock()
+	l.fenced = until
+	l.mu.Unlock()
+	return nil
+}
+
+// Written ends what Fence granted: the write is done, and a holder killed
+// from now on costs LockLease again, not FenceLease.
+func (l *Lease) Written(ctx context.Context) error {
+	l.mu.Lock()
+	l.fenced = time.Time{}
+	l.mu.Unlock()
+	return l.renew(ctx)
+}
+
+// Unlock stops the heartbeat and releases the lock only if still held by
+// this caller.
 func (l *Lease) Unlock(ctx context.Context) error {
+	l.stopped.Do(func() { close(l.stop) })
 	_, err := l.s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 &l.s.Table,
 		Key:                       key(l.pk),

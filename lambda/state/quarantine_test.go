@@ -51,6 +51,7 @@ func TestLockLeaseExpiresAndFences(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dead.halt()
 	now.Add((LockLease + time.Second).Milliseconds())
 	if err := dead.Fence(ctx); !errors.Is(err, ErrLockLost) {
 		t.Fatalf("fence after the lease ran out = %v; want ErrLockLost", err)

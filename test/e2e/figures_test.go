@@ -3,6 +3,8 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -33,10 +35,30 @@ func TestFigures(t *testing.T) {
 		return float64(fi.Size()) / (1 << 20)
 	}
 	fmt.Fprintf(out, "\nbootstrap size (GOOS=linux, -tags lambda.norpc, -trimpath):\n  s3xguard %.1f MiB   hello-world aws-lambda-go %.1f MiB\n", size(fn), size(hello))
+	fnArm, helloArm := deployedBuild(t, "./lambda"), deployedBuild(t, "./test/hello")
+	fmt.Fprintf(out, "bootstrap size as the stack deploys it (GOARCH=arm64, -ldflags \"-s -w\"; goal: at most 12 MiB):\n  s3xguard %.1f MiB   hello-world aws-lambda-go %.1f MiB\n", size(fnArm), size(helloArm))
 
 	figuresCalls(t, out)
 	figuresLatency(t, out)
 	figuresColdStartAndMemory(t, out, fn, hello)
+}
+
+// deployedBuild builds pkg as the stack builds the function's bootstrap
+// (infra/stack/bundle.go: GOOS=linux GOARCH=arm64 CGO_ENABLED=0 -tags lambda.norpc
+// -trimpath -ldflags "-s -w"), for its size only: the tests run the host's.
+func deployedBuild(t *testing.T, pkg string) string {
+	root, err := harness.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", bin, pkg)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s for arm64: %v\n%s", pkg, err, out)
+	}
+	return bin
 }
 
 // figuresCalls counts the AWS API calls of each kind of event.
@@ -110,7 +132,7 @@ func figuresLatency(t *testing.T, out *strings.Builder) {
 // times process start to the first event handled; then sends events and
 // reads the bootstrap's peak RSS.
 func figuresColdStartAndMemory(t *testing.T, out *strings.Builder, fn, hello string) {
-	const runs, events = 5, 200
+	const runs, events = 11, 200
 	w := newWorld(t, nil)
 	var cold [2][]float64
 	var rss [2]int

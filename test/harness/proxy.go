@@ -19,8 +19,9 @@ import (
 // Proxy sits between the function and moto on a loopback port. It counts
 // the AWS API calls that pass (service:Action), and injects faults: an HTTP
 // error, the service's throttling error, a hang until the caller gives up,
-// or a lost response (the call reaches moto and takes effect, then the
-// connection is reset before the answer).
+// a lost response (the call reaches moto and takes effect, then the
+// connection is reset before the answer), or a late one (it takes effect,
+// and the answer is held until the caller gives up).
 type Proxy struct {
 	URL string
 
@@ -33,7 +34,7 @@ type Proxy struct {
 // Fault is one injected failure. Service is the signing name (sns,
 // s3express, dynamodb, iam, sts); Action, when set, narrows it to one action
 // as the proxy names it (Publish, PutItem, "PUT?policy", "GET?policy").
-// Exactly one of Status, Throttle, Hang, Lost says what happens.
+// Exactly one of Status, Throttle, Hang, Lost, Late says what happens.
 type Fault struct {
 	Service, Action string
 	Status          int // answer this HTTP status, without forwarding
@@ -46,6 +47,7 @@ type Fault struct {
 	Throttle     bool // answer the service's own throttling error
 	Hang         bool // hold the request until the caller gives up
 	Lost         bool // forward, then reset the connection: the answer is lost
+	Late         bool // forward, then hold the answer until the caller gives up
 	// Times is how many matching calls it hits; 0 means until cleared.
 	Times int
 	hits  int
@@ -103,6 +105,18 @@ func StartProxy(t testing.TB, target string) *Proxy {
 			case <-r.Context().Done():
 			case <-hung:
 				w.WriteHeader(http.StatusServiceUnavailable)
+			}
+		case fault.Late:
+			rec := httptest.NewRecorder()
+			rp.ServeHTTP(rec, r)
+			select {
+			case <-r.Context().Done():
+			case <-hung:
+				for k, v := range rec.Header() {
+					w.Header()[k] = v
+				}
+				w.WriteHeader(rec.Code)
+				w.Write(rec.Body.Bytes())
 			}
 		case fault.Lost:
 			rec := httptest.NewRecorder()

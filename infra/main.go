@@ -35,12 +35,14 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	dir, err := stack.BuildFunction(root, cfg.AllowlistPath(), os.TempDir())
-	if err != nil {
+	functions := stack.Builder(root, os.TempDir())
+	if _, err := stack.AddStages(app, cfg, functions); err != nil {
 		return err
 	}
-	if _, err := stack.AddStages(app, cfg, dir); err != nil {
-		return err
+	if cfg.Organization != nil {
+		if _, err := stack.AddOrganization(app, cfg, functions, os.TempDir()); err != nil {
+			return err
+		}
 	}
 	app.Synth(nil)
 	return nil

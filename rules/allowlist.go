@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -320,6 +321,15 @@ func (l *loader) entry(n *yaml.Node, field string) *Entry {
 				l.errorf(k, f, "%s", msg)
 			}
 		}
+		if key == "operations" && len(vals) == len(items) {
+			if msg := coversOperations(vals); msg != "" {
+				l.errorf(k, f, "%s", msg)
+			}
+		}
+		if u, ok := unionChecks[key]; ok && len(vals) == len(items) && slices.ContainsFunc(vals, hasWildcard) &&
+			globsCoverNames(vals, u.alphabet, u.suffix) {
+			l.errorf(k, f, "%s together match every %s; %s", quoteAll(vals), u.what, u.fix)
+		}
 		e.raw[key] = vals
 	})
 	if e.Name == "" && len(l.problems) == before {
@@ -570,6 +580,184 @@ func matchesAll(pattern string, names []string) bool {
 	for _, n := range names {
 		if !g.match(n) {
 			return false
+		}
+	}
+	return true
+}
+
+// coversOperations returns a problem when globs and names together match
+// every operation S3 Express logs, though none does alone (Get*, Put*,
+// Delete*, ...), else "". Names alone are exact: they allow no operation
+// S3 Express adds later, so listing every operation is not refused; with a
+// glob the list is a wildcard for everything.
+func coversOperations(vals []string) string {
+	if !slices.ContainsFunc(vals, hasWildcard) {
+		return ""
+	}
+	gs := make([]glob, len(vals))
+	for i, v := range vals {
+		gs[i] = compileGlob(v)
+	}
+	for _, op := range s3ExpressOperations {
+		if !slices.ContainsFunc(gs, func(g glob) bool { return g.match(op) }) {
+			return ""
+		}
+	}
+	return fmt.Sprintf("%s together match every operation; remove the field to match any operation, or name the operations", quoteAll(vals))
+}
+
+func isAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+
+func quoteAll(vals []string) string {
+	quoted := make([]string, len(vals))
+	for i, v := range vals {
+		quoted[i] = strconv.Quote(v)
+	}
+	return strings.Join(quoted, ", ")
+}
+
+// unionChecks are the name fields whose globs are checked together: the
+// names they match are an infinite set, so unlike operations no list of
+// them can be tried; globsCoverNames decides it exactly.
+var unionChecks = map[string]struct{ alphabet, suffix, what, fix string }{
+	"buckets":       {"abcdefghijklmnopqrstuvwxyz0123456789.-", "--x-s3", "directory bucket", "remove the field to match any bucket"},
+	"access_points": {"abcdefghijklmnopqrstuvwxyz0123456789-", accessPointSuffix, "access point", "remove the field to match any request, or name the access points"},
+}
+
+// maxCoverStates bounds globsCoverNames' search. Past it the answer is
+// "not every name": a union is then accepted, never refused, by mistake.
+const maxCoverStates = 50000
+
+// globsCoverNames reports whether the globs together match every name made
+// of alphabet that starts with a letter or digit and ends with suffix (S3
+// bucket and access point names start with one; those names are a superset
+// of the valid ones, so a union refused here matches every valid name). It
+// walks the product of the globs' automaton, determinized as it goes, and
+// of the names' automaton, looking for a name no glob matches.
+func globsCoverNames(globs []string, alphabet, suffix string) bool {
+	// The letters the globs and the suffix name, and those a name cannot
+	// start with, each a class of its own; one letter for all the others,
+	// which no automaton tells apart.
+	var classes []byte
+	for _, c := range []byte(alphabet) {
+		if !isAlnum(c) || strings.IndexByte(suffix, c) >= 0 || slices.ContainsFunc(globs, func(g string) bool { return strings.IndexByte(g, c) >= 0 }) {
+			classes = append(classes, c)
+		}
+	}
+	for _, c := range []byte(alphabet) {
+		if !slices.Contains(classes, c) {
+			classes = append(classes, c)
+			break
+		}
+	}
+	// A set of glob positions: offs[i] + position in glob i.
+	offs := make([]int, len(globs)+1)
+	for i, g := range globs {
+		offs[i+1] = offs[i] + len(g) + 1
+	}
+	words := (offs[len(globs)] + 63) / 64
+	has := func(set []uint64, p int) bool { return set[p/64]&(1<<(p%64)) != 0 }
+	set1 := func(set []uint64, p int) { set[p/64] |= 1 << (p % 64) }
+	// closeStars adds the positions past each '*' the set holds ('*'
+	// matches the empty string).
+	closeStars := func(set []uint64) {
+		for i, g := range globs {
+			for k := 0; k < len(g); k++ {
+				if g[k] == '*' && has(set, offs[i]+k) {
+					set1(set, offs[i]+k+1)
+				}
+			}
+		}
+	}
+	step := func(set []uint64, c byte) []uint64 {
+		next := make([]uint64, words)
+		for i, g := range globs {
+			for k := 0; k < len(g); k++ {
+				if !has(set, offs[i]+k) {
+					continue
+				}
+				switch g[k] {
+				case '*':
+					set1(next, offs[i]+k)
+				case '?', c:
+					set1(next, offs[i]+k+1)
+				}
+			}
+		}
+		closeStars(next)
+		return next
+	}
+	accepts := func(set []uint64) bool {
+		for i, g := range globs {
+			if has(set, offs[i]+len(g)) {
+				return true
+			}
+		}
+		return false
+	}
+	// The names' automaton: -1 before the first letter, else how much of
+	// suffix the name ends with (KMP, by brute force: suffixes are short).
+	nameStep := func(st int, c byte) (int, bool) {
+		if st < 0 {
+			if !isAlnum(c) {
+				return 0, false
+			}
+			st = 0
+		}
+		for j := min(st+1, len(suffix)); j > 0; j-- {
+			cur := suffix[:st] + string(c)
+			if strings.HasSuffix(cur, suffix[:j]) {
+				return j, true
+			}
+		}
+		return 0, true
+	}
+	type state struct {
+		set string
+		st  int
+	}
+	start := make([]uint64, words)
+	for i := range globs {
+		set1(start, offs[i])
+	}
+	closeStars(start)
+	key := func(set []uint64, st int) state {
+		b := make([]byte, 0, 8*len(set))
+		for _, w := range set {
+			for range 8 {
+				b = append(b, byte(w))
+				w >>= 8
+			}
+		}
+		return state{string(b), st}
+	}
+	type item struct {
+		set []uint64
+		st  int
+	}
+	seen := map[state]bool{key(start, -1): true}
+	queue := []item{{start, -1}}
+	for len(queue) > 0 {
+		it := queue[0]
+		queue = queue[1:]
+		for _, c := range classes {
+			st, ok := nameStep(it.st, c)
+			if !ok {
+				continue
+			}
+			next := step(it.set, c)
+			if st == len(suffix) && !accepts(next) {
+				return false // a name no glob matches
+			}
+			k := key(next, st)
+			if seen[k] {
+				continue
+			}
+			if len(seen) >= maxCoverStates {
+				return false
+			}
+			seen[k] = true
+			queue = append(queue, item{next, st})
 		}
 	}
 	return true

@@ -2,7 +2,10 @@ package rules
 
 import (
 	"errors"
+	"math/rand/v2"
 	"os"
+	"path"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -79,6 +82,10 @@ func TestValidation(t *testing.T) {
 		{"sources ipv4 all", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    sources: [\"0.0.0.0/0\"]\n", `t.yaml:5: allow[0].sources[0]: "0.0.0.0/0": matches every IPv4 address; remove the field to match any source, or list your ranges`},
 		{"sources ipv6 all", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    sources: [\"10.0.0.0/8\", \"::/0\"]\n", `allow[0].sources[1]: "::/0": matches every IPv6 address`},
 		{"sources mapped all", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    sources: [\"::ffff:0.0.0.0/96\"]\n", `allow[0].sources[0]: "::ffff:0.0.0.0/96": matches every IPv4 address`},
+		{"operations union of globs", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    operations: [Get*, Put*, Delete*, Create*, List*, Head*, Copy*, Upload*, Complete*, Abort*, Rename*]\n",
+			`t.yaml:5: allow[0].operations: "Get*", "Put*", "Delete*", "Create*", "List*", "Head*", "Copy*", "Upload*", "Complete*", "Abort*", "Rename*" together match every operation; remove the field to match any operation, or name the operations`},
+		{"operations union of globs and names", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    operations: [\"*Object*\", \"*Bucket*\", \"*Multipart*\", \"*Part*\", CreateSession, \"List*\"]\n",
+			`t.yaml:5: allow[0].operations: "*Object*", "*Bucket*", "*Multipart*", "*Part*", "CreateSession", "List*" together match every operation`},
 		{"sources two halves", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    sources:\n      - 0.0.0.0/1\n      - 10.0.0.0/8\n      - 128.0.0.0/1\n", `t.yaml:5: allow[0].sources: 0.0.0.0/1, 128.0.0.0/1 together match every IPv4 address; remove the field to match any source, or list your ranges`},
 		{"sources ipv6 halves mapped", "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    sources: [\"::/1\", \"8000::/1\"]\n", `allow[0].sources: ::/1, 8000::/1 together match every IPv6 address`},
 		{"principal account wildcard", "version: 1\nallow:\n  - name: a\n    principals: [\"arn:aws:iam::*:role/x\"]\n", `t.yaml:4: allow[0].principals[0]: "arn:aws:iam::*:role/x": wildcard in the account: it matches role/x in every AWS account, an attacker's included; name the account, or use accounts: to allow every principal of an account`},
@@ -164,6 +171,9 @@ func FuzzParse(f *testing.F) {
 					t.Fatalf("entry %q: operation %q matches every operation", e.Name, op)
 				}
 			}
+			if ops := e.raw["operations"]; slices.ContainsFunc(ops, hasWildcard) && unionMatchesAll(ops, s3ExpressOperations) {
+				t.Fatalf("entry %q: operations %q together match every operation", e.Name, ops)
+			}
 			for _, b := range e.raw["buckets"] {
 				if matchesAll(b, bucketProbes) {
 					t.Fatalf("entry %q: bucket %q matches every bucket", e.Name, b)
@@ -192,4 +202,111 @@ func TestIsAccountID(t *testing.T) {
 			t.Errorf("IsAccountID(%q) = %v; want %v", s, got, want)
 		}
 	}
+}
+
+// unionMatchesAll reports whether every name is matched by one of globs: a
+// slow reference, glob by glob, for the loader's union check.
+func unionMatchesAll(globs, names []string) bool {
+	for _, n := range names {
+		if !slices.ContainsFunc(globs, func(g string) bool { ok, _ := path.Match(g, n); return ok }) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestOperationsUnionAccepted: lists that do not cover every operation,
+// or cover it with exact names only (which allow nothing added later),
+// still load.
+func TestOperationsUnionAccepted(t *testing.T) {
+	for _, ops := range []string{
+		"[Get*, Put*, Delete*, Create*, List*, Head*, Copy*, Upload*, Complete*, Abort*]", // no RenameObject
+		"[Get*, Head*, List*]",
+		"[" + strings.Join(s3ExpressOperations, ", ") + "]",
+	} {
+		src := "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    operations: " + ops + "\n"
+		if _, err := Parse("t.yaml", []byte(src)); err != nil {
+			t.Errorf("operations %s: %v", ops, err)
+		}
+	}
+}
+
+// TestNameUnions: bucket and access point globs that together match every
+// name are refused, naming the values; unions that leave names out load.
+func TestNameUnions(t *testing.T) {
+	// By the first letter; by the letter before the suffix.
+	var firsts, lasts, apLasts []string
+	for _, c := range "abcdefghijklmnopqrstuvwxyz0123456789" {
+		firsts = append(firsts, string(c)+"*")
+		lasts = append(lasts, "*"+string(c)+"--x-s3")
+		apLasts = append(apLasts, "*"+string(c)+"--xa-s3")
+	}
+	entry := func(field string, vals []string) string {
+		return "version: 1\nallow:\n  - name: a\n    accounts: [\"111122223333\"]\n    " + field + ": [\"" + strings.Join(vals, "\", \"") + "\"]\n"
+	}
+	for _, tt := range []struct {
+		field string
+		vals  []string
+		err   string // "" when the list loads
+	}{
+		{"buckets", firsts, `t.yaml:5: allow[0].buckets: "a*", "b*", `},
+		{"buckets", firsts[1:], ""}, // no bucket starting with a
+		{"buckets", append(slices.Clone(lasts), "*.--x-s3", "*---x-s3"), `"*a--x-s3", "*b--x-s3", `},
+		{"buckets", append(slices.Clone(lasts), "*---x-s3"), ""}, // BASE ending in '.'
+		{"buckets", append(slices.Clone(lasts[:35]), "*.--x-s3", "*---x-s3"), ""},
+		{"buckets", []string{"*-az1--x-s3", "*-az2--x-s3", "*-az3--x-s3"}, ""},
+		{"buckets", []string{"logs-*--x-s3", "analytics--use1-az4--x-s3", "a*"}, ""},
+		{"access_points", append(slices.Clone(apLasts), "*---xa-s3"), `together match every access point; remove the field to match any request, or name the access points`},
+		{"access_points", apLasts, ""},
+		{"access_points", []string{"r*--xa-s3", "s*--xa-s3"}, ""},
+	} {
+		_, err := Parse("t.yaml", []byte(entry(tt.field, tt.vals)))
+		switch {
+		case tt.err == "" && err != nil:
+			t.Errorf("%s %q: %v; want it to load", tt.field, tt.vals, err)
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("%s %q: error %v; want one containing %q", tt.field, tt.vals, err, tt.err)
+		}
+	}
+}
+
+// TestGlobsCoverNamesAgainstSamples: when the union is said not to cover
+// every name, the search found a reason; when it is said to, no sampled
+// name escapes it (a slow check by path.Match on random names).
+func TestGlobsCoverNamesAgainstSamples(t *testing.T) {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789.-"
+	rnd := rand.New(rand.NewPCG(1, 2))
+	name := func() string {
+		b := []byte{alphabet[rnd.IntN(36)]}
+		for range rnd.IntN(12) {
+			b = append(b, alphabet[rnd.IntN(len(alphabet))])
+		}
+		return string(b) + "--x-s3"
+	}
+	pieces := []string{"*", "?", "a", "-", "--x-s3", "3", "s", "x"}
+	covered := 0
+	for range 3000 {
+		var globs []string
+		for range 1 + rnd.IntN(4) {
+			g := ""
+			for range 1 + rnd.IntN(4) {
+				g += pieces[rnd.IntN(len(pieces))]
+			}
+			globs = append(globs, g)
+		}
+		if !globsCoverNames(globs, alphabet, "--x-s3") {
+			continue
+		}
+		covered++
+		for range 200 {
+			n := name()
+			if !slices.ContainsFunc(globs, func(g string) bool { ok, _ := path.Match(g, n); return ok }) {
+				t.Fatalf("globs %q said to match every name; %q escapes them", globs, n)
+			}
+		}
+	}
+	if covered == 0 {
+		t.Fatal("no random union covered every name: the test proves nothing")
+	}
+	t.Logf("%d of 3000 random unions cover every name", covered)
 }

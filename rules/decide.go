@@ -83,7 +83,9 @@ type candidate struct {
 func (c *candidate) addr() netip.Addr {
 	if !c.ipDone {
 		c.ipDone = true
-		if a, err := netip.ParseAddr(c.r.SourceIPAddress); err == nil {
+		// A zoned address never matches, and Unmap would drop the zone
+		// of ::ffff:a.b.c.d%zone: test it first.
+		if a, err := netip.ParseAddr(c.r.SourceIPAddress); err == nil && a.Zone() == "" {
 			c.ip = a.Unmap()
 		}
 	}
@@ -127,7 +129,7 @@ func (e *Entry) check(f string, c *candidate) bool {
 			return true
 		}
 		ip := c.addr()
-		if !ip.IsValid() || ip.Zone() != "" {
+		if !ip.IsValid() {
 			return false
 		}
 		for _, p := range e.sources {

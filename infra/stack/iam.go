@@ -25,10 +25,6 @@ var (
 	revokeActions = []string{"iam:PutRolePolicy", "iam:DeleteRolePolicy"}
 )
 
-// bootstrapRoles are the CDK bootstrap roles (default qualifier): the
-// deployment pipeline, protected by default.
-const bootstrapRoles = "cdk-hnb659fds-*"
-
 // quarantineDenyPolicy is the customer managed policy the IAM response
 // attaches to an offending role or user: Deny s3express:* on the guarded
 // buckets. All of s3express, not only CreateSession: the principal must not
@@ -95,7 +91,7 @@ func permissions(stack awscdk.Stack, role awsiam.Role, cfg *Config, al *rules.Al
 			neverActions = append(append([]string{}, attachActions...), revokeActions...)
 		}
 		never := []*string{role.RoleArn()}
-		for _, a := range neverQuarantined(al.Protected(), cfg.BreakGlassRoleArn, partition, account) {
+		for _, a := range neverQuarantined(al.Protected(), cfg.BreakGlassRoleArn, cfg.CdkQualifier, partition, account) {
 			never = append(never, jsii.String(a))
 		}
 		role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -161,7 +157,7 @@ func permissions(stack awscdk.Stack, role awsiam.Role, cfg *Config, al *rules.Al
 // policy elements: Resource") though names are unique regardless of case:
 // the deny names each principal as the allowlist spells it, and the
 // function's own check, which ignores case, covers other spellings.
-func neverQuarantined(patterns []string, breakGlass, partition, account string) []string {
+func neverQuarantined(patterns []string, breakGlass, qualifier, partition, account string) []string {
 	var out []string
 	seen := map[string]bool{}
 	add := func(kind, name string) {
@@ -175,7 +171,8 @@ func neverQuarantined(patterns []string, breakGlass, partition, account string) 
 			}
 		}
 	}
-	add("role", bootstrapRoles)
+	// The CDK bootstrap roles: the deployment pipeline, protected by default.
+	add("role", "cdk-"+qualifier+"-*")
 	if breakGlass != "" {
 		add("role", breakGlass[strings.LastIndexByte(breakGlass, '/')+1:])
 	}

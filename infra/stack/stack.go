@@ -28,6 +28,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/s3xguard/s3xguard/lambda/config"
+	"github.com/s3xguard/s3xguard/lambda/doctor"
 	"github.com/s3xguard/s3xguard/rules"
 )
 
@@ -80,11 +81,11 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 	if err != nil {
 		return nil, fmt.Errorf("bundled allowlist: %w", err)
 	}
-	pattern, err := eventPattern(cfg.Buckets)
+	stack := awscdk.NewStack(scope, jsii.String(id), props)
+	pattern, err := eventPattern(cfg.Buckets, stack.Account())
 	if err != nil {
 		return nil, err
 	}
-	stack := awscdk.NewStack(scope, jsii.String(id), props)
 	// Server access logs are granted by bucket policy, not by the legacy
 	// LogDeliveryWrite ACL.
 	stack.Node().SetContext(jsii.String("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"), true)
@@ -116,14 +117,22 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 	// Two topics under two customer managed keys: alerts, and health (pages
 	// about the guard itself), so a broken alert topic or key cannot hide
 	// its own failure.
-	topic := newTopic(stack, "Alerts", "AlertKey", "s3xguard", "s3xguard alert topic encryption", cfg.Subscriptions, fnOnly, operators)
-	health := newTopic(stack, "Health", "HealthKey", "s3xguard health", "s3xguard health topic encryption", *cfg.HealthSubscriptions, fnOnly, operators)
+	// CloudFormation creates the config's subscriptions through the CDK
+	// bootstrap's execution role, named exactly: a pattern such as
+	// cdk-*-cfn-exec-role-* is a name anyone with iam:CreateRole can take
+	// (deployRoles; a StackSet member's execution role is the exception).
+	subscribers := append(deployRoles(stack, cfg.CdkQualifier), operators...)
+	topic := newTopic(stack, "Alerts", "AlertKey", "s3xguard", "s3xguard alert topic encryption", cfg.Subscriptions, fnOnly, subscribers, operators)
+	health := newTopic(stack, "Health", "HealthKey", "s3xguard health", "s3xguard health topic encryption", *cfg.HealthSubscriptions, fnOnly, subscribers, operators)
 	g.Topic, g.HealthTopic = topic, health
 
 	// State shared by all instances: dedup windows, bucket locks, the
 	// circuit breaker, quarantine records. Retained on delete: the records
-	// are what `s3xguard quarantine release` undoes. Item writes are denied
-	// to everyone but the function and the break-glass role; the account
+	// are what `s3xguard quarantine release` undoes. Item reads and writes,
+	// and the copies that would be read elsewhere (exports, backups,
+	// restores to a table without this policy), are denied to everyone but
+	// the function and the break-glass role: the items say who is
+	// quarantined and why, and hold session records; the account
 	// root can always delete a DynamoDB resource policy, so this cannot lock
 	// the account out (DynamoDB API reference, DeleteResourcePolicy). The
 	// policy's "*" resource is the table itself: its own ARN cannot be
@@ -137,6 +146,7 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 		RemovalPolicy:                    awscdk.RemovalPolicy_RETAIN,
 		ResourcePolicy: awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
 			denyOthers("OnlyTheGuardWritesItems", tableWrites, jsii.String("*"), fnAndOperators, false),
+			denyOthers("OnlyTheGuardReadsItems", tableReads, jsii.String("*"), fnAndOperators, false),
 		}}),
 	})
 
@@ -205,6 +215,7 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 		"SESSION_CHECK":                  jsii.String(cfg.SessionCheck),
 		"SESSION_TOLERANCE":              jsii.String(cfg.SessionTolerance),
 		"ALLOWLIST_SHA256":               jsii.String(config.AllowlistDigest(bundled)),
+		"CDK_QUALIFIER":                  jsii.String(cfg.CdkQualifier),
 		"ACCOUNT_ID":                     awscdk.Aws_ACCOUNT_ID(),
 		// The role's ARN, not a name: the function compares it with the
 		// session issuer of its own bucket-policy events.
@@ -222,7 +233,7 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture: awslambda.Architecture_ARM_64(),
 		Handler:      jsii.String("bootstrap"),
-		Code:         awslambda.Code_FromAsset(jsii.String(functionDir), nil),
+		Code:         functionCode(stack, cfg, functionDir),
 		MemorySize:   jsii.Number(memoryMB),
 		Timeout:      awscdk.Duration_Seconds(jsii.Number(timeoutSeconds)),
 		// Reserved: a flood of S3 Express events cannot take the account's
@@ -296,6 +307,14 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 	if denyPolicy != nil {
 		outputs["QuarantineDenyPolicyArn"] = denyPolicy.ManagedPolicyArn()
 	}
+	// The service control policy that keeps the function and its role in
+	// the deployment's hands (lambda/doctor/containment.go says why; with
+	// revokeSessions, doctor warns until it is attached and given to it).
+	scp, err := containmentSCP(stack, fn, role, denyPolicy, cfg.CdkQualifier)
+	if err != nil {
+		return nil, err
+	}
+	outputs["ContainmentScp"] = scp
 	for name, v := range outputs {
 		awscdk.NewCfnOutput(stack, jsii.String(name), &awscdk.CfnOutputProps{Value: v})
 	}
@@ -309,7 +328,7 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 // config's subscribers. Only the function (publishers) and CloudWatch alarms
 // may publish; only CloudFormation (the subscriptions) and the operators may
 // subscribe; TLS is enforced by the topic policy.
-func newTopic(stack awscdk.Stack, id, keyID, display, keyDesc string, subs Subscriptions, publishers, operators []*string) awssns.Topic {
+func newTopic(stack awscdk.Stack, id, keyID, display, keyDesc string, subs Subscriptions, publishers, subscribers, operators []*string) awssns.Topic {
 	key := awskms.NewKey(stack, jsii.String(keyID), &awskms.KeyProps{
 		Description:       jsii.String(keyDesc),
 		EnableKeyRotation: jsii.Bool(true),
@@ -337,9 +356,6 @@ func newTopic(stack awscdk.Stack, id, keyID, display, keyDesc string, subs Subsc
 		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()}},
 	}))
 	topic.AddToResourcePolicy(denyOthers("OnlyTheGuardPublishes", []string{"sns:Publish"}, topic.TopicArn(), publishers, false))
-	// CloudFormation creates the config's subscriptions through the CDK
-	// deployment role (cdk-QUALIFIER-cfn-exec-role-ACCOUNT-REGION).
-	subscribers := append([]*string{jsii.String(fmt.Sprintf("arn:%s:iam::%s:role/cdk-*-cfn-exec-role-*", *stack.Partition(), *stack.Account()))}, operators...)
 	topic.AddToResourcePolicy(denyOthers("OnlyDeployAndOperatorsSubscribe", []string{"sns:Subscribe"}, topic.TopicArn(), subscribers, false))
 	for _, e := range subs.Email {
 		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))
@@ -358,6 +374,11 @@ var (
 	// (TransactWriteItems is authorized as the item actions it holds).
 	tableWrites = []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
 		"dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"}
+	// tableReads are every action that reads items, or copies them where
+	// this policy does not follow (an export to S3, a backup, a restore
+	// into a new table).
+	tableReads = []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:ConditionCheckItem",
+		"dynamodb:PartiQLSelect", "dynamodb:ExportTableToPointInTime", "dynamodb:CreateBackup", "dynamodb:RestoreTableToPointInTime"}
 	queueReads = []string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:PurgeQueue"}
 	keyUse     = []string{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"}
 )
@@ -404,8 +425,11 @@ func guarded(buckets []string) string {
 }
 
 // eventPattern turns rules.EventPattern into the CDK's type, so the rule
-// deployed is the pattern the code (and rules/eventpattern.json) defines.
-func eventPattern(buckets []string) (*awsevents.EventPattern, error) {
+// deployed is the pattern the code (and rules/eventpattern.json) defines,
+// narrowed to the account the stack guards: events another account sends
+// to this bus (a bus policy, an organization's forwarding rule) never
+// reach the function, which would only alert them as forged.
+func eventPattern(buckets []string, account *string) (*awsevents.EventPattern, error) {
 	raw, err := rules.EventPattern(buckets)
 	if err != nil {
 		return nil, err
@@ -419,6 +443,7 @@ func eventPattern(buckets []string) (*awsevents.EventPattern, error) {
 		return nil, fmt.Errorf("event pattern: %w", err)
 	}
 	return &awsevents.EventPattern{
+		Account:    &[]*string{account},
 		Source:     jsii.Strings(p.Source...),
 		DetailType: jsii.Strings(p.DetailType...),
 		Detail:     &p.Detail,
@@ -536,6 +561,31 @@ func dataEventSelectors(partition, region, account string, buckets []string) []m
 		fields = append(fields, map[string]any{"Field": "resources.ARN", "Equals": arns, "StartsWith": prefixes})
 	}
 	return []map[string]any{{"Name": "S3 Express One Zone object data events for s3xguard", "FieldSelectors": fields}}
+}
+
+// containmentSCP is doctor.ContainmentSCP for this stack, as JSON that
+// CloudFormation completes with the function's and role's ARNs.
+func containmentSCP(stack awscdk.Stack, fn awslambda.Function, role awsiam.Role, deny awsiam.ManagedPolicy, qualifier string) (*string, error) {
+	d := doctor.Deployment{FunctionARN: *fn.FunctionArn(), RoleARN: *role.RoleArn(), DeployRoleARN: cfnExecRole(stack, qualifier)}
+	if deny != nil {
+		d.DenyPolicyARN = *deny.ManagedPolicyArn()
+	}
+	b, err := json.Marshal(doctor.ContainmentSCP(d))
+	if err != nil {
+		return nil, fmt.Errorf("containment scp: %w", err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("containment scp: %w", err)
+	}
+	return stack.ToJsonString(doc, nil), nil
+}
+
+// cfnExecRole is the ARN of the CDK bootstrap's CloudFormation execution
+// role in the stack's account and region (its name is fixed by the
+// bootstrap template: cdk-QUALIFIER-cfn-exec-role-ACCOUNT-REGION).
+func cfnExecRole(stack awscdk.Stack, qualifier string) string {
+	return fmt.Sprintf("arn:%s:iam::%s:role/cdk-%s-cfn-exec-role-%s-%s", *stack.Partition(), *stack.Account(), qualifier, *stack.Account(), *stack.Region())
 }
 
 // nag suppresses one cdk-nag rule on a construct, with its reason.

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/s3xguard/s3xguard/lambda/config"
+	"github.com/s3xguard/s3xguard/lambda/doctor"
 	"github.com/s3xguard/s3xguard/rules"
 )
 
@@ -81,6 +82,7 @@ func configFor(name string) *Config {
 		c.ReservedConcurrency, c.BatchParallelism = 50, 8
 		c.Findings = "securityhub"
 		c.SessionCheck, c.SessionTolerance = "enforce", "16,48"
+		c.CdkQualifier = "guard7"
 	}
 	if err := c.Validate(); err != nil {
 		panic(err)
@@ -110,7 +112,7 @@ func synth(t *testing.T, name string) *synthesized {
 	}
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outdir)})
 	cfg := configFor(name)
-	guards, err := AddStages(app, cfg, functionDir)
+	guards, err := AddStages(app, cfg, func(string) (string, error) { return functionDir, nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,6 +249,11 @@ func TestFunctionBundle(t *testing.T) {
 	if len(f) < 20 || string(f[1:4]) != "ELF" || f[4] != 2 || f[18] != 0xB7 {
 		t.Fatal("bootstrap is not a linux/arm64 ELF executable")
 	}
+	// The bundled allowlist's digest is linked into the binary: the
+	// function's configuration cannot name another allowlist.
+	if digest := config.AllowlistDigest(data); !strings.Contains(string(f), digest) {
+		t.Errorf("bootstrap does not carry the bundled allowlist's digest %s", digest)
+	}
 }
 
 // TestRulePattern: the deployed pattern is rules.EventPattern's, one
@@ -267,8 +274,11 @@ func TestRulePattern(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var want any
+		var want map[string]any
 		json.Unmarshal(raw, &want)
+		// Only the account the stack guards: an event another account
+		// puts on this bus never reaches the function.
+		want["account"] = []any{"111122223333"}
 		if !reflect.DeepEqual(events["EventPattern"], want) {
 			t.Errorf("%s: pattern\n%s\nwant\n%s", name, js(events["EventPattern"]), raw)
 		}
@@ -364,6 +374,13 @@ func (s *synthesized) byID(t *testing.T, typ, prefix string) map[string]any {
 		t.Fatalf("no %s named %s*", typ, prefix)
 	}
 	return out
+}
+
+// between is the part of s after the first from and before the next to.
+func between(s, from, to string) string {
+	_, s, _ = strings.Cut(s, from)
+	s, _, _ = strings.Cut(s, to)
+	return s
 }
 
 // policyStatement returns the statement with Sid sid of a policy document,
@@ -639,7 +656,7 @@ func TestPermissions(t *testing.T) {
 		t.Errorf("iam:PolicyARN appears %d times; want once, on the one attach statement", n)
 	}
 	for _, a := range inlineWrites {
-		if strings.Contains(js(full.template), a) {
+		if strings.Contains(js(full.template["Resources"]), a) {
 			t.Errorf("revokeSessions off, yet the template names %s", a)
 		}
 	}
@@ -687,7 +704,7 @@ func TestPermissions(t *testing.T) {
 		}
 	}
 	rdeny := sid(rs, "NeverQuarantineProtected")
-	for _, want := range []string{`"iam:PutRolePolicy"`, ":user/alice", ":user/*/alice", ":role/shared-admin", ":role/BreakGlass", ":role/cdk-hnb659fds-*", "FunctionRole"} {
+	for _, want := range []string{`"iam:PutRolePolicy"`, ":user/alice", ":user/*/alice", ":role/shared-admin", ":role/BreakGlass", ":role/cdk-guard7-*", "FunctionRole"} {
 		if !strings.Contains(rdeny, want) {
 			t.Errorf("revoke: protected deny lacks %s: %s", want, rdeny)
 		}
@@ -698,12 +715,13 @@ func TestPermissions(t *testing.T) {
 		}
 	}
 	for _, a := range inlineWrites[2:] {
-		if strings.Contains(js(revoke.template), a) {
+		if strings.Contains(js(revoke.template["Resources"]), a) {
 			t.Errorf("revokeSessions revokes roles only, yet the template names %s", a)
 		}
 	}
 	// IAM response off: no IAM write, no deny policy.
-	tmpl := js(minimal.template)
+	// Resources only: the ContainmentScp output names IAM actions to deny.
+	tmpl := js(minimal.template["Resources"])
 	for _, a := range append(append([]string{}, inlineWrites...), "iam:Attach", "iam:Detach", "AWS::IAM::ManagedPolicy") {
 		if strings.Contains(tmpl, a) {
 			t.Errorf("IAM response off, yet the template has %s", a)
@@ -784,8 +802,20 @@ func TestResourcePolicies(t *testing.T) {
 		if st := policyStatement(doc, "OnlyTheGuardPublishes"); !strings.Contains(st, fnOnly) || !strings.Contains(st, notService) || strings.Contains(st, "Responder") {
 			t.Errorf("%s publish statement %s", prefix, st)
 		}
-		if st := policyStatement(doc, "OnlyDeployAndOperatorsSubscribe"); !strings.Contains(st, `:iam::111122223333:role/cdk-*-cfn-exec-role-*"]]},"arn:aws:iam::111122223333:role/oncall/Responder"]`) {
+		if st := policyStatement(doc, "OnlyDeployAndOperatorsSubscribe"); !strings.Contains(st, `:iam::111122223333:role/cdk-hnb659fds-cfn-exec-role-111122223333-us-east-1"]]},"arn:aws:iam::111122223333:role/oncall/Responder"]`) {
 			t.Errorf("%s subscribe statement %s", prefix, st)
+		}
+	}
+	// The exemption names one role exactly, of the configured qualifier: no
+	// wildcard a new role's name could match.
+	for _, name := range configs {
+		s := synth(t, name)
+		q := s.cfg.CdkQualifier
+		for _, prefix := range []string{"AlertsPolicy", "HealthPolicy"} {
+			st := policyStatement(s.byID(t, "AWS::SNS::TopicPolicy", prefix)["PolicyDocument"], "OnlyDeployAndOperatorsSubscribe")
+			if !strings.Contains(st, ":role/cdk-"+q+"-cfn-exec-role-111122223333-us-east-1\"") || strings.Contains(between(st, `"ArnNotLike"`, `"Bool"`), "*") {
+				t.Errorf("%s %s: subscribe exemption %s; want exactly the %s bootstrap's cfn-exec role", name, prefix, st, q)
+			}
 		}
 	}
 	// Keys: direct use by the function and the break-glass role only;
@@ -804,16 +834,93 @@ func TestResourcePolicies(t *testing.T) {
 			t.Errorf("table policy lacks %s: %s", want, st)
 		}
 	}
-	if st := policyStatement(minimal.one(t, "AWS::DynamoDB::Table")["ResourcePolicy"].(map[string]any)["PolicyDocument"], "OnlyTheGuardWritesItems"); !strings.Contains(st, `{"aws:PrincipalArn":[{"Fn::GetAtt":["FunctionRole111A5701","Arn"]}]}`) {
-		t.Errorf("minimal: table policy %s; want the function alone", st)
+	// Item reads too, and the copies that leave the policy behind: the
+	// items say who is quarantined and why.
+	st = policyStatement(tbl, "OnlyTheGuardReadsItems")
+	for _, want := range append([]string{fnOnly, operators, notService, `"Effect":"Deny"`, `"Resource":"*"`}, tableReads...) {
+		if !strings.Contains(st, want) {
+			t.Errorf("table policy lacks %s: %s", want, st)
+		}
 	}
+	for _, a := range []string{"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:PartiQLSelect", "dynamodb:ExportTableToPointInTime"} {
+		if !strings.Contains(st, `"`+a+`"`) {
+			t.Errorf("table reads leave %s open: %s", a, st)
+		}
+	}
+	for _, sid := range []string{"OnlyTheGuardWritesItems", "OnlyTheGuardReadsItems"} {
+		if st := policyStatement(minimal.one(t, "AWS::DynamoDB::Table")["ResourcePolicy"].(map[string]any)["PolicyDocument"], sid); !strings.Contains(st, `{"aws:PrincipalArn":[{"Fn::GetAtt":["FunctionRole111A5701","Arn"]}]}`) {
+			t.Errorf("minimal: table policy %s; want the function alone", st)
+		}
+	}
+}
+
+// TestContainmentSCP: the stack outputs, once CloudFormation has filled in
+// the ARNs, the service control policy doctor --scp accepts for this very
+// function, role and deployment role (of the configured qualifier), with
+// no one else exempted.
+func TestContainmentSCP(t *testing.T) {
+	const fnARN, roleARN = "arn:aws:lambda:us-east-1:111122223333:function:Guard-Function-ABC", "arn:aws:iam::111122223333:role/Guard-FunctionRole-ABC"
+	const denyARN = "arn:aws:iam::111122223333:policy/Guard-QuarantineDeny-ABC"
+	for _, name := range configs {
+		s := synth(t, name)
+		out := s.template["Outputs"].(map[string]any)["ContainmentScp"].(map[string]any)["Value"]
+		doc := resolveCfn(t, out, map[string]string{"FunctionRole": roleARN, "Function": fnARN, "QuarantineDeny": denyARN})
+		d := doctor.Deployment{FunctionARN: fnARN, RoleARN: roleARN,
+			DeployRoleARN: "arn:aws:iam::111122223333:role/cdk-" + s.cfg.CdkQualifier + "-cfn-exec-role-111122223333-us-east-1"}
+		if s.cfg.IAMResponse {
+			d.DenyPolicyARN = denyARN
+		}
+		missing, exempted, err := doctor.CheckSCP([]byte(doc), d)
+		if err != nil || len(missing) > 0 || len(exempted) > 0 {
+			t.Errorf("%s: the output %s\nleaves %v open, exempts %v (%v)", name, doc, missing, exempted, err)
+		}
+	}
+}
+
+// resolveCfn evaluates the intrinsics CDK writes for a token string
+// (Fn::Join, Ref AWS::Partition, Ref X, Fn::GetAtt X.Arn), with the ARN of each
+// resource taken from arns by the longest prefix of its logical ID.
+func resolveCfn(t *testing.T, v any, arns map[string]string) string {
+	t.Helper()
+	switch v := v.(type) {
+	case string:
+		return v
+	case map[string]any:
+		if j, ok := v["Fn::Join"].([]any); ok {
+			var parts []string
+			for _, p := range j[1].([]any) {
+				parts = append(parts, resolveCfn(t, p, arns))
+			}
+			return strings.Join(parts, j[0].(string))
+		}
+		if v["Ref"] == "AWS::Partition" {
+			return "aws"
+		}
+		id, _ := v["Ref"].(string)
+		if g, ok := v["Fn::GetAtt"].([]any); ok && g[1] == "Arn" {
+			id = g[0].(string)
+		}
+		if id != "" {
+			best := ""
+			for prefix := range arns {
+				if strings.HasPrefix(id, prefix) && len(prefix) > len(best) {
+					best = prefix
+				}
+			}
+			if best != "" {
+				return arns[best]
+			}
+		}
+	}
+	t.Fatalf("cannot resolve %s", js(v))
+	return ""
 }
 
 // TestOutputs: what on-call and an SCP need by name.
 func TestOutputs(t *testing.T) {
 	for name, want := range map[string][]string{
-		"full":    {"AlertTopicArn", "DeadLettersUrl", "FailedInvocationsUrl", "FunctionArn", "FunctionRoleArn", "HealthTopicArn", "QuarantineDenyPolicyArn", "StateTableArn", "StateTableName"},
-		"minimal": {"AlertTopicArn", "DeadLettersUrl", "FailedInvocationsUrl", "FunctionArn", "FunctionRoleArn", "HealthTopicArn", "StateTableArn", "StateTableName"},
+		"full":    {"AlertTopicArn", "ContainmentScp", "DeadLettersUrl", "FailedInvocationsUrl", "FunctionArn", "FunctionRoleArn", "HealthTopicArn", "QuarantineDenyPolicyArn", "StateTableArn", "StateTableName"},
+		"minimal": {"AlertTopicArn", "ContainmentScp", "DeadLettersUrl", "FailedInvocationsUrl", "FunctionArn", "FunctionRoleArn", "HealthTopicArn", "StateTableArn", "StateTableName"},
 	} {
 		outs, _ := synth(t, name).template["Outputs"].(map[string]any)
 		var got []string
@@ -928,6 +1035,9 @@ func TestEnvironmentContract(t *testing.T) {
 		if want := config.AllowlistDigest(example); c.AllowlistSHA256 != want {
 			t.Errorf("%s: ALLOWLIST_SHA256 %q; want %s, the bundled allowlist's", name, c.AllowlistSHA256, want)
 		}
+		if c.CDKQualifier != s.cfg.CdkQualifier {
+			t.Errorf("%s: CDK_QUALIFIER %q; want %q", name, c.CDKQualifier, s.cfg.CdkQualifier)
+		}
 		if (s.cfg.QuarantineTTL == "0") != (c.QuarantineTTL == 0) {
 			t.Errorf("%s: quarantineTTL %q read as %v", name, s.cfg.QuarantineTTL, c.QuarantineTTL)
 		}
@@ -978,14 +1088,8 @@ func TestTrail(t *testing.T) {
 func TestNag(t *testing.T) {
 	for _, name := range configs {
 		s := synth(t, name)
-		a := assertions.Annotations_FromStack(s.guard.Stack)
-		for _, msgs := range [][]string{
-			messages(a.FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))),
-			messages(a.FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))),
-		} {
-			for _, m := range msgs {
-				t.Errorf("%s: %s", name, m)
-			}
+		for _, m := range nagMessages(s.guard.Stack) {
+			t.Errorf("%s: %s", name, m)
 		}
 		reports, _ := filepath.Glob(filepath.Join(s.outdir, "AwsSolutions-*NagReport.csv"))
 		if len(reports) == 0 {
@@ -996,16 +1100,7 @@ func TestNag(t *testing.T) {
 
 // TestCfnLint runs cfn-lint on every synthesized template.
 func TestCfnLint(t *testing.T) {
-	lint := os.Getenv("CFN_LINT")
-	if lint == "" {
-		lint, _ = exec.LookPath("cfn-lint")
-	}
-	if _, err := os.Stat(lint); lint == "" || err != nil {
-		if os.Getenv("S3XGUARD_REQUIRE_TOOLS") == "1" {
-			t.Fatal("cfn-lint not found (set CFN_LINT or run ./test/run)")
-		}
-		t.Skip("cfn-lint not found; ./test/run installs it")
-	}
+	lint := cfnLint(t)
 	for _, name := range configs {
 		s := synth(t, name)
 		templates, _ := filepath.Glob(filepath.Join(s.outdir, "*", "*.template.json"))
@@ -1019,6 +1114,31 @@ func TestCfnLint(t *testing.T) {
 			t.Errorf("%s: cfn-lint: %v\n%s", name, err, out)
 		}
 	}
+}
+
+// nagMessages are cdk-nag's unsuppressed AwsSolutions errors and
+// warnings on stack.
+func nagMessages(stack awscdk.Stack) []string {
+	a := assertions.Annotations_FromStack(stack)
+	rule := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))
+	return append(messages(a.FindError(jsii.String("*"), rule)), messages(a.FindWarning(jsii.String("*"), rule))...)
+}
+
+// cfnLint is the cfn-lint binary; the test skips without it (fails with
+// S3XGUARD_REQUIRE_TOOLS=1).
+func cfnLint(t *testing.T) string {
+	t.Helper()
+	lint := os.Getenv("CFN_LINT")
+	if lint == "" {
+		lint, _ = exec.LookPath("cfn-lint")
+	}
+	if _, err := os.Stat(lint); lint == "" || err != nil {
+		if os.Getenv("S3XGUARD_REQUIRE_TOOLS") == "1" {
+			t.Fatal("cfn-lint not found (set CFN_LINT or run ./test/run)")
+		}
+		t.Skip("cfn-lint not found; ./test/run installs it")
+	}
+	return lint
 }
 
 // TestFunctionDependencies: the function never links jsii or the CDK.

@@ -37,6 +37,9 @@ type input struct {
 	// digest: the path or name is a CloudTrail digest file's; it is
 	// counted, not checked, once its content confirms it.
 	digest bool
+	// err: the input cannot be read (not a regular file), reported in
+	// its place.
+	err error
 }
 
 // logSuffixes are the names a directory walk picks up. Files named on the
@@ -77,8 +80,8 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case *show != "findings" && *show != "all":
 		errorf(stderr, "check: --show %q: want findings or all", *show)
 		return exitUsage
-	case *jobs < 1:
-		errorf(stderr, "check: --jobs %d: want at least 1", *jobs)
+	case *jobs < 1 || *jobs > maxJobs:
+		errorf(stderr, "check: --jobs %d: want 1 to %d", *jobs, maxJobs)
 		return exitUsage
 	}
 	tol, err := session.ParseTolerance(*tolerance)
@@ -95,9 +98,10 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	inputs, err := collectInputs(paths, stdin, *allowEmpty, func(msg string) {
+	warn := func(msg string) {
 		fmt.Fprintf(stderr, "s3xguard: warning: %s\n", escapeText(msg))
-	})
+	}
+	walk, files, size, err := planInputs(paths, stdin, *allowEmpty, warn)
 	if err != nil {
 		errorf(stderr, "%s", escapeText(err.Error()))
 		return exitUsage
@@ -110,9 +114,10 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		findings: newFindingWriter(*format, func(msg string) {
 			fmt.Fprintf(stderr, "s3xguard: warning: %s\n", escapeText(msg))
 		}),
-		showAll: *show == "all",
-		verbose: *verbose,
-		out:     stdout,
+		showAll:    *show == "all",
+		verbose:    *verbose,
+		allowEmpty: *allowEmpty,
+		out:        stdout,
 	}
 	if *format == "text" {
 		c.style = textStyle{color: colorFor(stdout)}
@@ -133,11 +138,11 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// without a spill, on a terminal): they would break the line up.
 	streaming := c.out == stdout && isTerminal(stdout)
 	if !*quiet && !streaming && isTerminal(stderr) {
-		prog = startProgress(stderr, colorFor(stderr), len(inputs), totalSize(inputs), &c.read, &c.filesDone)
+		prog = startProgress(stderr, colorFor(stderr), files, size, &c.read, &c.filesDone)
 	}
 	defer gcForCheck(*jobs)()
 	start := time.Now()
-	c.checkAll(inputs, *jobs)
+	c.checkAll(walk, *jobs)
 	elapsed := time.Since(start)
 	if prog != nil {
 		prog.clear()
@@ -146,20 +151,27 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	sum := c.summary(elapsed)
 	if c.groups == nil {
 		fmt.Fprintln(stderr, sum)
-	} else {
-		c.printText(stdout, sum)
+	} else if err := c.printText(stdout, sum); err != nil && c.writeErr == nil {
+		c.writeErr = fmt.Errorf("writing the report: %w", err)
 	}
 	for _, e := range c.readErrors {
 		errorf(stderr, "%s", escapeText(e.Error()))
 	}
+	if c.writeErr != nil {
+		errorf(stderr, "%s", escapeText(c.writeErr.Error()))
+	}
 	switch {
-	case len(c.readErrors) > 0:
+	case len(c.readErrors) > 0 || c.writeErr != nil:
 		return exitUsage
 	case c.counts[rules.Unauthorized].Load() > 0 || c.counts[rules.Invalid].Load() > 0:
 		return exitFindings
 	}
 	return exitOK
 }
+
+// maxJobs bounds --jobs: each job is a goroutine and a share of the
+// memory limit, and far more jobs than cores only costs memory.
+const maxJobs = 1024
 
 // gcForCheck lets the heap grow to 5x what is live (GOGC=400) below a
 // limit of 50 MiB per worker, unless GOGC or GOMEMLIMIT is set, and
@@ -172,7 +184,7 @@ func gcForCheck(jobs int) (restore func()) {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}
-	limit := debug.SetMemoryLimit(int64(jobs) * 50 << 20)
+	limit := debug.SetMemoryLimit(int64(min(jobs, maxJobs)) * 50 << 20)
 	percent := debug.SetGCPercent(400)
 	return func() {
 		debug.SetGCPercent(percent)
@@ -204,27 +216,72 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 // reported through warn and not followed (its files are checked anyway). A
 // directory argument that yields no log file is an error unless allowEmpty.
 func collectInputs(paths []string, stdin io.Reader, allowEmpty bool, warn func(string)) ([]input, error) {
+	var ins []input
+	var bad error
+	err := walkInputs(paths, stdin, allowEmpty, warn, func(in input) {
+		if in.err != nil && bad == nil {
+			bad = in.err
+		}
+		ins = append(ins, in)
+	})
+	if err == nil {
+		err = bad
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ins, nil
+}
+
+// planInputs walks the paths once as collectInputs does, without holding
+// the inputs, so that every error (a typo, a broken link, a directory
+// without log files) is found before any work starts; it returns how many
+// inputs there are, their total size (-1 when one is not known ahead), and
+// the walk that emits them again, in the same order, for the run: memory
+// stays flat whatever their number.
+func planInputs(paths []string, stdin io.Reader, allowEmpty bool, warn func(string)) (walk func(emit func(input)) error, files int, size int64, err error) {
+	err = walkInputs(paths, stdin, allowEmpty, func(string) {}, func(in input) {
+		files++
+		if in.size < 0 || size < 0 {
+			size = -1
+		} else {
+			size += in.size
+		}
+	})
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return func(emit func(input)) error {
+		return walkInputs(paths, stdin, allowEmpty, warn, emit)
+	}, files, size, nil
+}
+
+func errNoLogFiles(path string) error {
+	return fmt.Errorf("check: %s: no log files (*%s); use --allow-empty if that is expected", path, strings.Join(logSuffixes, ", *"))
+}
+
+// walkInputs emits the inputs of paths in order (see collectInputs).
+func walkInputs(paths []string, stdin io.Reader, allowEmpty bool, warn func(string), emit func(input)) error {
 	if len(paths) == 0 {
 		paths = []string{"-"}
 	}
-	w := &walker{warn: warn, seen: fileSet{}}
+	w := &walker{emit: emit, warn: warn, seen: fileSet{}}
 	sawStdin := false
 	for _, p := range paths {
 		if p == "-" {
-			// Two workers reading one stream would splice records together.
 			if sawStdin {
-				return nil, errors.New("check: - (standard input) named more than once")
+				return errors.New("check: - (standard input) named more than once")
 			}
 			sawStdin = true
-			w.inputs = append(w.inputs, input{name: "-", stdin: stdin, size: -1})
+			emit(input{name: "-", stdin: stdin, size: -1})
 			continue
 		}
 		info, err := os.Stat(p)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !info.IsDir() {
-			w.file(p, info)
+			w.file(p, info, true)
 			continue
 		}
 		if w.seen.has(info) {
@@ -232,20 +289,26 @@ func collectInputs(paths []string, stdin io.Reader, allowEmpty bool, warn func(s
 		}
 		found, err := w.dir(p, info, nil)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if found == 0 && !allowEmpty {
-			return nil, fmt.Errorf("check: %s: no log files (*%s); use --allow-empty if that is expected", p, strings.Join(logSuffixes, ", *"))
+			return errNoLogFiles(p)
 		}
 	}
-	return w.inputs, nil
+	return nil
 }
 
-// walker collects the inputs of directory trees, following symlinks.
+// walker walks directory trees, following symlinks, and emits their
+// inputs as it goes.
 type walker struct {
-	inputs []input
-	warn   func(string)
-	seen   fileSet // files and directories already taken
+	emit func(input)
+	warn func(string)
+	// seen holds the directories walked and the files that could be
+	// reached again by another path: named as arguments, reached through
+	// a symlink, or with more than one hard link. A plain file has one
+	// path in the tree, so it needs no entry: the set grows with those,
+	// not with the number of files.
+	seen fileSet
 }
 
 // fileSet is a set of files by identity. Files are grouped by size and
@@ -270,24 +333,34 @@ func (s fileSet) has(fi os.FileInfo) bool {
 	return false
 }
 
+func (s fileSet) add(fi os.FileInfo) {
+	k := keyOf(fi)
+	s[k] = append(s[k], fi)
+}
+
 // taken reports whether fi was seen before, and marks it seen.
 func (w *walker) taken(fi os.FileInfo) bool {
 	if w.seen.has(fi) {
 		return true
 	}
-	k := keyOf(fi)
-	w.seen[k] = append(w.seen[k], fi)
+	w.seen.add(fi)
 	return false
 }
 
-func (w *walker) file(path string, fi os.FileInfo) {
-	if !w.taken(fi) {
-		size := int64(-1)
-		if fi.Mode().IsRegular() {
-			size = fi.Size()
-		}
-		w.inputs = append(w.inputs, input{name: path, path: path, size: size, digest: isDigestPath(path)})
+// file emits the file at path (fi) unless it was emitted already; other
+// marks a file that another path may reach again.
+func (w *walker) file(path string, fi os.FileInfo, other bool) {
+	if w.seen.has(fi) {
+		return
 	}
+	if other || hardLinks(fi) > 1 {
+		w.seen.add(fi)
+	}
+	size := int64(-1)
+	if fi.Mode().IsRegular() {
+		size = fi.Size()
+	}
+	w.emit(input{name: path, path: path, size: size, digest: isDigestPath(path)})
 }
 
 // dir walks the directory at path (fi) in name order, below the
@@ -314,7 +387,8 @@ func (w *walker) dir(path string, fi os.FileInfo, stack []os.FileInfo) (int, err
 	for _, e := range entries {
 		p := filepath.Join(path, e.Name())
 		var info os.FileInfo
-		if e.Type()&fs.ModeSymlink != 0 {
+		link := e.Type()&fs.ModeSymlink != 0
+		if link {
 			// A link that resolves to nothing could be a log file we
 			// cannot read: an error, not a skip.
 			info, err = os.Stat(p)
@@ -331,14 +405,32 @@ func (w *walker) dir(path string, fi os.FileInfo, stack []os.FileInfo) (int, err
 				return 0, err
 			}
 			found += n
-		case info.Mode().IsRegular() && hasLogSuffix(e.Name()):
+		case !hasLogSuffix(e.Name()):
+		case info.Mode().IsRegular():
 			if !isDigestPath(p) {
 				found++
 			}
-			w.file(p, info)
+			w.file(p, info, link)
+		default:
+			// A pipe or device named like a log file: reading it could
+			// block or never end, skipping it silently could hide logs.
+			found++
+			w.emit(input{name: p, path: p, size: -1, err: fmt.Errorf("%s: not a regular file (%s), not read", p, fileKind(info.Mode()))})
 		}
 	}
 	return found, nil
+}
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return m.Type().String()
 }
 
 // ancestorPath names the directory of stack that a loop at path returns
@@ -376,33 +468,30 @@ func hasLogSuffix(name string) bool {
 	return false
 }
 
-// checker checks inputs in parallel. Each worker buffers its input's lines
-// and writes them in chunks, so lines of one input keep their order while
-// chunks of different inputs may interleave (every line carries its
-// location). With --jobs 1 the output is fully ordered.
-//
-// Each worker keeps an index of the sessions its records created
-// (session.Index): with --jobs 1 one index spans all inputs, in the order
-// they were named and walked, so a session created in one file is
-// attributed in the next; with more jobs files are checked in parallel and
-// in no fixed order, so each file has its own index (attribution within a
-// file only, the same output from run to run).
+// checker checks inputs in parallel and reports them in order. Workers
+// read, decode and decide whole files at once; one merge stage takes their
+// records file by file in walk order (the order the inputs were named and
+// walked), ties each zonal call to the CreateSession that minted its key
+// (an index per account and region for the whole run, so a session created
+// in one trail file is attributed in the next), and writes the output. Attribution and
+// output are therefore the same, byte for byte, whatever --jobs is.
 type checker struct {
-	allowlist *rules.Allowlist
-	own       ownrole.Role
-	tolerance session.Tolerance
-	perFile   bool // a session index per input, not per run
-	json      bool
-	findings  *findingWriter // --format asff or ocsf (findings_format.go)
-	showAll   bool
-	verbose   bool      // text: every entry in why lines, every group
-	style     textStyle // text
-	out       io.Writer // stdout, or spill in text format
-	spill     *spill    // text: the per-record lines, until the summary is out
-	groups    *groups   // text: the findings summed up, once the workers are done
+	allowlist  *rules.Allowlist
+	own        ownrole.Role
+	tolerance  session.Tolerance
+	json       bool
+	findings   *findingWriter // --format asff or ocsf (findings_format.go)
+	showAll    bool
+	verbose    bool      // text: every entry in why lines, every group
+	allowEmpty bool      // an input with no value at all is not a finding
+	style      textStyle // text
+	out        io.Writer // stdout, or spill in text format
+	spill      *spill    // text: the per-record lines, until the summary is out
+	groups     *groups   // text: the findings summed up by the merge stage
 
-	mu         sync.Mutex // serializes writes to out and readErrors
+	// Written by the merge stage only, read once it is done.
 	readErrors []error
+	writeErr   error // the first error writing out: the report is incomplete
 
 	counts  [4]atomic.Int64 // by rules.Verdict
 	records atomic.Int64
@@ -416,44 +505,183 @@ type checker struct {
 	filesDone atomic.Int64
 }
 
-// flushAt is the size at which a worker writes its buffered output.
+// flushAt is the size at which the merge stage writes its buffered output.
 const flushAt = 256 << 10
 
-func (c *checker) checkAll(inputs []input, jobs int) {
-	var next atomic.Int64
+// batchLen is how many decided records a worker hands the merge stage at
+// once: small enough that the batches in flight stay a few MB, large
+// enough that a channel operation is rare per record.
+const batchLen = 64
+
+// batches holds emptied batches for reuse: a batch is some 60 KB, and
+// a tree of small trail files would otherwise allocate one per file.
+var batches = sync.Pool{New: func() any { return make([]decided, 0, batchLen) }}
+
+// decided is one value a worker read and decided, waiting for the merge
+// stage. rec is filled when the value could be read as a record, or
+// partly (it.Partial) when it is invalid nonetheless.
+type decided struct {
+	it  cloudtrail.Item
+	rec cloudtrail.Record
+	d   rules.Decision
+}
+
+// job is one input in flight between the walk, a worker and the merge
+// stage. The worker sets the fields below batches before it closes it.
+type job struct {
+	in      input
+	batches chan []decided
+	err     error // the input could not be opened or read
+	digest  bool  // a digest file, counted not checked
+	file    bool  // a log file was read
+	bytes   int64
+}
+
+// checkAll checks the inputs that walk emits, in order; walk's error, if
+// any, is reported after the inputs it emitted.
+func (c *checker) checkAll(walk func(emit func(input)) error, jobs int) {
+	// Bounded channels keep what is in flight (and so memory) flat
+	// whatever the number of inputs: the walk runs at most a few jobs
+	// ahead of the merge stage.
+	order := make(chan *job, 2*jobs)
+	work := make(chan *job, jobs)
+	var walkErr error
+	go func() {
+		defer close(work)
+		defer close(order)
+		walkErr = walk(func(in input) {
+			j := &job{in: in, batches: make(chan []decided, 2)}
+			// order first: the merge stage waits on it, and a job in
+			// order is always handed to a worker next.
+			order <- j
+			work <- j
+		})
+	}()
 	var wg sync.WaitGroup
-	c.perFile = jobs > 1
-	workers := min(jobs, len(inputs))
-	// Each worker sums up its findings apart: no lock per record.
-	gs := make([]*groups, workers)
-	for w := range workers {
-		if c.groups != nil {
-			gs[w] = newGroups()
-		}
+	for range jobs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			idx := session.NewIndex(session.Window)
-			var rec cloudtrail.Record
-			var buf []byte
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(inputs) {
-					return
-				}
-				if c.perFile {
-					idx.Reset()
-				}
-				buf = c.checkInput(inputs[i], idx, &rec, buf[:0], gs[w])
+			for j := range work {
+				c.decideInput(j, jobs == 1)
 			}
 		}()
 	}
+	c.merge(order)
 	wg.Wait()
-	if c.groups != nil {
-		for _, g := range gs {
-			c.groups.merge(g)
+	if walkErr != nil {
+		c.readErrors = append(c.readErrors, walkErr)
+	}
+}
+
+// merge takes the jobs in walk order and reports their records.
+func (c *checker) merge(order <-chan *job) {
+	idx := sessionIndexes{}
+	var buf []byte
+	for j := range order {
+		out := c.output(j.in.name)
+		for batch := range j.batches {
+			for k := range batch {
+				buf = c.join(buf, &out, idx, &batch[k])
+				if len(buf) >= flushAt {
+					c.write(buf)
+					buf = buf[:0]
+				}
+			}
+			clear(batch) // the records' strings go
+			batches.Put(batch[:0])
+		}
+		c.bytes.Add(j.bytes)
+		if j.file {
+			c.files.Add(1)
+		}
+		if j.digest {
+			c.digests.Add(1)
+		}
+		if j.err != nil {
+			c.readErrors = append(c.readErrors, j.err)
 		}
 	}
+	c.write(buf)
+}
+
+// join ties one decided record to its session and appends its output.
+func (c *checker) join(buf []byte, out *outName, idx sessionIndexes, x *decided) []byte {
+	if x.it.Err != nil {
+		var rec *cloudtrail.Record
+		if x.it.Partial {
+			rec = &x.rec
+		}
+		return c.report(buf, out, x.it, rec, x.d, nil, false)
+	}
+	rec, d := &x.rec, x.d
+	var s *session.Session
+	moved := false
+	if !idx.add(rec) {
+		s = idx.lookup(rec)
+	}
+	if s != nil && (d.Verdict == rules.Allowed || d.Verdict == rules.Unauthorized) {
+		// A session token is a bearer credential: used from another
+		// network than it was created from, it is a finding even for
+		// an allowed principal.
+		var why string
+		if why, moved = c.tolerance.Moved(s, rec); moved {
+			d.Verdict = rules.Unauthorized
+			d.Reasons = append(slices.Clip(d.Reasons), why)
+		}
+	}
+	return c.report(buf, out, x.it, rec, d, s, moved)
+}
+
+// sessionIndexes holds a session index per account and region. A session
+// is regional, and a trail's tree walks each account's regions one after
+// the other, each in time order: one index for all would take the first
+// region's newest CreateSession as the clock, and evict the next region's
+// sessions, hours earlier, as soon as they were added.
+type sessionIndexes map[partition]*session.Index
+
+type partition struct{ account, region string }
+
+// maxPartitions bounds the indexes: past it (hostile input naming endless
+// regions), new partitions share one index, and memory stays flat.
+const maxPartitions = 4096
+
+// add indexes r if it created a session, and reports whether it did.
+func (m sessionIndexes) add(r *cloudtrail.Record) bool {
+	if r.EventName != "CreateSession" {
+		return false
+	}
+	k := partition{r.RecipientAccountID, r.AWSRegion}
+	x := m[k]
+	if x == nil {
+		if len(m) >= maxPartitions {
+			k = partition{}
+		} else {
+			// The record's strings are cut from its one allocation:
+			// copied, so the key does not keep the record alive.
+			k = partition{strings.Clone(k.account), strings.Clone(k.region)}
+		}
+		if x = m[k]; x == nil {
+			x = session.NewIndex(session.Window)
+			m[k] = x
+		}
+	}
+	return x.Add(r)
+}
+
+// lookup returns the session whose key signed r, if indexed.
+func (m sessionIndexes) lookup(r *cloudtrail.Record) *session.Session {
+	x := m[partition{r.RecipientAccountID, r.AWSRegion}]
+	if x == nil {
+		if len(m) < maxPartitions {
+			return nil
+		}
+		x = m[partition{}]
+		if x == nil {
+			return nil
+		}
+	}
+	return x.Lookup(r)
 }
 
 // countingReader counts the bytes read through it, for progress: one
@@ -471,21 +699,20 @@ func (cr *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// totalSize is the size of the inputs, or -1 when one is not known ahead.
-func totalSize(inputs []input) int64 {
-	var n int64
-	for _, in := range inputs {
-		if in.size < 0 {
-			return -1
-		}
-		n += in.size
-	}
-	return n
-}
-
-func (c *checker) checkInput(in input, idx *session.Index, rec *cloudtrail.Record, buf []byte, g *groups) []byte {
+// decideInput reads and decides one input, handing its records to the
+// merge stage in batches; it closes j.batches when done. readAhead
+// decompresses in a goroutine of its own (--jobs 1: the second core).
+func (c *checker) decideInput(j *job, readAhead bool) {
+	in := j.in
 	cr := &countingReader{r: in.stdin, total: &c.read}
+	batch := batches.Get().([]decided)
 	defer func() {
+		if len(batch) > 0 {
+			j.batches <- batch
+		} else {
+			batches.Put(batch)
+		}
+		close(j.batches)
 		// What was not read through cr (a digest, a file that shrank,
 		// a read error) is done too, so the total is reached.
 		if rest := in.size - cr.n; rest > 0 {
@@ -493,76 +720,81 @@ func (c *checker) checkInput(in input, idx *session.Index, rec *cloudtrail.Recor
 		}
 		c.filesDone.Add(1)
 	}()
+	if in.err != nil {
+		j.err = in.err
+		return
+	}
 	if cr.r == nil {
 		f, err := os.Open(in.path)
 		if err != nil {
-			c.readError(err)
-			return buf
+			j.err = err
+			return
 		}
 		defer f.Close()
 		if in.digest {
 			if isDigest(f) {
-				c.digests.Add(1)
-				return buf
+				j.digest = true
+				return
 			}
 			// Named like a digest, but not one: its records get verdicts.
 			if _, err := f.Seek(0, io.SeekStart); err != nil {
-				c.readError(err)
-				return buf
+				j.err = err
+				return
 			}
 		}
 		cr.r = f
 	}
-	c.files.Add(1)
-	out := c.output(in.name)
-	s, err := cloudtrail.NewStream(cr)
+	j.file = true
+	// Records are decoded in place, in the batch: a record is some 700
+	// bytes of pointers, and a copy per record costs write barriers.
+	next := func() *decided {
+		if len(batch) == batchLen {
+			j.batches <- batch
+			batch = batches.Get().([]decided)
+		}
+		batch = batch[:len(batch)+1]
+		return &batch[len(batch)-1]
+	}
+	s, err := cloudtrail.NewStreamOptions(cr, cloudtrail.StreamOptions{ReadAhead: readAhead})
 	if err != nil {
 		// The gzip header itself is broken: report it as an unreadable record.
-		buf = c.report(buf, &out, cloudtrail.Item{Line: 1, Index: -1, Err: err}, nil, rules.Decision{Verdict: rules.Invalid}, nil, false, g)
-		c.write(buf)
-		return buf[:0]
+		*next() = decided{it: cloudtrail.Item{Line: 1, Index: -1, Err: err}, d: rules.Decision{Verdict: rules.Invalid}}
+		return
 	}
 	defer s.Close()
+	values := 0
 	for {
-		it, ok := s.Next(rec)
+		x := next()
+		it, ok := s.Next(&x.rec)
 		if !ok {
+			batch = batch[:len(batch)-1]
 			break
 		}
-		var d rules.Decision
+		values++
+		x.it = it
 		if it.Err != nil {
-			d = rules.Decision{Verdict: rules.Invalid}
-			buf = c.report(buf, &out, it, nil, d, nil, false, g)
+			// What could be read of it (its eventID, its bucket) lets
+			// triage find it; the rest goes.
+			x.d = rules.Decision{Verdict: rules.Invalid}
+			if !it.Partial {
+				x.rec = cloudtrail.Record{}
+			}
 		} else {
-			d = c.allowlist.Decide(rec)
-			if d.Verdict == rules.Unauthorized && c.own.Allows(rec, d.Principal) {
-				d = rules.Decision{Verdict: rules.Allowed, Rule: ownrole.Rule, Principal: d.Principal}
+			x.d = c.allowlist.Decide(&x.rec)
+			if x.d.Verdict == rules.Unauthorized && c.own.Allows(&x.rec, x.d.Principal) {
+				x.d = rules.Decision{Verdict: rules.Allowed, Rule: ownrole.Rule, Principal: x.d.Principal}
 			}
-			var s *session.Session
-			moved := false
-			if !idx.Add(rec) {
-				s = idx.Lookup(rec)
-			}
-			if s != nil && (d.Verdict == rules.Allowed || d.Verdict == rules.Unauthorized) {
-				// A session token is a bearer credential: used from
-				// another network than it was created from, it is a
-				// finding even for an allowed principal.
-				var why string
-				if why, moved = c.tolerance.Moved(s, rec); moved {
-					d.Verdict = rules.Unauthorized
-					d.Reasons = append(slices.Clip(d.Reasons), why)
-				}
-			}
-			buf = c.report(buf, &out, it, rec, d, s, moved, g)
-		}
-		if len(buf) >= flushAt {
-			c.write(buf)
-			buf = buf[:0]
 		}
 	}
-	c.bytes.Add(s.BytesRead())
-	c.write(buf)
-	return buf[:0]
+	j.bytes = s.BytesRead()
+	if values == 0 && !c.allowEmpty {
+		// CloudTrail never writes an empty log file: one that holds
+		// nothing was emptied, or is not what it is named.
+		*next() = decided{it: cloudtrail.Item{Line: 1, Index: -1, Err: errEmptyInput}, d: rules.Decision{Verdict: rules.Invalid}}
+	}
 }
+
+var errEmptyInput = errors.New("no JSON value: the input is empty (use --allow-empty if that is expected)")
 
 // outName is the name of the input being checked and, for JSON output, that
 // name already escaped, since every line of the input repeats it.
@@ -580,9 +812,9 @@ func (c *checker) output(name string) outName {
 }
 
 // report counts one record and appends its output line, if any; in text
-// format, a finding is also summed up in g. moved says the last reason is
+// format, a finding is also summed up in c.groups. moved says the last reason is
 // session-moved's, appended to the allowlist's.
-func (c *checker) report(buf []byte, in *outName, it cloudtrail.Item, rec *cloudtrail.Record, d rules.Decision, s *session.Session, moved bool, g *groups) []byte {
+func (c *checker) report(buf []byte, in *outName, it cloudtrail.Item, rec *cloudtrail.Record, d rules.Decision, s *session.Session, moved bool) []byte {
 	c.records.Add(1)
 	c.counts[d.Verdict].Add(1)
 	if c.findings != nil {
@@ -592,8 +824,8 @@ func (c *checker) report(buf []byte, in *outName, it cloudtrail.Item, rec *cloud
 		return appendJSON(buf, in.qname, it, rec, d, s)
 	}
 	finding := d.Verdict == rules.Unauthorized || d.Verdict == rules.Invalid
-	if finding && g != nil {
-		g.add(rec, d)
+	if finding && c.groups != nil {
+		c.groups.add(rec, d)
 	}
 	if c.showAll || finding {
 		return appendText(buf, c.style, in.name, it, rec, d, s, c.why(it, rec, d, moved))
@@ -628,7 +860,8 @@ func (c *checker) why(it cloudtrail.Item, rec *cloudtrail.Record, d rules.Decisi
 // printText prints the text report: the findings summed up by principal
 // and bucket, then the per-record lines (from the spill), then sum. Without
 // a spill the lines are out already, and the summary follows them.
-func (c *checker) printText(stdout io.Writer, sum string) {
+func (c *checker) printText(stdout io.Writer, sum string) error {
+	w := &stickyWriter{w: stdout}
 	summary := c.groups.appendSummary(nil, c.style, c.verbose)
 	if len(summary) > 0 && c.hiddenEntries() {
 		summary = append(summary, "\nwhy: the closest allowlist entry (fewest failed conditions); -v lists every entry\n"...)
@@ -636,7 +869,7 @@ func (c *checker) printText(stdout io.Writer, sum string) {
 	before := len(summary) > 0
 	if c.spill == nil {
 		if before {
-			stdout.Write(append([]byte{'\n'}, summary...))
+			w.Write(append([]byte{'\n'}, summary...))
 		}
 	} else {
 		if before && c.spill.size > 0 {
@@ -644,16 +877,32 @@ func (c *checker) printText(stdout io.Writer, sum string) {
 			summary = c.style.paint(summary, sgrBold, "records")
 			summary = append(summary, ":\n"...)
 		}
-		stdout.Write(summary)
-		if err := c.spill.copyTo(stdout); err != nil {
+		w.Write(summary)
+		if err := c.spill.copyTo(w); err != nil && w.err == nil {
 			c.readError(err)
 		}
 		before = before || c.spill.size > 0
 	}
 	if before {
-		fmt.Fprintln(stdout)
+		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(stdout, sum)
+	fmt.Fprintln(w, sum)
+	return w.err
+}
+
+// stickyWriter keeps the first write error and writes nothing after it.
+type stickyWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stickyWriter) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.w.Write(p)
+	s.err = err
+	return n, err
 }
 
 // hiddenEntries reports whether why lines left entries out: an
@@ -662,19 +911,19 @@ func (c *checker) hiddenEntries() bool {
 	return !c.verbose && len(c.allowlist.Entries) > 1 && c.counts[rules.Unauthorized].Load() > 0
 }
 
+// write writes buf out; the first error is kept, and the run fails with
+// it: a report cut short by a full disk must not pass for a clean one.
 func (c *checker) write(buf []byte) {
-	if len(buf) == 0 {
+	if len(buf) == 0 || c.writeErr != nil {
 		return
 	}
-	c.mu.Lock()
-	c.out.Write(buf)
-	c.mu.Unlock()
+	if _, err := c.out.Write(buf); err != nil {
+		c.writeErr = fmt.Errorf("writing the report: %w", err)
+	}
 }
 
 func (c *checker) readError(err error) {
-	c.mu.Lock()
 	c.readErrors = append(c.readErrors, err)
-	c.mu.Unlock()
 }
 
 func (c *checker) summary(elapsed time.Duration) string {
@@ -697,7 +946,8 @@ func (c *checker) summary(elapsed time.Duration) string {
 const maxDigest = 64 << 20
 
 // isDigest reports whether r holds exactly one CloudTrail digest: a JSON
-// object with digestStartTime, digestEndTime and logFiles and no Records
+// object with digestStartTime, digestEndTime and logFiles and no member a
+// digest does not have
 // (CloudTrail user guide, "CloudTrail digest file structure"). It reads the
 // tokens without keeping them, so memory stays small.
 func isDigest(r io.Reader) bool {
@@ -737,7 +987,26 @@ func isDigest(r io.Reader) bool {
 	if _, err := dec.Token(); err != io.EOF {
 		return false
 	}
-	return keys["digestStartTime"] && keys["digestEndTime"] && keys["logFiles"] && !keys["Records"]
+	if !keys["digestStartTime"] || !keys["digestEndTime"] || !keys["logFiles"] {
+		return false
+	}
+	for k := range keys {
+		if !digestKeys[k] {
+			return false // a record's fields beside a digest's: checked as a log file
+		}
+	}
+	return true
+}
+
+// digestKeys are the members of a CloudTrail digest file (CloudTrail user
+// guide, "CloudTrail digest file structure"). Any other member makes the
+// file a log file to check: the name alone is no hiding place.
+var digestKeys = map[string]bool{
+	"awsAccountId": true, "digestStartTime": true, "digestEndTime": true,
+	"digestS3Bucket": true, "digestS3Object": true, "digestPublicKeyFingerprint": true,
+	"digestSignatureAlgorithm": true, "newestEventTime": true, "oldestEventTime": true,
+	"previousDigestS3Bucket": true, "previousDigestS3Object": true, "previousDigestHashValue": true,
+	"previousDigestHashAlgorithm": true, "previousDigestSignature": true, "logFiles": true,
 }
 
 // skipValue reads one JSON value token by token.

@@ -34,6 +34,11 @@ func getObject(id, key string, min int, ip string) string {
 		id, sessT0.Add(time.Duration(min)*time.Minute).Format(time.RFC3339), ip, key)
 }
 
+// inRegion puts rec in account 111122223333's region.
+func inRegion(region, rec string) string {
+	return `{"awsRegion":"` + region + `","recipientAccountId":"111122223333",` + rec[1:]
+}
+
 func trail(records ...string) string { return `{"Records":[` + strings.Join(records, ",\n") + "]}\n" }
 
 // gzipMembers writes each part as its own gzip member, concatenated.
@@ -112,13 +117,30 @@ func TestCheckSessions(t *testing.T) {
 			want: map[string]want{"g1": {"c1", false}, "g2": {"c1", true}},
 		},
 		{
-			name: "across files with --jobs 2: per file",
+			// Trail files roll every few minutes and a session lives 5:
+			// attribution must not depend on --jobs.
+			name: "across files with --jobs 2, in name order",
 			files: map[string]string{
 				"a.json": trail(createSession("c1", "ASIAK1", 0, "10.0.0.5")),
-				"b.json": trail(getObject("g1", "ASIAK1", 1, "10.9.9.9")), // moved, were it attributed
+				"b.json": trail(getObject("g1", "ASIAK1", 1, "10.9.9.9")),
 			},
 			jobs: 2,
-			want: map[string]want{"g1": {}},
+			want: map[string]want{"g1": {"c1", true}},
+		},
+		{
+			// A trail's tree walks each region in time order, one region
+			// after the other: the second region's sessions, a day
+			// earlier than the first's, are attributed all the same.
+			name: "regions one after the other",
+			files: map[string]string{
+				"a.json": trail(inRegion("us-east-1", createSession("c1", "ASIAK1", 0, "10.0.0.5"))),
+				"b.json": trail(inRegion("us-west-2", createSession("c2", "ASIAK2", -24*60, "10.0.0.5")),
+					inRegion("us-west-2", getObject("g1", "ASIAK2", -24*60+1, "198.51.100.7"))),
+				"c.json": trail(inRegion("us-west-2", getObject("g2", "ASIAK2", -24*60+2, "10.0.0.5")),
+					inRegion("us-east-1", getObject("g3", "ASIAK2", 2, "10.0.0.5"))),
+			},
+			jobs: 2,
+			want: map[string]want{"g1": {"c2", true}, "g2": {"c2", false}, "g3": {}},
 		},
 		{
 			name: "files in the other order",
@@ -197,5 +219,62 @@ func TestCheckSessions(t *testing.T) {
 				t.Errorf("exit %d, want %d; stderr %s", code, wantCode, errs.String())
 			}
 		})
+	}
+}
+
+// TestCheckJobsSameOutput: a tree whose sessions cross files, checked with
+// 1 to 8 jobs, gives the same bytes every time, and every run finds the
+// stolen tokens; ocsf (the default jobs) writes their findings.
+func TestCheckJobsSameOutput(t *testing.T) {
+	dir := t.TempDir()
+	// 40 files of uneven size, so workers finish out of order; each
+	// creates a session used in the next file, from the same network in
+	// even files and from elsewhere in odd ones.
+	for f := range 40 {
+		var recs []string
+		if f > 0 {
+			ip := "10.0.0.9"
+			if f%2 == 1 {
+				ip = "198.51.100.7"
+			}
+			recs = append(recs, getObject(fmt.Sprintf("g%02d", f), fmt.Sprintf("ASIAK%02d", f-1), f, ip))
+		}
+		for k := range (f % 7) * 300 {
+			recs = append(recs, getObject(fmt.Sprintf("n%02d-%d", f, k), "ASIANONE", f, "10.0.0.9"))
+		}
+		recs = append(recs, createSession(fmt.Sprintf("c%02d", f), fmt.Sprintf("ASIAK%02d", f), f, "10.0.0.5"))
+		name := filepath.Join(dir, fmt.Sprintf("%02d.json", f))
+		if err := os.WriteFile(name, []byte(trail(recs...)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs := map[string][]string{}
+	for _, format := range []string{"json", "text"} {
+		for _, jobs := range []int{1, 2, 3, 8, 2, 3} {
+			var out, errs bytes.Buffer
+			code := runCheck([]string{"--allowlist", "../../rules/allowlist.example.yaml", "--format", format, "--show", "all", "--jobs", fmt.Sprint(jobs), dir}, nil, &out, &errs)
+			if code != exitFindings {
+				t.Fatalf("%s, --jobs %d: exit %d; stderr %s", format, jobs, code, errs.String())
+			}
+			got := out.String()
+			if format == "text" {
+				// The last line has the run's duration.
+				got = got[:strings.LastIndex(strings.TrimSuffix(got, "\n"), "\n")]
+			}
+			if moved := strings.Count(got, "session-moved: session c"); moved < 19 {
+				t.Errorf("%s, --jobs %d: %d session-moved findings, want at least 19", format, jobs, moved)
+			}
+			runs[format] = append(runs[format], got)
+		}
+		for i, got := range runs[format][1:] {
+			if got != runs[format][0] {
+				t.Errorf("%s: run %d differs from the first (--jobs 1)", format, i+1)
+			}
+		}
+	}
+	var out, errs bytes.Buffer
+	runCheck([]string{"--allowlist", "../../rules/allowlist.example.yaml", "--format", "ocsf", dir}, nil, &out, &errs)
+	if n := strings.Count(out.String(), "session-moved"); n < 20 {
+		t.Errorf("ocsf: %d lines naming session-moved, want 20 or more:\n%s", n, out.String())
 	}
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -145,5 +146,26 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// failingWriter fails every write, as a full disk does.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// TestCheckWriteError: a report that could not be written is exit 2 with
+// a message in every format, never the exit status of a complete run.
+func TestCheckWriteError(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "a.json")
+	rec := `{"eventID":"one","eventSource":"s3express.amazonaws.com","eventName":"DeleteObject","sourceIPAddress":"203.0.113.1","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/eve","accountId":"111122223333"},"awsRegion":"us-east-1","recipientAccountId":"111122223333","requestParameters":{"bucketName":"analytics--use1-az4--x-s3","key":"k"}}` + "\n"
+	must(t, os.WriteFile(log, []byte(rec), 0o644))
+	for _, format := range []string{"json", "asff", "ocsf", "text"} {
+		var stderr bytes.Buffer
+		code := runCheck([]string{"--allowlist", "../../rules/allowlist.example.yaml", "--format", format, log}, nil, failingWriter{}, &stderr)
+		if code != exitUsage || !strings.Contains(stderr.String(), "no space left on device") {
+			t.Errorf("%s: exit %d, stderr %q; want exit %d naming the write error", format, code, stderr.String(), exitUsage)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"archive/zip"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -40,8 +41,17 @@ type deployment struct {
 	noManagementTrail, allManagement    bool
 	ruleDisabled, oldPattern, viaQueue  bool
 	noSubscription, sms                 bool
-	// allowlistSHA256 is the function's ALLOWLIST_SHA256 (empty: unset).
-	allowlistSHA256 string
+	// allowlistSHA256 is the function's ALLOWLIST_SHA256 (empty: the
+	// digest of an allowlist the stack bundled, as it always records one);
+	// noAllowlistSHA256 leaves it unset, as before the pin.
+	allowlistSHA256   string
+	noAllowlistSHA256 bool
+	// account is the deployment's account: the trail's selectors name it
+	// (empty: harness.Account).
+	account string
+	// ruleAccount is the rule pattern's account filter: the deployment's,
+	// as the stack writes it, unless set; "none" leaves it out.
+	ruleAccount string
 }
 
 // setUp creates the deployment in moto and returns the function's name.
@@ -57,6 +67,10 @@ func (d deployment) setUp(t *testing.T, cfg aws.Config) string {
 	role, err := iam.NewFromConfig(cfg).CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("s3xguard-fn"),
 		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
 	must(role, err)
+	logs := "trail-logs"
+	if d.account != "" {
+		logs += "-" + d.account
+	}
 	topic, err := sns.NewFromConfig(cfg).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("s3xguard-alerts")})
 	must(topic, err)
 	var zipped bytes.Buffer
@@ -66,8 +80,8 @@ func (d deployment) setUp(t *testing.T, cfg aws.Config) string {
 	zw.Close()
 	lc := lambda.NewFromConfig(cfg)
 	env := map[string]string{"ALERT_TOPIC_ARN": *topic.TopicArn, "GUARDED_BUCKETS": guardedBucket, "RESPONSE_MODE": "alert"}
-	if d.allowlistSHA256 != "" {
-		env["ALLOWLIST_SHA256"] = d.allowlistSHA256
+	if !d.noAllowlistSHA256 {
+		env["ALLOWLIST_SHA256"] = cmp.Or(d.allowlistSHA256, config.AllowlistDigest([]byte("version: 1\n")))
 	}
 	fn, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{
 		FunctionName: aws.String("s3xguard"), Runtime: lambdatypes.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
@@ -96,6 +110,13 @@ func (d deployment) setUp(t *testing.T, cfg aws.Config) string {
 	if d.oldPattern {
 		pattern = []byte(fmt.Sprintf(`{"source":["aws.s3express"],"detail-type":["AWS API Call via CloudTrail"],"detail":{"eventSource":["s3express.amazonaws.com"],"requestParameters":{"bucketName":[%q]}}}`, guardedBucket))
 	}
+	if d.ruleAccount != "none" {
+		var m map[string]any
+		must(nil, json.Unmarshal(pattern, &m))
+		m["account"] = []string{cmp.Or(d.ruleAccount, d.account, "123456789012")}
+		pattern, err = json.Marshal(m)
+		must(pattern, err)
+	}
 	state := ebtypes.RuleStateEnabled
 	if d.ruleDisabled {
 		state = ebtypes.RuleStateDisabled
@@ -113,20 +134,24 @@ func (d deployment) setUp(t *testing.T, cfg aws.Config) string {
 	must(ec.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("Sweep"), ScheduleExpression: aws.String("rate(1 minute)")}))
 	must(ec.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("Sweep"), Targets: []ebtypes.Target{{Id: aws.String("fn"), Arn: fn.FunctionArn}}}))
 
-	must(s3.NewFromConfig(cfg).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("trail-logs")}))
+	must(s3.NewFromConfig(cfg).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(logs)}))
 	ct := cloudtrail.NewFromConfig(cfg)
 	if !d.noManagementTrail {
 		// The account's own trail: management events, read and write.
-		must(ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("account"), S3BucketName: aws.String("trail-logs")}))
+		must(ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("account"), S3BucketName: aws.String(logs)}))
 		must(ct.PutEventSelectors(ctx, &cloudtrail.PutEventSelectorsInput{TrailName: aws.String("account"),
 			EventSelectors: []cttypes.EventSelector{{IncludeManagementEvents: aws.Bool(true), ReadWriteType: cttypes.ReadWriteTypeAll}}}))
 		must(ct.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String("account")}))
 	}
 	if !d.noTrail {
-		must(ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("s3xguard"), S3BucketName: aws.String("trail-logs")}))
+		must(ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("s3xguard"), S3BucketName: aws.String(logs)}))
 		// The stack's selectors (infra/stack dataEventSelectors), or the
 		// form it wrote before, which misses bucket calls and …:NAME ARNs.
-		base := fmt.Sprintf("arn:aws:s3express:%s:%s:", harness.Region, harness.Account)
+		account := harness.Account
+		if d.account != "" {
+			account = d.account
+		}
+		base := fmt.Sprintf("arn:aws:s3express:%s:%s:", harness.Region, account)
 		arn := cttypes.AdvancedFieldSelector{Field: aws.String("resources.ARN"),
 			Equals:     []string{base + "bucket/" + guardedBucket, base + guardedBucket},
 			StartsWith: []string{base + "bucket/" + guardedBucket + "/", base + guardedBucket + "/"}}
@@ -168,11 +193,13 @@ func TestDoctor(t *testing.T) {
 		want map[string]doctor.Status // check -> the worst status among its findings
 		code int
 	}{
-		{"correct", deployment{}, nil, map[string]doctor.Status{"function": "ok", "rule": "ok", "target": "ok", "trail": "ok", "topic": "ok", "subscriptions": "ok"}, 0},
+		{"correct", deployment{}, nil, map[string]doctor.Status{"allowlist": "ok", "function": "ok", "rule": "ok", "target": "ok", "trail": "ok", "topic": "ok", "subscriptions": "ok"}, 0},
 		{"through the queue", deployment{viaQueue: true}, nil, map[string]doctor.Status{"rule": "ok", "target": "ok"}, 0},
 		{"rule disabled", deployment{ruleDisabled: true}, nil, map[string]doctor.Status{"rule": "fail", "target": "ok"}, 1},
 		{"pattern without the fix", deployment{oldPattern: true}, nil, map[string]doctor.Status{"rule": "fail"}, 1},
 		{"rule with read-only management events", deployment{allManagement: true}, nil, map[string]doctor.Status{"rule": "ok"}, 0},
+		{"rule without the account filter", deployment{ruleAccount: "none"}, nil, map[string]doctor.Status{"rule": "warn", "target": "ok"}, 1},
+		{"rule for another account", deployment{ruleAccount: "444455556666"}, nil, map[string]doctor.Status{"rule": "fail"}, 1},
 		{"no trail", deployment{noTrail: true}, nil, map[string]doctor.Status{"trail": "fail"}, 1},
 		{"no management trail", deployment{noManagementTrail: true}, nil, map[string]doctor.Status{"trail": "fail"}, 1},
 		{"trail not logging", deployment{trailStopped: true}, nil, map[string]doctor.Status{"trail": "fail"}, 1},
@@ -185,7 +212,9 @@ func TestDoctor(t *testing.T) {
 			map[string]doctor.Status{"allowlist": "ok", "function": "ok", "rule": "ok", "trail": "ok"}, 0},
 		{"built from another allowlist", deployment{allowlistSHA256: config.AllowlistDigest(edited)}, []string{"--allowlist", allowlist},
 			map[string]doctor.Status{"allowlist": "fail", "function": "ok"}, 1},
-		{"no allowlist hash recorded", deployment{}, []string{"--allowlist", allowlist}, map[string]doctor.Status{"allowlist": "warn"}, 1},
+		{"no allowlist hash recorded", deployment{noAllowlistSHA256: true}, []string{"--allowlist", allowlist}, map[string]doctor.Status{"allowlist": "warn"}, 1},
+		// Without --allowlist too: the pin is reported on every run.
+		{"no allowlist hash recorded, no local allowlist", deployment{noAllowlistSHA256: true}, nil, map[string]doctor.Status{"allowlist": "warn"}, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			moto.Reset(t)

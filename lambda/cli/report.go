@@ -50,6 +50,11 @@ func appendJSON(b []byte, qname []byte, it cloudtrail.Item, r *cloudtrail.Record
 		}
 		b = append(b, ']')
 	}
+	if it.Partial {
+		// The fields below come from a record the strict reader
+		// refused: enough to find it, not to trust.
+		b = append(b, `,"fromInvalidRecord":true`...)
+	}
 	b = appendMembers(b, []member{
 		{`,"eventTime":`, r.EventTime},
 		{`,"eventSource":`, r.EventSource},
@@ -241,6 +246,11 @@ func appendText(b []byte, st textStyle, name string, it cloudtrail.Item, r *clou
 	}
 	b = appendLocation(b, escapeText(name), it)
 	b = append(b, '\n')
+	if it.Partial {
+		b = append(b, "    eventID: "...)
+		b = appendEscaped(b, orDash(r.EventID))
+		b = append(b, " (read from an invalid record)\n"...)
+	}
 	if r.AccessPoint != "" {
 		b = append(b, "    access point: "...)
 		b = appendEscaped(b, r.AccessPoint)

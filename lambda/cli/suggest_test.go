@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -25,6 +26,14 @@ func suggestLogs(t *testing.T) []string {
 
 type checkLine struct {
 	EventID, Verdict, Rule, ErrorCode, Location string
+	Reasons                                     []string
+}
+
+// sessionMoved reports whether the finding is a session used from another
+// network: the fixtures share one session key across files, used from
+// several networks, and no allowlist entry can (or should) allow that.
+func (l checkLine) sessionMoved() bool {
+	return slices.ContainsFunc(l.Reasons, func(r string) bool { return strings.HasPrefix(r, "session-moved:") })
 }
 
 func checkJSON(t *testing.T, allowlist string, logs []string) []checkLine {
@@ -71,7 +80,7 @@ func TestSuggestRoundTrip(t *testing.T) {
 		case "allowed":
 			allowed++
 		case "unauthorized":
-			if l.ErrorCode == "" {
+			if l.ErrorCode == "" && !l.sessionMoved() {
 				t.Errorf("successful call unauthorized: %+v", l)
 			}
 			denied++
@@ -126,7 +135,7 @@ func TestSuggestAgainst(t *testing.T) {
 	}
 	newly := 0
 	for _, b := range checkJSON(t, existing, logs) {
-		if b.Verdict == "unauthorized" && b.ErrorCode == "" {
+		if b.Verdict == "unauthorized" && b.ErrorCode == "" && !b.sessionMoved() {
 			if a := after[b.Location]; a.Verdict != "allowed" {
 				t.Errorf("not allowed by the example nor by the additions: %+v (additions: %+v)", b, a)
 			}

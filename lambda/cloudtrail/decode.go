@@ -31,6 +31,9 @@ type Decoder struct {
 	// has a string member "body".
 	body    []byte
 	hasBody bool
+	// recordFields: the container object decodeValue stopped at had a
+	// record's fields before its Records array.
+	recordFields bool
 }
 
 // recState is what one record object leaves besides its Record.
@@ -114,6 +117,7 @@ func (d *Decoder) decodeValue(i int, r *Record, containers bool) (end int, kind 
 	}
 	end, env, isContainer := d.record(i, r, &d.st[0], true, containers)
 	if isContainer {
+		d.recordFields = len(d.spans) > 0 || d.hasBody || r.HasUserIdentity
 		return end, container, nil
 	}
 	if end < 0 {
@@ -125,6 +129,12 @@ func (d *Decoder) decodeValue(i int, r *Record, containers bool) (end int, kind 
 		*s.dst = all[s.from:s.to]
 	}
 	st := &d.st[0]
+	if env && (r.EventSource != "" || r.EventName != "" || r.EventID != "" || r.HasUserIdentity) {
+		// Which record would be the event's is a guess either way: an
+		// S3 Express record beside another service's detail must not
+		// pass as that service's event.
+		return end, decoded, &FieldError{Field: fDetail, Msg: "an EventBridge envelope with a record's own fields (eventSource, eventName, eventID or userIdentity) beside its detail"}
+	}
 	if env {
 		*r, st = d.detail, &d.st[1]
 		r.Envelope, r.FromEventBridge = d.env, true
@@ -143,6 +153,21 @@ func (d *Decoder) ended() (int, valueKind, error) {
 		return -1, short, nil
 	}
 	return -1, syntaxErr, nil
+}
+
+// IsRecordField reports whether name is a member a record or event is read
+// by: one beside a Records array makes the object more than a trail log
+// file or an SQS batch.
+func IsRecordField(name string) bool {
+	switch name {
+	case "eventVersion", "eventID", "eventTime", "eventSource", "eventName", "eventType", "eventCategory",
+		"awsRegion", "sourceIPAddress", "userAgent", "errorCode", "errorMessage", "recipientAccountId",
+		"sharedEventID", "vpcEndpointId", "vpcEndpointAccountId", "readOnly", "managementEvent",
+		"userIdentity", "requestParameters", "additionalEventData", "resources", "responseElements",
+		"detail", "detail-type", "body":
+		return true
+	}
+	return false
 }
 
 // Field names, for messages.

@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"io"
 	"strconv"
+	"sync"
 
 	"github.com/klauspost/compress/gzip"
 )
@@ -30,9 +31,14 @@ type Item struct {
 	Index int
 	// Body is set when the record is the body of the SQS message at Index.
 	Body bool
-	// Err is set when the value is not a usable record; the Record passed
-	// to Next is then not filled.
+	// Err is set when the value is not a usable record. The Record passed
+	// to Next is then not filled, unless Partial is set.
 	Err error
+	// Partial: the value is invalid, yet the Record holds what could be
+	// read of it (the whole record when only a field had the wrong type,
+	// eventID and bucket read leniently up to a syntax error), so that
+	// triage can find it.
+	Partial bool
 }
 
 // AppendLocation appends where the item is in the input called name:
@@ -97,31 +103,171 @@ type Stream struct {
 	sep     bool // an element or member was read: ',' or the closer comes next
 	names   map[uint64]struct{}
 	seed    maphash.Seed
+	// recordField is the first record field among the container's
+	// members ("" for none): reported when the container closes.
+	recordField string
+	opened      Item // where the container started
 
 	dec  Decoder
 	body []byte
+
+	ahead *readAhead
+	// Kept for reuse (streams): the buffered reader and decompressor.
+	br     *bufio.Reader
+	gzr    *gzip.Reader
+	closed bool
 }
 
 // NewStream starts reading r.
-func NewStream(r io.Reader) (*Stream, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	s := &Stream{src: br, buf: make([]byte, 256<<10), line: 1, seed: maphash.MakeSeed()}
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
+func NewStream(r io.Reader) (*Stream, error) { return NewStreamOptions(r, StreamOptions{}) }
+
+// StreamOptions adjust how a Stream reads its input.
+type StreamOptions struct {
+	// ReadAhead decompresses in a goroutine of its own, a buffer ahead of
+	// the decoder, so one stream keeps two cores busy.
+	ReadAhead bool
+}
+
+// streams holds closed Streams for reuse: check opens one per trail file,
+// and a fresh read buffer, decompressor and decoder for each of thousands
+// of small files cost more than reading them.
+var streams sync.Pool
+
+// streamBuf is the read buffer's starting size; a buffer grown past it
+// for a large value is not kept.
+const streamBuf = 256 << 10
+
+// NewStreamOptions starts reading r as o says.
+func NewStreamOptions(r io.Reader, o StreamOptions) (*Stream, error) {
+	s, _ := streams.Get().(*Stream)
+	if s == nil {
+		s = &Stream{br: bufio.NewReaderSize(r, 64<<10), buf: make([]byte, streamBuf), seed: maphash.MakeSeed()}
+	} else {
+		s.br.Reset(r)
+	}
+	s.src, s.line, s.closed = s.br, 1, false
+	if magic, _ := s.br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		var err error
+		if s.gzr == nil {
+			s.gzr, err = gzip.NewReader(s.br)
+		} else {
+			err = s.gzr.Reset(s.br)
+		}
 		if err != nil {
+			s.gzr = nil
+			s.Close()
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
-		s.src, s.gz = gz, gz
+		s.src, s.gz = s.gzr, s.gzr
+		if o.ReadAhead {
+			s.ahead = startReadAhead(s.gzr)
+			s.src = s.ahead
+		}
 	}
 	return s, nil
 }
 
-// Close releases the decompressor, if any. It does not close the source.
+// Close releases the stream's memory for reuse; the stream must not be
+// used after. It does not close the source.
 func (s *Stream) Close() error {
-	if s.gz != nil {
-		return s.gz.Close()
+	if s.closed {
+		return nil // a second Close must not pool the stream twice
 	}
-	return nil
+	if s.ahead != nil {
+		s.ahead.stop()
+	}
+	var err error
+	if s.gz != nil {
+		err = s.gz.Close()
+	}
+	buf := s.buf
+	if len(buf) != streamBuf {
+		buf = make([]byte, streamBuf)
+	}
+	names := s.names
+	clear(names)
+	*s = Stream{br: s.br, gzr: s.gzr, buf: buf, seed: s.seed, names: names, dec: s.dec, body: s.body[:0], closed: true}
+	s.br.Reset(nil)
+	streams.Put(s)
+	return err
+}
+
+// readAhead reads its source in a goroutine, a few buffers ahead.
+type readAhead struct {
+	full chan aheadBuf
+	free chan []byte
+	done chan struct{}
+	gone chan struct{} // closed when the goroutine has returned
+	cur  aheadBuf
+	off  int
+	err  error
+}
+
+type aheadBuf struct {
+	b   []byte
+	err error
+}
+
+const aheadSize = 256 << 10
+
+func startReadAhead(r io.Reader) *readAhead {
+	a := &readAhead{full: make(chan aheadBuf, 2), free: make(chan []byte, 3), done: make(chan struct{}), gone: make(chan struct{})}
+	for range 3 {
+		a.free <- make([]byte, aheadSize)
+	}
+	go func() {
+		defer close(a.gone)
+		for {
+			var b []byte
+			select {
+			case b = <-a.free:
+			case <-a.done:
+				return
+			}
+			// Not io.ReadFull: it turns a source's EOF after some
+			// bytes into ErrUnexpectedEOF, and a truncated gzip member's
+			// ErrUnexpectedEOF must stay an error.
+			n := 0
+			var err error
+			for n < len(b) && err == nil {
+				var k int
+				k, err = r.Read(b[n:])
+				n += k
+			}
+			select {
+			case a.full <- aheadBuf{b[:n], err}:
+			case <-a.done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return a
+}
+
+func (a *readAhead) Read(p []byte) (int, error) {
+	for a.off == len(a.cur.b) {
+		if a.err != nil {
+			return 0, a.err
+		}
+		if a.cur.b != nil {
+			a.free <- a.cur.b[:cap(a.cur.b)]
+		}
+		a.cur = <-a.full
+		a.off, a.err = 0, a.cur.err
+	}
+	n := copy(p, a.cur.b[a.off:])
+	a.off += n
+	return n, nil
+}
+
+// stop ends the goroutine and waits for it: the source is not read once
+// stop returns, so the caller may release it.
+func (a *readAhead) stop() {
+	close(a.done)
+	<-a.gone
 }
 
 // BytesRead is how many bytes of (decompressed) input the stream has read.
@@ -276,19 +422,83 @@ func (s *Stream) topValue(r *Record) (Item, bool) {
 	case container:
 		s.pos++ // the '{'
 		s.place, s.members, s.sep = inContainer, 0, false
+		s.recordField, s.opened = "", it
+		if s.dec.recordFields {
+			s.recordField = "read before its Records array"
+		}
 		clear(s.names)
 		return it, false
 	case syntaxErr:
-		it.Err = s.syntaxError()
+		serr := s.syntaxError()
+		it.Err, it.Partial = serr, s.salvage(r, serr.Offset)
 		s.resync()
 	case short:
 		it.Err = errOversize
 		s.resync()
 	default:
 		it.Err = err
+		it.Partial = isFieldError(err)
 		s.consume(end)
+		if err == nil && r.EventSource == sqsSource {
+			s.sqsBody(&it, r)
+		}
 	}
 	return it, true
+}
+
+// sqsBody replaces r, an SQS message (in a batch or on its own, as a
+// dead-letter queue dump holds them), with the record in its body.
+func (s *Stream) sqsBody(it *Item, r *Record) {
+	it.Body = true
+	if !s.dec.hasBody {
+		it.Err = errors.New("SQS message without a body")
+		return
+	}
+	s.body = append(s.body[:0], s.dec.body...)
+	it.Err = s.dec.Decode(s.body, r)
+	it.Partial = isFieldError(it.Err)
+}
+
+func isFieldError(err error) bool {
+	var fe *FieldError
+	return errors.As(err, &fe)
+}
+
+// salvage reads, leniently, the eventID and the bucket name of the broken
+// value at pos, from its bytes before errAt (the input offset of the
+// syntax error: past it, the bytes may belong to the next value), and
+// reports whether it found either.
+func (s *Stream) salvage(r *Record, errAt int64) bool {
+	end := min(int(errAt-s.base), s.end)
+	if end <= s.pos {
+		return false
+	}
+	raw := s.buf[s.pos:end]
+	*r = Record{EventID: lenientString(raw, `"eventID"`), Bucket: lenientString(raw, `"bucketName"`)}
+	return r.EventID != "" || r.Bucket != ""
+}
+
+// lenientString returns the value of the first member name in raw whose
+// value is a string without escapes, of at most 256 bytes, or "".
+func lenientString(raw []byte, name string) string {
+	k := bytes.Index(raw, []byte(name))
+	if k < 0 {
+		return ""
+	}
+	rest := bytes.TrimLeft(raw[k+len(name):], " \t\r\n")
+	if len(rest) == 0 || rest[0] != ':' {
+		return ""
+	}
+	rest = bytes.TrimLeft(rest[1:], " \t\r\n")
+	if len(rest) == 0 || rest[0] != '"' {
+		return ""
+	}
+	rest = rest[1:]
+	q := bytes.IndexAny(rest, "\"\\\n")
+	if q <= 0 || q > 256 || rest[q] != '"' {
+		return ""
+	}
+	return string(rest[:q])
 }
 
 // arrayStep reads what comes next in an array: an element, a separator, or
@@ -328,8 +538,9 @@ func (s *Stream) arrayStep(c byte, r *Record) (Item, bool) {
 	end, kind, err := s.decode(r, depth, false)
 	switch kind {
 	case syntaxErr:
-		it.Err = s.syntaxError()
-		s.recoverElement(it.Err.(*SyntaxError).Offset)
+		serr := s.syntaxError()
+		it.Err, it.Partial = serr, s.salvage(r, serr.Offset)
+		s.recoverElement(serr.Offset)
 		return it, true
 	case short:
 		it.Err = errOversize
@@ -337,15 +548,9 @@ func (s *Stream) arrayStep(c byte, r *Record) (Item, bool) {
 		return it, true
 	}
 	s.consume(end)
-	it.Err = err
-	if err == nil && s.records && r.EventSource == sqsSource {
-		it.Body = true
-		if !s.dec.hasBody {
-			it.Err = errors.New("SQS message without a body")
-			return it, true
-		}
-		s.body = append(s.body[:0], s.dec.body...)
-		it.Err = s.dec.Decode(s.body, r)
+	it.Err, it.Partial = err, isFieldError(err)
+	if err == nil && r.EventSource == sqsSource {
+		s.sqsBody(&it, r)
 	}
 	return it, true
 }
@@ -370,6 +575,13 @@ func (s *Stream) containerStep(c byte) (Item, bool) {
 	case c == '}' && (s.sep || s.members == 0):
 		s.pos++
 		s.place, s.sep = atTop, false
+		if s.recordField != "" {
+			// A record hiding in the container itself: no trail file
+			// or SQS batch has these, and its fields were not read.
+			it := s.opened
+			it.Err = fmt.Errorf("an object with a Records array and a record's own fields (%s): neither a trail log file nor a record", s.recordField)
+			return it, true
+		}
 		return Item{}, false
 	case s.sep && c == ',':
 		s.pos++
@@ -410,6 +622,9 @@ func (s *Stream) containerStep(c byte) (Item, bool) {
 			s.members++
 			return it, false
 		case i >= 0:
+			if s.recordField == "" && IsRecordField(string(name)) {
+				s.recordField = string(name)
+			}
 			s.consume(i)
 			s.sep = true
 			s.members++

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -262,5 +263,77 @@ func TestNamesFromARN(t *testing.T) {
 		if got := AccessPointFromARN(tt.arn); got != tt.accessPoint {
 			t.Errorf("AccessPointFromARN(%q) = %q; want %q", tt.arn, got, tt.accessPoint)
 		}
+	}
+}
+
+// TestStreamReadAhead: decompressing a buffer ahead in a goroutine reads
+// the same items, a corrupt tail included, and a stream closed halfway
+// stops its goroutine (Close returns only once it has: the race detector
+// would see the reuse of the decompressor otherwise).
+func TestStreamReadAhead(t *testing.T) {
+	var in strings.Builder
+	in.WriteString(`{"Records":[`)
+	for i := range 20000 { // some 4 MB: many read-ahead buffers
+		if i > 0 {
+			in.WriteString(",\n")
+		}
+		in.WriteString(strings.Replace(recA, `"eventID":"a"`, `"eventID":"a`+strings.Repeat("x", i%7)+`"`, 1))
+	}
+	in.WriteString("]}\n")
+	data := gz(in.String())
+	broken := append(bytes.Clone(data[:len(data)-40]), make([]byte, 40)...)
+	for _, input := range [][]byte{data, broken} {
+		plain, ahead := readItems(t, input, false, -1), readItems(t, input, true, -1)
+		if len(plain) < 1000 || strings.Join(plain, "\n") != strings.Join(ahead, "\n") {
+			t.Fatalf("read ahead: %d items, want the %d read without", len(ahead), len(plain))
+		}
+	}
+	for range 3 {
+		readItems(t, data, true, 10)
+	}
+}
+
+// readItems reads up to n items (all when n < 0) of data and closes the
+// stream.
+func readItems(t *testing.T, data []byte, ahead bool, n int) []string {
+	t.Helper()
+	s, err := NewStreamOptions(bytes.NewReader(data), StreamOptions{ReadAhead: ahead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var out []string
+	var r Record
+	for n < 0 || len(out) < n {
+		it, ok := s.Next(&r)
+		if !ok {
+			break
+		}
+		out = append(out, fmt.Sprintf("%d#%d %v %s", it.Line, it.Index, it.Err, r.EventID))
+	}
+	return out
+}
+
+// TestStreamCloseTwice: a second Close does not hand the stream out twice
+// (two streams sharing one buffer would read each other's input).
+func TestStreamCloseTwice(t *testing.T) {
+	s, err := NewStream(strings.NewReader(recA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s.Close()
+	a, _ := NewStream(strings.NewReader(recA))
+	b, _ := NewStream(strings.NewReader(recB))
+	defer a.Close()
+	defer b.Close()
+	if a == b {
+		t.Fatal("two open streams are one")
+	}
+	var ra, rb Record
+	a.Next(&ra)
+	b.Next(&rb)
+	if ra.EventID != "a" || rb.EventID != "b" {
+		t.Fatalf("got %q and %q; want a and b", ra.EventID, rb.EventID)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -16,8 +15,6 @@ import (
 	"github.com/s3xguard/s3xguard/lambda/session"
 	"github.com/s3xguard/s3xguard/rules"
 )
-
-var cdkQualifier = regexp.MustCompile(`^[A-Za-z0-9]{1,10}$`)
 
 // Mode is what the function does about an unauthorized event.
 type Mode string
@@ -50,8 +47,10 @@ type Config struct {
 	QuarantineTTL      time.Duration
 	IAMResponse        bool
 	AllowlistPath      string
-	// AllowlistSHA256 is the hex SHA-256 of the allowlist the stack
-	// bundled; when set, the cold start refuses any other file.
+	// AllowlistSHA256 is the hex SHA-256 of the allowlist the function may
+	// load: the digest compiled into the binary (PinFlag), else, outside
+	// Lambda only, ALLOWLIST_SHA256. When set, the cold start refuses any
+	// other file.
 	AllowlistSHA256 string
 	ObjectKeys      KeyDisplay
 	// GuardedBuckets is nil when every bucket is guarded (`*`).
@@ -73,9 +72,6 @@ type Config struct {
 	// BreakGlassRoleARN is the role on-call repairs with: never
 	// quarantined. Empty when not configured.
 	BreakGlassRoleARN string
-	// CDKQualifier is the account's `cdk bootstrap` qualifier: the roles
-	// cdk-QUALIFIER-* are never quarantined.
-	CDKQualifier string
 	// IAMDenyPolicyARN is the one managed deny policy the IAM response may
 	// attach (created by the stack).
 	IAMDenyPolicyARN string
@@ -102,6 +98,10 @@ type Config struct {
 	// SessionTolerance is how far from its session's network a call may
 	// come and still be the same network.
 	SessionTolerance session.Tolerance
+	// CDKQualifier is the CDK bootstrap qualifier of the deployment
+	// (CDK_QUALIFIER, default hnb659fds): its roles are the pipeline's,
+	// never quarantined.
+	CDKQualifier string
 }
 
 // FindingsSecurityHub sends each alert to Security Hub as an ASFF finding.
@@ -260,11 +260,6 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	if c.BreakGlassRoleARN != "" && !(strings.HasPrefix(c.BreakGlassRoleARN, "arn:") && strings.Contains(c.BreakGlassRoleARN, ":iam::"+c.AccountID+":role/")) {
 		bad("BREAK_GLASS_ROLE_ARN", c.BreakGlassRoleARN, "want the break-glass role ARN (arn:PARTITION:iam::ACCOUNT_ID:role/[PATH/]NAME), or unset")
 	}
-	// cdk bootstrap accepts up to 10 alphanumeric characters.
-	c.CDKQualifier = get("CDK_QUALIFIER", "hnb659fds")
-	if !cdkQualifier.MatchString(c.CDKQualifier) {
-		bad("CDK_QUALIFIER", c.CDKQualifier, "want the cdk bootstrap qualifier: 1 to 10 letters and digits (default hnb659fds)")
-	}
 	c.HealthTopicARN = get("HEALTH_TOPIC_ARN", "")
 	if c.HealthTopicARN != "" && !isTopic(c.HealthTopicARN) {
 		bad("HEALTH_TOPIC_ARN", c.HealthTopicARN, "want an SNS topic ARN (arn:PARTITION:sns:REGION:ACCOUNT:NAME), or unset for the alert topic")
@@ -293,9 +288,34 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 		c.AllowlistPath = filepath.Join(root, "allowlist.yaml")
 	}
 
-	c.AllowlistSHA256 = strings.ToLower(get("ALLOWLIST_SHA256", ""))
-	if c.AllowlistSHA256 != "" && !isSHA256(c.AllowlistSHA256) {
-		bad("ALLOWLIST_SHA256", c.AllowlistSHA256, "want the allowlist's SHA-256 as 64 hex digits, or unset")
+	// The digest that counts is the one linked into the binary: whoever
+	// can change the function's configuration (ALLOWLIST, ALLOWLIST_SHA256)
+	// cannot change its code without redeploying it. In Lambda a binary
+	// without one refuses to start; the environment's digest, when set,
+	// must agree with it, so what doctor reads there is what runs.
+	inLambda := getenv("AWS_LAMBDA_RUNTIME_API") != ""
+	envDigest := strings.ToLower(get("ALLOWLIST_SHA256", ""))
+	pinned := strings.ToLower(bundledAllowlistSHA256)
+	switch {
+	case pinned != "" && !isSHA256(pinned):
+		bad("ALLOWLIST_SHA256", pinned, "the digest compiled into this binary is not 64 hex digits: rebuild it with the stack (BuildFunction)")
+	case envDigest != "" && !isSHA256(envDigest):
+		bad("ALLOWLIST_SHA256", envDigest, "want the allowlist's SHA-256 as 64 hex digits, or unset")
+	case pinned != "" && envDigest != "" && envDigest != pinned:
+		bad("ALLOWLIST_SHA256", envDigest, fmt.Sprintf("this binary was built for the allowlist with SHA-256 %s: its code and configuration come from different deployments; redeploy the stack", pinned))
+	case pinned != "":
+		c.AllowlistSHA256 = pinned
+	case inLambda:
+		bad("ALLOWLIST_SHA256", envDigest, "this binary has no allowlist digest compiled in, and in Lambda the configuration alone cannot vouch for the allowlist: build the function with the stack (BuildFunction links the bundled allowlist's digest)")
+	default:
+		// A local run of a binary built by hand: the environment's digest,
+		// if any, still guards against the wrong file.
+		c.AllowlistSHA256 = envDigest
+	}
+
+	c.CDKQualifier = get("CDK_QUALIFIER", "hnb659fds")
+	if !isQualifier(c.CDKQualifier) {
+		bad("CDK_QUALIFIER", c.CDKQualifier, "want the CDK bootstrap qualifier: 1 to 10 letters, digits, _ or -")
 	}
 
 	switch k := KeyDisplay(get("OBJECT_KEYS", string(KeysTruncate))); k {
@@ -331,6 +351,20 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	return c, nil
 }
 
+// bundledAllowlistSHA256 is set at link time (PinFlag) to the digest of
+// the allowlist bundled beside the binary; empty in a binary built by hand.
+var bundledAllowlistSHA256 string
+
+// PinFlag is the -ldflags argument that compiles digest (AllowlistDigest
+// of the allowlist bundled beside the binary) into the function.
+func PinFlag(digest string) string {
+	return "-X github.com/s3xguard/s3xguard/lambda/config.bundledAllowlistSHA256=" + digest
+}
+
+// PinnedAllowlistSHA256 is the allowlist digest compiled into this binary,
+// or "" when none was.
+func PinnedAllowlistSHA256() string { return bundledAllowlistSHA256 }
+
 // AllowlistDigest is how ALLOWLIST_SHA256 names an allowlist file: the
 // SHA-256 of its bytes, in lowercase hex (what `sha256sum` prints).
 func AllowlistDigest(data []byte) string {
@@ -341,6 +375,20 @@ func AllowlistDigest(data []byte) string {
 func isSHA256(s string) bool {
 	_, err := hex.DecodeString(s)
 	return len(s) == 64 && err == nil
+}
+
+// isQualifier reports whether q is a CDK bootstrap qualifier (the
+// bootstrap template's pattern [A-Za-z0-9_-]{1,10}).
+func isQualifier(q string) bool {
+	if len(q) < 1 || len(q) > 10 {
+		return false
+	}
+	for _, r := range q {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func isTopic(arn string) bool {

@@ -128,7 +128,6 @@ func TestErrorsNameVariableAndValue(t *testing.T) {
 		{"SESSION_TOLERANCE", "a,b", `SESSION_TOLERANCE="a,b"`},
 		{"BREAK_GLASS_ROLE_ARN", "arn:aws:iam::999999999999:role/BreakGlass", `BREAK_GLASS_ROLE_ARN="arn:aws:iam::999999999999:role/BreakGlass"`},
 		{"BREAK_GLASS_ROLE_ARN", "BreakGlass", `BREAK_GLASS_ROLE_ARN="BreakGlass"`},
-		{"CDK_QUALIFIER", "acme-qualifier", `CDK_QUALIFIER="acme-qualifier": want the cdk bootstrap qualifier`},
 	} {
 		e := base()
 		e[tc.name] = tc.value
@@ -184,6 +183,71 @@ func TestFindings(t *testing.T) {
 		e["FINDINGS"] = v
 		if _, err := FromEnv(env(e)); err == nil || !strings.Contains(err.Error(), `FINDINGS="`+v+`": want securityhub`) {
 			t.Errorf("FINDINGS=%q: %v", v, err)
+		}
+	}
+}
+
+// TestAllowlistPin: in Lambda the allowlist digest comes from the binary,
+// never from the configuration alone; a configuration that names another
+// digest than the binary's is refused, so it can neither widen the
+// allowlist nor mislead doctor. Outside Lambda, a binary built by hand
+// still runs, checked against ALLOWLIST_SHA256 when that is set.
+func TestAllowlistPin(t *testing.T) {
+	pinned := AllowlistDigest([]byte("allow: []\n"))
+	other := AllowlistDigest([]byte("allow: [everyone]\n"))
+	for _, tt := range []struct {
+		name             string
+		compiled, envSHA string
+		lambda           bool
+		want, wantErr    string
+	}{
+		{"lambda, pinned", pinned, "", true, pinned, ""},
+		{"lambda, pinned, configuration agrees", pinned, strings.ToUpper(pinned), true, pinned, ""},
+		{"lambda, pinned in upper case, configuration agrees", strings.ToUpper(pinned), pinned, true, pinned, ""},
+		{"lambda, pinned, configuration names another allowlist", pinned, other, true, "", `ALLOWLIST_SHA256="` + other + `": this binary was built for the allowlist with SHA-256 ` + pinned},
+		{"lambda, not pinned", "", "", true, "", `ALLOWLIST_SHA256="": this binary has no allowlist digest compiled in`},
+		{"lambda, not pinned, configuration names a digest", "", other, true, "", `ALLOWLIST_SHA256="` + other + `": this binary has no allowlist digest compiled in`},
+		{"lambda, pinned to garbage", "xyz", "", true, "", `ALLOWLIST_SHA256="xyz": the digest compiled into this binary is not 64 hex digits`},
+		{"local, not pinned", "", "", false, "", ""},
+		{"local, not pinned, configuration names a digest", "", other, false, other, ""},
+		{"local, pinned", pinned, "", false, pinned, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			old := bundledAllowlistSHA256
+			bundledAllowlistSHA256 = tt.compiled
+			t.Cleanup(func() { bundledAllowlistSHA256 = old })
+			e := base()
+			e["ALLOWLIST_SHA256"] = tt.envSHA
+			if tt.lambda {
+				e["AWS_LAMBDA_RUNTIME_API"] = "127.0.0.1:9001"
+			}
+			c, err := FromEnv(env(e))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %v; want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.AllowlistSHA256 != tt.want {
+				t.Fatalf("AllowlistSHA256 %q; want %q", c.AllowlistSHA256, tt.want)
+			}
+		})
+	}
+}
+
+func TestCDKQualifier(t *testing.T) {
+	c, err := FromEnv(env(base()))
+	if err != nil || c.CDKQualifier != "hnb659fds" {
+		t.Fatalf("default: %v, %v", c, err)
+	}
+	for _, q := range []string{"*", "cdk-*", "abcdefghijk", "a b"} {
+		e := base()
+		e["CDK_QUALIFIER"] = q
+		if _, err := FromEnv(env(e)); err == nil || !strings.Contains(err.Error(), `CDK_QUALIFIER="`+q+`": want the CDK bootstrap qualifier`) {
+			t.Errorf("%q: %v", q, err)
 		}
 	}
 }

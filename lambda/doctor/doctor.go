@@ -94,6 +94,11 @@ type Config struct {
 	// (config.AllowlistDigest): the function's ALLOWLIST_SHA256 should be
 	// it. Empty: not checked.
 	Allowlist, AllowlistSHA256 string
+	// SCP is the containment service control policy attached to the
+	// account (ContainmentSCP), read from SCPFile; nil: not checked, and a
+	// warning when REVOKE_SESSIONS is on.
+	SCP     []byte
+	SCPFile string
 }
 
 // Run checks the deployment and returns its findings, in the order of the
@@ -127,8 +132,9 @@ func Run(ctx context.Context, c Clients, cfg Config) []Finding {
 		buckets = cfg.Buckets
 	}
 
-	if cfg.AllowlistSHA256 != "" {
-		out = append(out, checkAllowlist(cfg, fnARN, env["ALLOWLIST_SHA256"]))
+	out = append(out, checkAllowlist(cfg, fnARN, env["ALLOWLIST_SHA256"]))
+	if f := checkContainment(cfg, fnARN, aws.ToString(fn.Role), env); f != nil {
+		out = append(out, *f)
 	}
 	out = append(out, checkRule(ctx, c, cfg, fnARN, buckets)...)
 	out = append(out, checkTrails(ctx, c, fnARN, buckets)...)
@@ -136,16 +142,22 @@ func Run(ctx context.Context, c Clients, cfg Config) []Finding {
 	return out
 }
 
-// checkAllowlist compares the local allowlist's hash with the one the
-// stack recorded in the function's environment when it bundled the
-// allowlist (the function refuses to start with any other file).
+// checkAllowlist reports the allowlist the function is pinned to, and
+// compares it with a local allowlist's hash when one is given. The stack
+// links the bundled allowlist's digest into the bootstrap and records it
+// in ALLOWLIST_SHA256; the function refuses to start when the two differ
+// or when its bootstrap has none, so a function that runs has the digest
+// its configuration shows.
 func checkAllowlist(cfg Config, fnARN, deployed string) Finding {
 	f := Finding{Check: "allowlist"}
 	switch {
 	case deployed == "":
 		f.Status = Warn
-		f.Message = fmt.Sprintf("function %s has no ALLOWLIST_SHA256: which allowlist it runs cannot be told", fnARN)
-		f.Fix = "redeploy with this version of the stack, which records the bundled allowlist's hash"
+		f.Message = fmt.Sprintf("function %s has no ALLOWLIST_SHA256: which allowlist it runs cannot be told from here (its bootstrap is pinned only if built by this version of the stack)", fnARN)
+		f.Fix = "redeploy with this version of the stack, which links the bundled allowlist's digest into the bootstrap and records it"
+	case cfg.AllowlistSHA256 == "":
+		f.Status = OK
+		f.Message = fmt.Sprintf("function %s is pinned to the allowlist with SHA-256 %s (linked into its bootstrap; it refuses to start on any other)", fnARN, deployed)
 	case !strings.EqualFold(deployed, cfg.AllowlistSHA256):
 		f.Status = Fail
 		f.Message = fmt.Sprintf("function %s runs an allowlist with SHA-256 %s; %s has %s", fnARN, deployed, cfg.Allowlist, cfg.AllowlistSHA256)
@@ -216,13 +228,27 @@ func checkRule(ctx context.Context, c Clients, cfg Config, fnARN string, buckets
 			problems = append(problems, fmt.Sprintf("on bus %s (CloudTrail events reach the default bus only)", bus))
 			fixes = append(fixes, "redeploy the stack (its rule is on the default bus)")
 		}
-		if !sameJSON(aws.ToString(r.EventPattern), string(want)) {
+		pattern, account := splitAccount(aws.ToString(r.EventPattern))
+		if !sameJSON(pattern, string(want)) {
 			problems = append(problems, "its pattern is not the one s3xguard generates for "+show(buckets))
 			fixes = append(fixes, "redeploy the stack (its rule has the pattern of rules.EventPattern)")
 		}
-		if len(problems) > 0 {
+		// The stack narrows the pattern to the account it guards.
+		fnAccount := arnAccount(fnARN)
+		var accountWarning string
+		switch {
+		case account == nil:
+			accountWarning = fmt.Sprintf("rule %s has no account filter: events other accounts send to the bus reach the function (alerted as forged)", name)
+		case !slices.Equal(account, []string{fnAccount}):
+			problems = append(problems, fmt.Sprintf("its pattern's account is %v, not the function's [%s]", account, fnAccount))
+			fixes = append(fixes, "redeploy the stack (its rule matches the guarded account only)")
+		}
+		switch {
+		case len(problems) > 0:
 			out = append(out, Finding{Fail, "rule", fmt.Sprintf("rule %s: %s", name, strings.Join(problems, "; ")), strings.Join(fixes, "; ")})
-		} else {
+		case accountWarning != "":
+			out = append(out, Finding{Warn, "rule", accountWarning, "redeploy with this version of the stack, whose rule matches the guarded account only"})
+		default:
 			seen := "enabled (read-only management events such as GetBucketPolicy are not matched in this state)"
 			if r.State == ebtypes.RuleStateEnabledWithAllCloudtrailManagementEvents {
 				seen = "enabled with all CloudTrail management events"
@@ -496,6 +522,43 @@ func or(v, dflt string) string {
 		return dflt
 	}
 	return v
+}
+
+// splitAccount takes the account filter out of an event pattern: the
+// pattern without it, and its values (nil when there is none, or it is not
+// a list of strings).
+func splitAccount(pattern string) (string, []string) {
+	var m map[string]any
+	if json.Unmarshal([]byte(pattern), &m) != nil {
+		return pattern, nil
+	}
+	raw, ok := m["account"]
+	if !ok {
+		return pattern, nil
+	}
+	delete(m, "account")
+	rest, _ := json.Marshal(m)
+	var account []string
+	list, _ := raw.([]any)
+	for _, v := range list {
+		s, ok := v.(string)
+		if !ok {
+			return string(rest), []string{fmt.Sprint(raw)}
+		}
+		account = append(account, s)
+	}
+	if account == nil {
+		account = []string{fmt.Sprint(raw)}
+	}
+	return string(rest), account
+}
+
+// arnAccount is the account field of an ARN.
+func arnAccount(arn string) string {
+	if f := strings.SplitN(arn, ":", 6); len(f) == 6 {
+		return f[4]
+	}
+	return ""
 }
 
 func sameJSON(a, b string) bool {

@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -77,6 +78,31 @@ func TestLogsManagement(t *testing.T) {
 	} {
 		if got := logsManagement(&cloudtrail.GetEventSelectorsOutput{EventSelectors: tt.basic}, tt.advanced); got != tt.want {
 			t.Errorf("%s: %v; want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestCheckAllowlist: the pin is reported on every run, and a local
+// allowlist, when given, is compared with it.
+func TestCheckAllowlist(t *testing.T) {
+	const fn, pinned, local = "arn:aws:lambda:us-east-1:111122223333:function:guard", "0a1b", "2c3d"
+	for _, tt := range []struct {
+		name, deployed, local string
+		status                Status
+		says                  string
+	}{
+		{"pinned, no local file", pinned, "", OK, "pinned to the allowlist with SHA-256 " + pinned},
+		{"not pinned, no local file", "", "", Warn, "no ALLOWLIST_SHA256"},
+		{"pinned, local file matches", pinned, pinned, OK, "runs a.yaml (SHA-256 " + pinned},
+		{"pinned, local file differs", pinned, local, Fail, "runs an allowlist with SHA-256 " + pinned},
+	} {
+		cfg := Config{Function: fn}
+		if tt.local != "" {
+			cfg.Allowlist, cfg.AllowlistSHA256 = "a.yaml", tt.local
+		}
+		f := checkAllowlist(cfg, fn, tt.deployed)
+		if f.Status != tt.status || !strings.Contains(f.Message, tt.says) {
+			t.Errorf("%s: %s %q; want %s, saying %q", tt.name, f.Status, f.Message, tt.status, tt.says)
 		}
 	}
 }

@@ -151,10 +151,11 @@ func TestBatchBoundedParallelism(t *testing.T) {
 	var logs bytes.Buffer
 	h := batchHandler(g, parallel, &logs)
 	var m tally
-	resp, ok := h.batch(context.Background(), budget{}, sqsPayload(t, n), &m)
-	if !ok {
+	r, sq := route(sqsPayload(t, n))
+	if r != routeSQS {
 		t.Fatal("not read as a batch")
 	}
+	resp := h.batch(context.Background(), budget{}, sq, &m)
 	select {
 	case <-full:
 	default:
@@ -186,7 +187,8 @@ func TestBatchStopsAtTheReserve(t *testing.T) {
 	var logs bytes.Buffer
 	h := batchHandler(g, parallel, &logs)
 	var m tally
-	resp, _ := h.batch(context.Background(), b, sqsPayload(t, n), &m)
+	_, sq := route(sqsPayload(t, n))
+	resp := h.batch(context.Background(), b, sq, &m)
 	if got, want := failures(resp), []string{"m0", "m2", "m3", "m4", "m5", "m6"}; !slices.Equal(got, want) {
 		t.Errorf("batchItemFailures %v; want %v", got, want)
 	}

@@ -74,11 +74,9 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		defer cancel()
 		h.importFindings(fctx, &m)
 	}()
-	switch route(payload) {
+	switch r, sq := route(payload); r {
 	case routeSQS:
-		if resp, ok := h.batch(work, b, payload, &m); ok {
-			return json.Marshal(resp)
-		}
+		return json.Marshal(h.batch(work, b, sq, &m))
 	case routeSweep:
 		return []byte("null"), h.sweep(work, &m)
 	}
@@ -88,49 +86,14 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	return []byte("null"), nil
 }
 
-const (
-	routeEvent = iota
-	routeSQS
-	routeSweep
-)
-
-// route tells an SQS batch and the scheduled sweep from everything else,
-// which is one event (or one invalid input).
-func route(payload []byte) int {
-	// Routing only picks the path: every event on it is then read by the
-	// strict decoder, and a forged sweep request does nothing but upkeep.
-	var in struct {
-		Records []struct {
-			EventSource string `json:"eventSource"`
-		} `json:"Records"`
-		Source     string `json:"source"`
-		DetailType string `json:"detail-type"`
-	}
-	if json.Unmarshal(payload, &in) != nil {
-		return routeEvent
-	}
-	switch {
-	case len(in.Records) > 0 && in.Records[0].EventSource == "aws:sqs":
-		return routeSQS
-	case in.Source == "aws.events" && in.DetailType == "Scheduled Event":
-		return routeSweep
-	}
-	return routeEvent
-}
-
 // batch handles an SQS batch: each message is one EventBridge event, and a
 // message that fails is reported alone, so it alone is retried. Up to
 // BATCH_PARALLELISM messages are handled at once, each taken in order when
 // a slot frees; when the work time left at that moment is below the
 // reserve, it stops taking messages and reports the rest for redelivery.
 // The report lists failures in the batch's order, whatever order they
-// finished in. ok is false when the payload is not an SQS batch after all:
-// it is then judged as one input.
-func (h *Handler) batch(ctx context.Context, b budget, payload []byte, m *tally) (resp events.SQSEventResponse, ok bool) {
-	var sq events.SQSEvent
-	if err := json.Unmarshal(payload, &sq); err != nil {
-		return resp, false
-	}
+// finished in.
+func (h *Handler) batch(ctx context.Context, b budget, sq events.SQSEvent, m *tally) (resp events.SQSEventResponse) {
 	n := len(sq.Records)
 	failed := make([]bool, n)
 	counts := make([]tally, n) // one per message: no lock on the event path
@@ -162,7 +125,7 @@ func (h *Handler) batch(ctx context.Context, b budget, payload []byte, m *tally)
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
 		}
 	}
-	return resp, true
+	return resp
 }
 
 // event handles one input. An error means its alert was not sent (or is

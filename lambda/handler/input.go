@@ -4,14 +4,85 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/s3xguard/s3xguard/lambda/alert"
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
 	"github.com/s3xguard/s3xguard/lambda/ownrole"
 	"github.com/s3xguard/s3xguard/rules"
 )
+
+const (
+	routeEvent = iota
+	routeSQS
+	routeSweep
+)
+
+// route tells an SQS batch and the scheduled sweep from everything else,
+// which is one event (or one invalid input), judged by classify. It reads
+// the payload with the strict reader first: a payload that is not strict
+// JSON (a duplicate name anywhere, invalid UTF-8) is one input, reported
+// as invalid, and never a batch or a sweep. Names are matched exactly, so
+// a name in another case ("Source", "records") steers nothing: classify
+// ignores it too. sq is the batch, for routeSQS.
+func route(payload []byte) (r int, sq events.SQSEvent) {
+	rec, err := cloudtrail.DecodeEvent(payload)
+	switch {
+	case err != nil:
+		return routeEvent, sq
+	case rec.FromEventBridge:
+		// A forged sweep request does nothing but upkeep.
+		if rec.Envelope.Source == "aws.events" && rec.Envelope.DetailType == "Scheduled Event" {
+			return routeSweep, sq
+		}
+		return routeEvent, sq
+	}
+	if sq, ok := sqsBatch(payload); ok {
+		return routeSQS, sq
+	}
+	return routeEvent, sq
+}
+
+// sqsBatch reads a payload the strict reader accepted as an SQS batch:
+// a top-level "Records" array of messages, each an object whose
+// eventSource is "aws:sqs", with a string messageId and body. Members are
+// looked up by their exact names (encoding/json's struct decoding would
+// take "records" or "MessageId" too, and the last of several); ok is
+// false for anything else, which is then judged as one input.
+func sqsBatch(payload []byte) (sq events.SQSEvent, ok bool) {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(payload, &top) != nil {
+		return sq, false
+	}
+	var msgs []map[string]json.RawMessage
+	if json.Unmarshal(top["Records"], &msgs) != nil || len(msgs) == 0 {
+		return sq, false
+	}
+	sq.Records = make([]events.SQSMessage, len(msgs))
+	for i, m := range msgs {
+		var source string
+		r := &sq.Records[i]
+		if str(m, "eventSource", &source) != nil || source != "aws:sqs" ||
+			str(m, "messageId", &r.MessageId) != nil || str(m, "body", &r.Body) != nil || str(m, "eventSourceARN", &r.EventSourceARN) != nil {
+			return events.SQSEvent{}, false
+		}
+		r.EventSource = source
+	}
+	return sq, true
+}
+
+// str reads the string member name of m into dst; absent leaves it empty.
+func str(m map[string]json.RawMessage, name string, dst *string) error {
+	raw, ok := m[name]
+	if !ok {
+		return nil
+	}
+	return json.Unmarshal(raw, dst)
+}
 
 // What EventBridge puts on every S3 Express CloudTrail event (FACTS 1).
 const (

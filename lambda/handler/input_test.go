@@ -120,3 +120,86 @@ func TestInvalidKeys(t *testing.T) {
 		t.Error("key is not valid UTF-8")
 	}
 }
+
+// TestRoute: only the strict reader's view of a payload picks its path.
+// A duplicate name, a name in another case or invalid UTF-8 never turns an
+// event into a sweep or a batch, nor a forged batch into one: such a
+// payload is one input, and classify reports it.
+func TestRoute(t *testing.T) {
+	ev := string(event("writer", "PutObject", nil))
+	withMembers := func(members string) string { return ev[:len(ev)-1] + "," + members + "}" }
+	sqsMsg := func(body string) string {
+		b, _ := json.Marshal(body)
+		return `{"eventSource":"aws:sqs","messageId":"m1","eventSourceARN":"arn:aws:sqs:us-east-1:123456789012:events","body":` + string(b) + `}`
+	}
+	sweep := `{"version":"0","id":"s","detail-type":"Scheduled Event","source":"aws.events","account":"123456789012","region":"us-east-1","detail":{}}`
+	for _, tt := range []struct {
+		name, payload string
+		want          int
+	}{
+		{"event", ev, routeEvent},
+		{"sweep", sweep, routeSweep},
+		{"batch", `{"Records":[` + sqsMsg(ev) + `]}`, routeSQS},
+		{"event with a second source and detail-type of the sweep", withMembers(`"source":"aws.events","detail-type":"Scheduled Event"`), routeEvent},
+		{"event with case variants of the sweep's names", withMembers(`"Source":"aws.events","Detail-Type":"Scheduled Event"`), routeEvent},
+		{"event with a case variant of Records", withMembers(`"records":[` + sqsMsg(ev) + `]`), routeEvent},
+		{"sweep with a duplicate source", sweep[:len(sweep)-1] + `,"source":"aws.s3express"}`, routeEvent},
+		{"batch named in another case", `{"records":[` + sqsMsg(ev) + `]}`, routeEvent},
+		{"batch message with eventSource in another case", `{"Records":[{"EventSource":"aws:sqs","messageId":"m1","body":"x"}]}`, routeEvent},
+		{"batch with two Records members", `{"Records":[` + sqsMsg(ev) + `],"Records":[]}`, routeEvent},
+		{"batch message with a duplicate body", `{"Records":[{"eventSource":"aws:sqs","messageId":"m1","body":"a","body":"b"}]}`, routeEvent},
+		{"batch with a message from elsewhere", `{"Records":[` + sqsMsg(ev) + `,{"eventSource":"aws:s3","messageId":"m2","body":"x"}]}`, routeEvent},
+		{"batch with invalid UTF-8", "{\"Records\":[{\"eventSource\":\"aws:sqs\",\"messageId\":\"m1\",\"body\":\"\xff\"}]}", routeEvent},
+		{"batch message body not a string", `{"Records":[{"eventSource":"aws:sqs","messageId":"m1","body":{"a":1}}]}`, routeEvent},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, _ := route([]byte(tt.payload)); got != tt.want {
+				t.Fatalf("route %d; want %d", got, tt.want)
+			}
+		})
+	}
+	// Exact names only: a message's MessageID in another case names nothing.
+	_, sq := route([]byte(`{"Records":[{"eventSource":"aws:sqs","messageId":"real","MessageID":"forged","body":"x"}]}`))
+	if len(sq.Records) != 1 || sq.Records[0].MessageId != "real" || sq.Records[0].Body != "x" {
+		t.Fatalf("batch %+v; want one message, ID real", sq.Records)
+	}
+}
+
+// TestForgedRoutingReported: what route sends on as one input is
+// reported, never dropped: a payload the strict reader refuses is an
+// invalid input, one whose case variants it ignores is judged as the
+// event it is.
+func TestForgedRoutingReported(t *testing.T) {
+	h := testHandler(t)
+	ev := string(event("writer", "PutObject", nil))
+	for _, tt := range []struct {
+		name, payload string
+		kind          alert.Kind
+	}{
+		{"duplicate names", ev[:len(ev)-1] + `,"source":"aws.events","detail-type":"Scheduled Event"}`, alert.KindInvalid},
+		{"case variants", ev[:len(ev)-1] + `,"Source":"aws.events","Detail-Type":"Scheduled Event"}`, alert.KindUnauthorized},
+		{"batch in another case", `{"records":[{"eventSource":"aws:sqs","messageId":"m1","body":"x"}]}`, alert.KindInvalid},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if r, _ := route([]byte(tt.payload)); r != routeEvent {
+				t.Fatalf("route %d; want one input", r)
+			}
+			c := h.classify([]byte(tt.payload), "invoke")
+			if c.alert == nil || c.alert.Kind != tt.kind {
+				t.Fatalf("classified %+v; want a %s alert", c, tt.kind)
+			}
+		})
+	}
+}
+
+// BenchmarkRoute is routing's cost on the per-event path: one EventBridge
+// event, the payload most invocations carry.
+func BenchmarkRoute(b *testing.B) {
+	ev := event("writer", "PutObject", nil)
+	b.SetBytes(int64(len(ev)))
+	for b.Loop() {
+		if r, _ := route(ev); r != routeEvent {
+			b.Fatal(r)
+		}
+	}
+}

@@ -69,11 +69,12 @@ type Metrics struct {
 	buf        []byte
 }
 
-var metricNames = []string{"Events", "Allowed", "Ignored", "Unauthorized", "Invalid", "Forged", "Alerts", "Suppressed", "Summaries", "Quarantines", "DryRuns", "Errors", "BreakerTripped", "Findings", "FindingsFailed", "SessionMoved", "SessionUnchecked", "BusEvents", "BusFailed"}
+var metricNames = [...]string{"Events", "Allowed", "Ignored", "Unauthorized", "Invalid", "Forged", "Alerts", "Suppressed", "Summaries", "Quarantines", "DryRuns", "Errors", "BreakerTripped", "Findings", "FindingsFailed", "SessionMoved", "SessionUnchecked", "BusEvents", "BusFailed"}
 
 // counts are the counters, in the order of metricNames; an array, not
-// fields' pointers, so that reading them allocates nothing.
-func (t *tally) counts() [19]int {
+// fields' pointers, so that reading them allocates nothing. Its length is
+// metricNames': a counter added to one and not the other does not compile.
+func (t *tally) counts() [len(metricNames)]int {
 	return [...]int{t.Events, t.Allowed, t.Ignored, t.Unauthorized, t.Invalid, t.Forged, t.Alerts, t.Suppressed,
 		t.Summaries, t.Quarantines, t.DryRuns, t.Errors, t.BreakerTripped, t.Findings, t.FindingsFailed, t.SessionMoved, t.SessionUnchecked,
 		t.BusEvents, t.BusFailed}

@@ -223,16 +223,17 @@ func New(cfg *config.Config, awsCfg aws.Config, stdout io.Writer) (*Handler, err
 }
 
 // LoadAllowlist reads and compiles the allowlist at path. With want set
-// (ALLOWLIST_SHA256, the hash of the file the stack bundled), a file with
-// any other content fails: an allowlist changed in place, or left from
-// another build, must not run in place of the one deployed.
+// (config.AllowlistSHA256: in Lambda, the digest linked into the binary
+// when the stack bundled the allowlist), a file with any other content
+// fails: an allowlist changed in place, pointed elsewhere by ALLOWLIST, or
+// left from another build must not run in place of the one deployed.
 func LoadAllowlist(path, want string) (*rules.Allowlist, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("allowlist (ALLOWLIST=%q): %w", path, err)
 	}
 	if got := config.AllowlistDigest(data); want != "" && got != want {
-		return nil, fmt.Errorf("allowlist (ALLOWLIST=%q): its SHA-256 is %s, not %s (ALLOWLIST_SHA256, the allowlist the stack bundled): redeploy it", path, got, want)
+		return nil, fmt.Errorf("allowlist (ALLOWLIST=%q): its SHA-256 is %s, not %s (ALLOWLIST_SHA256, the allowlist this binary was built with): redeploy the stack", path, got, want)
 	}
 	allow, err := rules.Parse(path, data)
 	if err != nil {

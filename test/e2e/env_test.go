@@ -29,6 +29,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/s3xguard/s3xguard/lambda/config"
 	"github.com/s3xguard/s3xguard/test/harness"
 )
 
@@ -60,6 +61,10 @@ type world struct {
 	queueURL string
 	env      map[string]string
 	dir      string
+	// pin is the allowlist digest linked into the world's bootstrap, as
+	// the stack links the one it bundles: taken from the allowlist file
+	// when the first function starts.
+	pin string
 }
 
 func newWorld(t *testing.T, env map[string]string) *world {
@@ -129,9 +134,27 @@ func (w *world) runAsRole(roleARN string) {
 	w.env["AWS_ACCESS_KEY_ID"], w.env["AWS_SECRET_ACCESS_KEY"], w.env["AWS_SESSION_TOKEN"] = *c.AccessKeyId, *c.SecretAccessKey, *c.SessionToken
 }
 
-// function starts one execution environment of the real bootstrap.
+// function starts one execution environment of the real bootstrap, built
+// as the stack builds it: with the digest of the allowlist it was deployed
+// with (the file's content when the world's first function started).
 func (w *world) function() *harness.Lambda {
-	return harness.StartLambda(w.t, harness.Build(w.t, "./lambda"), w.env)
+	if w.pin == "" {
+		data, err := os.ReadFile(w.env["ALLOWLIST"])
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		w.pin = config.AllowlistDigest(data)
+	}
+	return harness.StartLambda(w.t, w.bootstrap(w.pin), w.env)
+}
+
+// bootstrap is the function built with digest linked in as its allowlist's
+// ("" for none, as a hand-made build).
+func (w *world) bootstrap(digest string) string {
+	if digest == "" {
+		return harness.Build(w.t, "./lambda")
+	}
+	return harness.BuildWith(w.t, "./lambda", config.PinFlag(digest))
 }
 
 // alert is one SNS notification as the subscribed queue received it.

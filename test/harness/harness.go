@@ -11,6 +11,8 @@ package harness
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -326,24 +328,33 @@ var (
 // call Cleanup from TestMain to remove the outputs.
 func Build(t testing.TB, pkg string) string {
 	t.Helper()
+	return BuildWith(t, pkg, "")
+}
+
+// BuildWith is Build with -ldflags ldflags (such as config.PinFlag, which
+// the stack's BuildFunction links in): each package and ldflags pair is
+// built once per test binary.
+func BuildWith(t testing.TB, pkg, ldflags string) string {
+	t.Helper()
 	buildMu.Lock()
 	defer buildMu.Unlock()
-	if path, ok := builds[pkg]; ok {
+	key := pkg + "\x00" + ldflags
+	if path, ok := builds[key]; ok {
 		return path
 	}
-	if err, ok := buildErrs[pkg]; ok {
+	if err, ok := buildErrs[key]; ok {
 		t.Fatal(err)
 	}
-	path, err := build(pkg)
+	path, err := build(pkg, ldflags)
 	if err != nil {
-		buildErrs[pkg] = err
+		buildErrs[key] = err
 		t.Fatal(err)
 	}
-	builds[pkg] = path
+	builds[key] = path
 	return path
 }
 
-func build(pkg string) (string, error) {
+func build(pkg, ldflags string) (string, error) {
 	root, err := ModuleRoot()
 	if err != nil {
 		return "", err
@@ -353,13 +364,17 @@ func build(pkg string) (string, error) {
 			return "", err
 		}
 	}
-	// The RIE runs a file named bootstrap; keep one directory per package.
+	// The RIE runs a file named bootstrap; keep one directory per build.
 	dir := filepath.Join(buildDir, strings.NewReplacer("/", "_", ".", "_").Replace(pkg))
+	if ldflags != "" {
+		sum := sha256.Sum256([]byte(ldflags))
+		dir += "-" + hex.EncodeToString(sum[:6])
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
 	out := filepath.Join(dir, "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", out, pkg)
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", ldflags, "-o", out, pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+runtime.GOARCH, "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {

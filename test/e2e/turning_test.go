@@ -315,7 +315,7 @@ func TestQuarantineListEscapesRecordText(t *testing.T) {
 	}); i >= 0 {
 		t.Fatalf("list printed %q raw:\n%q", out[i:i+1], out)
 	}
-	for _, want := range []string{`\x1b]0;owned\x07\x1b[2J reason\u202etxt.exe\u2028next\u009b31m`, `bucket\x1b[1A`} {
+	for _, want := range []string{`\x1b]0;owned\x07\x1b[2J reason\u{202E}txt.exe\u{2028}next\u{009B}31m`, `bucket\x1b[1A`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("list lacks %s:\n%s", want, out)
 		}

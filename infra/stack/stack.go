@@ -221,6 +221,10 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 		// session issuer of its own bucket-policy events.
 		"FUNCTION_ROLE_ARN": role.RoleArn(),
 	}
+	if cfg.BreakGlassRoleArn != "" {
+		// The guard never quarantines the role on-call undoes with.
+		env["BREAK_GLASS_ROLE_ARN"] = jsii.String(cfg.BreakGlassRoleArn)
+	}
 	if denyPolicy != nil {
 		env["IAM_DENY_POLICY_ARN"] = denyPolicy.ManagedPolicyArn()
 	}

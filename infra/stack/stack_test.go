@@ -1035,6 +1035,9 @@ func TestEnvironmentContract(t *testing.T) {
 		if want := config.AllowlistDigest(example); c.AllowlistSHA256 != want {
 			t.Errorf("%s: ALLOWLIST_SHA256 %q; want %s, the bundled allowlist's", name, c.AllowlistSHA256, want)
 		}
+		if c.BreakGlassRoleARN != s.cfg.BreakGlassRoleArn {
+			t.Errorf("%s: BREAK_GLASS_ROLE_ARN %q; want the config's breakGlassRoleArn %q", name, c.BreakGlassRoleARN, s.cfg.BreakGlassRoleArn)
+		}
 		if c.CDKQualifier != s.cfg.CdkQualifier {
 			t.Errorf("%s: CDK_QUALIFIER %q; want %q", name, c.CDKQualifier, s.cfg.CdkQualifier)
 		}

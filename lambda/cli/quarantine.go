@@ -107,7 +107,7 @@ func runQuarantine(args []string, stdout, stderr io.Writer) int {
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "PRINCIPAL\tIN POLICY\tSINCE\tUNTIL\tIAM\tPENDING\tREASON")
-		for _, e := range entries {
+		for _, e := range quarantine.Printable(entries) {
 			in := "no"
 			if e.InPolicy {
 				in = "yes"

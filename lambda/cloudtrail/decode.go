@@ -562,6 +562,9 @@ func (d *Decoder) resource(i, n int, r *Record, st *recState) int {
 		if st.resBucket == "" && !d.pending(&st.resBucket) {
 			d.cut(&st.resBucket, bucketFromARN(d.arn))
 		}
+		if r.BucketAccount == "" && !d.pending(&r.BucketAccount) {
+			d.cut(&r.BucketAccount, bucketAccountFromARN(d.arn))
+		}
 	case typeAccessPoint:
 		if r.AccessPoint == "" && !d.pending(&r.AccessPoint) {
 			d.cut(&r.AccessPoint, accessPointFromARN(d.arn))
@@ -658,13 +661,30 @@ func accessPointFromARN(arn []byte) []byte {
 // s3expressResource returns the resource part of an s3express ARN,
 // arn:PARTITION:s3express:REGION:ACCOUNT:RESOURCE.
 func s3expressResource(arn []byte) ([]byte, bool) {
+	_, rest, ok := s3expressParts(arn)
+	return rest, ok
+}
+
+// s3expressParts returns the account and resource parts of an s3express ARN.
+func s3expressParts(arn []byte) (account, resource []byte, ok bool) {
 	rest, ok := bytes.CutPrefix(arn, []byte("arn:"))
 	var field []byte
 	for n := 0; ok && n < 4; n++ {
 		field, rest, ok = bytes.Cut(rest, []byte(":"))
 		if n == 1 && string(field) != "s3express" {
-			return nil, false
+			return nil, nil, false
 		}
 	}
-	return rest, ok
+	return field, rest, ok
+}
+
+// BucketAccountFromARN returns the account of a directory bucket ARN, or "".
+func BucketAccountFromARN(arn string) string { return string(bucketAccountFromARN([]byte(arn))) }
+
+func bucketAccountFromARN(arn []byte) []byte {
+	if bucketFromARN(arn) == nil {
+		return nil
+	}
+	account, _, _ := s3expressParts(arn)
+	return account
 }

@@ -241,6 +241,9 @@ func refFields(v *node) (Record, string) {
 				if resBucket == "" {
 					resBucket = BucketFromARN(arn)
 				}
+				if r.BucketAccount == "" {
+					r.BucketAccount = BucketAccountFromARN(arn)
+				}
 			case "AWS::S3::AccessPoint":
 				if r.AccessPoint == "" {
 					r.AccessPoint = AccessPointFromARN(arn)

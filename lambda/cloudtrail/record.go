@@ -39,6 +39,11 @@ type Record struct {
 	// Bucket is the directory bucket name: requestParameters.bucketName,
 	// else taken from the DirectoryBucket entry of resources.
 	Bucket string
+	// BucketAccount is the account that owns the bucket: the account of the
+	// first DirectoryBucket entry of resources whose ARN names a bucket; ""
+	// when resources names none. It differs from RecipientAccountID when a
+	// principal of this account calls another account's bucket.
+	BucketAccount string
 	// Key is requestParameters.key (object calls only).
 	Key string
 	// SessionMode is requestParameters.x-amz-create-session-mode (CreateSession).

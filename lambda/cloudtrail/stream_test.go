@@ -184,7 +184,7 @@ func TestDecodeFields(t *testing.T) {
 			ARN: "arn:aws:sts::111122223333:assumed-role/etl-loader/job-42", AccountID: "111122223333",
 			AccessKeyID: "ASIAEXAMPLEIAM00001", SessionIssuerARN: "arn:aws:iam::111122223333:role/pipelines/etl-loader",
 		},
-		Bucket: "analytics--use1-az4--x-s3", SessionMode: "ReadWrite", AvailabilityZone: "use1-az4", SessionModeApplied: "ReadWrite",
+		Bucket: "analytics--use1-az4--x-s3", BucketAccount: "111122223333", SessionMode: "ReadWrite", AvailabilityZone: "use1-az4", SessionModeApplied: "ReadWrite",
 		SessionAccessKeyID: "ASIAEXAMPLEZONAL0001",
 		HasUserIdentity:    true,
 	}

@@ -69,6 +69,9 @@ type Config struct {
 	// HealthTopicARN receives pages about the guard itself (breaker tripped,
 	// expiry, drift); empty means the alert topic.
 	HealthTopicARN string
+	// BreakGlassRoleARN is the role on-call repairs with: never
+	// quarantined. Empty when not configured.
+	BreakGlassRoleARN string
 	// IAMDenyPolicyARN is the one managed deny policy the IAM response may
 	// attach (created by the stack).
 	IAMDenyPolicyARN string
@@ -96,7 +99,8 @@ type Config struct {
 	// come and still be the same network.
 	SessionTolerance session.Tolerance
 	// CDKQualifier is the CDK bootstrap qualifier of the deployment
-	// (CDK_QUALIFIER, default hnb659fds): its roles are the pipeline's.
+	// (CDK_QUALIFIER, default hnb659fds): its roles are the pipeline's,
+	// never quarantined.
 	CDKQualifier string
 }
 
@@ -251,6 +255,10 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	c.FunctionRoleARN = get("FUNCTION_ROLE_ARN", "")
 	if c.FunctionRoleARN != "" && !(strings.HasPrefix(c.FunctionRoleARN, "arn:") && strings.Contains(c.FunctionRoleARN, ":iam::"+c.AccountID+":role/")) {
 		bad("FUNCTION_ROLE_ARN", c.FunctionRoleARN, "want the function's execution role ARN (arn:PARTITION:iam::ACCOUNT_ID:role/NAME)")
+	}
+	c.BreakGlassRoleARN = get("BREAK_GLASS_ROLE_ARN", "")
+	if c.BreakGlassRoleARN != "" && !(strings.HasPrefix(c.BreakGlassRoleARN, "arn:") && strings.Contains(c.BreakGlassRoleARN, ":iam::"+c.AccountID+":role/")) {
+		bad("BREAK_GLASS_ROLE_ARN", c.BreakGlassRoleARN, "want the break-glass role ARN (arn:PARTITION:iam::ACCOUNT_ID:role/[PATH/]NAME), or unset")
 	}
 	c.HealthTopicARN = get("HEALTH_TOPIC_ARN", "")
 	if c.HealthTopicARN != "" && !isTopic(c.HealthTopicARN) {

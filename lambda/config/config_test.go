@@ -126,6 +126,8 @@ func TestErrorsNameVariableAndValue(t *testing.T) {
 		{"SESSION_TOLERANCE", "33,64", `SESSION_TOLERANCE="33,64": want IPv4 and IPv6 prefix lengths (0 to 32, 0 to 128)`},
 		{"SESSION_TOLERANCE", "24,129", `SESSION_TOLERANCE="24,129"`},
 		{"SESSION_TOLERANCE", "a,b", `SESSION_TOLERANCE="a,b"`},
+		{"BREAK_GLASS_ROLE_ARN", "arn:aws:iam::999999999999:role/BreakGlass", `BREAK_GLASS_ROLE_ARN="arn:aws:iam::999999999999:role/BreakGlass"`},
+		{"BREAK_GLASS_ROLE_ARN", "BreakGlass", `BREAK_GLASS_ROLE_ARN="BreakGlass"`},
 	} {
 		e := base()
 		e[tc.name] = tc.value

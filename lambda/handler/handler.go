@@ -137,6 +137,7 @@ func (h *Handler) event(ctx context.Context, b budget, data []byte, input string
 	t0 := time.Now()
 	c := h.classify(data, input)
 	h.sessions(ctx, &c, log, m)
+	h.ownWrite(ctx, &c, data, log)
 	decide := time.Since(t0)
 	if c.alert == nil {
 		if c.ignored {
@@ -227,7 +228,7 @@ func (h *Handler) respond(ctx context.Context, a *alert.Alert, m *tally, log *sl
 	out, err := h.Quarantine.Apply(qctx, quarantine.Request{
 		Bucket: rec.Bucket, Principal: a.Decision.Principal, IssuerARN: issuer,
 		Reason:  fmt.Sprintf("%s %s: %s", a.Kind, rec.EventName, joinReasons(a.Decision.Reasons)),
-		EventID: rec.EventID, DryRun: cfg.Mode == config.ModeDryRun,
+		EventID: rec.EventID, DryRun: cfg.Mode == config.ModeDryRun, BucketAccount: rec.BucketAccount,
 	})
 	h.notify(ctx, out.Notices, m, log)
 	if err != nil {

@@ -107,6 +107,9 @@ type classified struct {
 	// moved.
 	rec   *cloudtrail.Record
 	draft *alert.Alert
+	// own is the alert for a call of the function's own role, sent if it
+	// wrote a policy the function did not compute.
+	own *alert.Alert
 }
 
 // classify decides one input. Only a full EventBridge envelope of an S3
@@ -176,10 +179,10 @@ func (h *Handler) classify(data []byte, input string) classified {
 	case rules.Ignored:
 		return classified{ignored: true}
 	case rules.Unauthorized:
-		if h.Own.Allows(rec, a.Decision.Principal) && h.Config.Guards(rec.Bucket) {
-			return classified{rule: ownrole.Rule}
-		}
 		a.Kind, a.Severity = alert.KindUnauthorized, alert.SeverityOf(rec)
+		if h.Own.Allows(rec, a.Decision.Principal) && h.Config.Guards(rec.Bucket) {
+			return classified{rule: ownrole.Rule, own: a} // a write is verified first (ownWrite)
+		}
 		return classified{alert: a, rec: rec, draft: a}
 	}
 	a.Kind, a.Severity = alert.KindInvalid, alert.Medium

@@ -195,6 +195,7 @@ func New(cfg *config.Config, awsCfg aws.Config, stdout io.Writer) (*Handler, err
 	q.TTL, q.IAMResponse, q.DenyPolicyARN, q.RevokeSessions = cfg.QuarantineTTL, cfg.IAMResponse, cfg.IAMDenyPolicyARN, cfg.RevokeSessions
 	q.Breaker = state.Breaker{PerBucket: cfg.MaxQuarantinesBucketHour, Global: cfg.MaxQuarantinesHour}
 	q.SessionTarget = cfg.Target == config.TargetSession
+	q.BreakGlass, q.CDKQualifier = rules.PrincipalOf(cloudtrail.Identity{ARN: cfg.BreakGlassRoleARN}), cfg.CDKQualifier
 	for b := range cfg.GuardedBuckets {
 		q.Buckets = append(q.Buckets, b)
 	}

@@ -88,18 +88,15 @@ func (p *policy) encode(bucketARN string, arns []string) (string, error) {
 		stmts = slices.Delete(stmts, p.ours, p.ours+1)
 	}
 	if len(arns) > 0 {
-		f := map[string]json.RawMessage{}
-		for k, v := range p.fields {
-			f[k] = v // a list Resource, a Condition: kept as written
+		resource := mustRaw(bucketARN)
+		if bucketARN == "" {
+			resource = p.fields["Resource"] // a removal names no bucket
 		}
-		f["Sid"] = mustRaw(Sid)
-		// Whatever else was changed by hand, ours is a Deny on CreateSession.
-		f["Effect"], f["Action"] = mustRaw("Deny"), mustRaw("s3express:CreateSession")
-		f["Principal"] = mustRaw(map[string][]string{"AWS": arns})
-		if _, ok := f["Resource"]; !ok {
-			f["Resource"] = mustRaw(bucketARN)
-		}
-		delete(f, "NotPrincipal")
+		// Exactly the statement s3xguard writes: anything a person added
+		// (a Condition, an Effect, another Action or Resource) could make
+		// it deny nothing while it still looks like a quarantine.
+		f := map[string]json.RawMessage{"Sid": mustRaw(Sid), "Effect": mustRaw("Deny"),
+			"Principal": mustRaw(map[string][]string{"AWS": arns}), "Action": mustRaw(action), "Resource": resource}
 		raw := mustRaw(ordered(f))
 		at := len(stmts)
 		if p.ours >= 0 {
@@ -117,6 +114,52 @@ func (p *policy) encode(bucketARN string, arns []string) (string, error) {
 	top["Statement"] = mustRaw(stmts)
 	out, err := json.Marshal(top)
 	return string(out), err
+}
+
+// action is the only action a directory bucket policy may name.
+const action = "s3express:CreateSession"
+
+// edits lists how our statement differs from the one s3xguard writes on
+// bucketARN for the same principals ("" bucketARN: the Resource is not
+// checked). A list of one and its string are the same; order does not
+// matter.
+func (p *policy) edits(bucketARN string) []string {
+	if p.ours < 0 {
+		return nil
+	}
+	var out []string
+	for k := range p.fields {
+		switch k {
+		case "Sid", "Effect", "Principal", "Action", "Resource":
+		default:
+			out = append(out, k+" added")
+		}
+	}
+	if !jsonIs(p.fields["Effect"], "Deny") {
+		out = append(out, "Effect changed")
+	}
+	if !jsonIs(p.fields["Action"], action) {
+		out = append(out, "Action changed")
+	}
+	if bucketARN != "" && !jsonIs(p.fields["Resource"], bucketARN) {
+		out = append(out, "Resource changed")
+	}
+	var pr map[string]json.RawMessage
+	if json.Unmarshal(p.fields["Principal"], &pr) != nil || len(pr) != 1 || pr["AWS"] == nil {
+		out = append(out, "Principal changed")
+	}
+	slices.Sort(out)
+	return out
+}
+
+// jsonIs reports whether raw is the string want, alone or as a list of one.
+func jsonIs(raw json.RawMessage, want string) bool {
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return one == want
+	}
+	var list []string
+	return json.Unmarshal(raw, &list) == nil && len(list) == 1 && list[0] == want
 }
 
 // ordered writes a statement's fields in the usual order (Sid, Effect,
@@ -173,6 +216,9 @@ type Rewritten struct {
 	// Dropped lists the unique IDs of deleted principals removed from the
 	// statement: a policy that carries one cannot be written back.
 	Dropped []string
+	// Restored lists the edits to our statement that the rewrite undid
+	// (see Inspect).
+	Restored []string
 }
 
 // Rewrite applies c to our statement of doc (created on bucketARN if
@@ -205,8 +251,12 @@ func Rewrite(doc, bucketARN string, c Change) (Rewritten, error) {
 		}
 	}
 	slices.Sort(have)
-	if p.ours < 0 && len(have) == 0 || p.ours >= 0 && slices.Equal(have, p.arns) {
+	edits := p.edits(bucketARN)
+	if p.ours < 0 && len(have) == 0 || p.ours >= 0 && slices.Equal(have, p.arns) && len(edits) == 0 {
 		return Rewritten{Doc: doc}, nil
+	}
+	if len(have) > 0 {
+		r.Restored = edits
 	}
 	if r.Doc, err = p.encode(bucketARN, have); err != nil {
 		return Rewritten{}, err
@@ -242,6 +292,19 @@ func Principals(doc string) ([]string, error) {
 		return nil, err
 	}
 	return slices.Clone(p.arns), nil
+}
+
+// Inspect returns the entries of the quarantine statement of doc, and how
+// the statement differs from the one s3xguard writes on bucketARN (a
+// Condition added, the Effect or Action or Resource changed): none when it
+// is intact or absent. An edited statement may deny nobody while its
+// principals are still listed.
+func Inspect(doc, bucketARN string) (arns, edits []string, err error) {
+	p, err := parsePolicy(doc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return slices.Clone(p.arns), p.edits(bucketARN), nil
 }
 
 // HasStatement reports whether doc has our statement.

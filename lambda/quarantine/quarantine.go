@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
+	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
 	"github.com/s3xguard/s3xguard/lambda/state"
 	"github.com/s3xguard/s3xguard/rules"
 )
@@ -62,6 +63,12 @@ type Quarantiner struct {
 	// regard to case (IAM role and user names are case-insensitive).
 	Protected     func(rules.Principal) bool
 	ProtectedARNs []string
+	// BreakGlass is the role on-call uses to repair (BREAK_GLASS_ROLE_ARN):
+	// never quarantined. Zero when not configured.
+	BreakGlass rules.Principal
+	// CDKQualifier is the `cdk bootstrap` qualifier of the account
+	// (CDK_QUALIFIER); "" means DefaultCDKQualifier.
+	CDKQualifier string
 
 	// TTL is how long a quarantine lasts; 0 means until released by hand.
 	TTL     time.Duration
@@ -116,6 +123,9 @@ type Request struct {
 	IssuerARN       string
 	Reason, EventID string
 	DryRun          bool
+	// BucketAccount is the bucket's owner as the record names it; "" when
+	// the record does not say.
+	BucketAccount string
 }
 
 // Outcome says what Apply did.
@@ -152,6 +162,9 @@ const (
 	NoticePending  = "pending"  // a pending quarantine still fails
 	NoticeResolved = "resolved" // a pending quarantine now holds
 	NoticeDropped  = "dropped"  // unique IDs of deleted principals dropped
+	NoticeEdited   = "edited"   // an edited quarantine statement was restored
+	NoticeRefused  = "refused"  // a guarded principal found in the statement was removed
+	NoticeGone     = "gone"     // AWS rejected a principal (deleted): dropped for good
 )
 
 func (q *Quarantiner) now() time.Time {
@@ -212,6 +225,11 @@ func (q *Quarantiner) Apply(ctx context.Context, r Request) (Outcome, error) {
 	if why := q.Guard(r.Principal); why != "" {
 		return Outcome{Action: Refused, Detail: why}, nil
 	}
+	if r.BucketAccount != "" && r.BucketAccount != q.Account {
+		// Only the owner may write a bucket policy (FACTS §2): a pending
+		// intent here would be retried and paged forever.
+		return Outcome{Action: Refused, Detail: fmt.Sprintf("the bucket belongs to account %s, not this function's (%s): only its owner can write its policy, so nothing is recorded; quarantine it from that account", r.BucketAccount, q.Account)}, nil
+	}
 	t := q.tentative(r)
 	recs, err := q.Store.Quarantines(ctx, r.Bucket)
 	if err != nil {
@@ -244,18 +262,21 @@ func (q *Quarantiner) Apply(ctx context.Context, r Request) (Outcome, error) {
 			out.Detail = joinDetail("recorded since "+rec.At.UTC().Format(time.RFC3339), fmt.Sprintf("the policy could not be read to confirm (%v); the sweep reconciles it", err))
 			return out, nil
 		}
-		arns, err := Principals(doc)
+		arns, edits, err := Inspect(doc, q.BucketARN(r.Bucket))
 		if err != nil {
 			return Outcome{}, fmt.Errorf("quarantine: bucket %s: %w", r.Bucket, err)
 		}
-		if slices.Contains(arns, t.arn) {
+		if slices.Contains(arns, t.arn) && len(edits) == 0 {
 			out.Action, out.Until, out.IAM = Already, rec.Until, iamSummary(rec)
 			out.Detail = "since " + rec.At.UTC().Format(time.RFC3339)
 			return out, nil
 		}
 		if !r.DryRun {
-			out.Notices = append(out.Notices, Notice{Kind: NoticeDrift, Bucket: r.Bucket, Principals: []string{t.arn},
-				Detail: "the quarantine statement no longer denied this principal (removed by hand or by someone else); re-applied"})
+			why := "the quarantine statement no longer denied this principal (removed by hand or by someone else); re-applied"
+			if len(edits) > 0 {
+				why = editedNote(edits)
+			}
+			out.Notices = append(out.Notices, Notice{Kind: NoticeDrift, Bucket: r.Bucket, Principals: []string{t.arn}, Detail: why})
 		}
 	}
 	if r.DryRun {
@@ -269,7 +290,7 @@ func (q *Quarantiner) Apply(ctx context.Context, r Request) (Outcome, error) {
 		out.Target = t.arn
 		return q.dryRun(r.Bucket, doc, t, out)
 	}
-	slot, limit, err := q.Store.Take(ctx, q.Breaker, r.Bucket, withoutPath(t.arn))
+	slot, limit, err := q.Store.Take(ctx, q.Breaker, r.Bucket, slotWho(t.arn))
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -278,10 +299,10 @@ func (q *Quarantiner) Apply(ctx context.Context, r Request) (Outcome, error) {
 		if limit == "global" {
 			max = q.Breaker.Global
 		}
-		out.Action, out.Detail = Refused, fmt.Sprintf("circuit breaker: %d new quarantines this hour already (%s limit); alerting only until the hour ends", max, limit)
-		if first, ferr := q.Store.FirstTrip(ctx, slot, limit); ferr == nil && first {
-			out.Notices = append(out.Notices, Notice{Kind: NoticeBreaker, Bucket: r.Bucket, Principals: []string{t.arn}, Detail: out.Detail})
-		}
+		out.Action, out.Detail = Refused, fmt.Sprintf("circuit breaker: %d principals quarantined this hour already (%s limit); alerting only until the hour ends", max, limit)
+		// Every refusal pages: while the breaker is open, each one is an
+		// intruder left free, not a repeat of the first.
+		out.Notices = append(out.Notices, Notice{Kind: NoticeBreaker, Bucket: r.Bucket, Principals: []string{t.arn}, Detail: out.Detail})
 		return out, nil
 	}
 	// The intent first, before any S3 or IAM call: from here on, a crash
@@ -320,7 +341,13 @@ func (q *Quarantiner) Apply(ctx context.Context, r Request) (Outcome, error) {
 		}
 		t.arn, out.Target = arn, arn
 	}
-	rw, err := q.writePolicy(ctx, r.Bucket, Change{Add: []string{t.arn}})
+	rw, gone, err := q.writeAdding(ctx, r.Bucket, Change{Add: []string{t.arn}})
+	if len(gone) > 0 {
+		err = errors.Join(q.markGone(ctx, r.Bucket, gone), q.Store.Return(context.WithoutCancel(ctx), slot))
+		n := goneNotice(r.Bucket, gone)
+		out.Action, out.Detail, out.Notices = Refused, n.Detail, append(out.Notices, n)
+		return out, err
+	}
 	if errors.Is(err, ErrPolicyFull) {
 		err = errors.Join(q.forget(ctx, r.Bucket, t.arn), q.Store.Return(context.WithoutCancel(ctx), slot))
 		out.Action, out.Detail = Refused, ErrPolicyFull.Error()+"; the policy was left unchanged"
@@ -464,11 +491,90 @@ func (q *Quarantiner) writePolicy(ctx context.Context, bucket string, c Change) 
 	if err := lease.Fence(ctx); err != nil {
 		return Rewritten{}, err
 	}
+	// Noted before the write, so that its event, however soon it comes,
+	// is recognized as the function's own.
+	if err := q.noteWrite(ctx, bucket, rw.Doc); err != nil {
+		return Rewritten{}, err
+	}
 	if err := q.putPolicy(ctx, bucket, rw.Doc); err != nil {
 		return Rewritten{}, err
 	}
 	_ = lease.Written(ctx) // best effort: the lease only stays longer
 	return rw, q.verify(ctx, bucket, c)
+}
+
+// writeAdding is writePolicy for a change that adds principals. When AWS
+// rejects the write for an invalid principal (one deleted since it was
+// recorded), it finds which of c.Add AWS rejects, one write each, writes
+// the rest, and returns the rejected apart: a single one must not block
+// every other write on the bucket.
+func (q *Quarantiner) writeAdding(ctx context.Context, bucket string, c Change) (Rewritten, []string, error) {
+	rw, err := q.writePolicy(ctx, bucket, c)
+	if !invalidPrincipal(err) || len(c.Add) == 0 {
+		return rw, nil, err
+	}
+	var gone, good []string
+	if len(c.Add) == 1 {
+		gone = c.Add
+	} else {
+		for _, a := range c.Add {
+			one, err := q.writePolicy(ctx, bucket, Change{Add: []string{a}, Remove: c.Remove})
+			switch {
+			case invalidPrincipal(err):
+				gone = append(gone, a)
+			case err != nil:
+				return rw, gone, err
+			default:
+				good = append(good, a)
+				rw.Dropped, rw.Restored = append(rw.Dropped, one.Dropped...), append(rw.Restored, one.Restored...)
+			}
+		}
+	}
+	last, err := q.writePolicy(ctx, bucket, Change{Add: good, Remove: c.Remove})
+	last.Dropped, last.Restored = append(rw.Dropped, last.Dropped...), append(rw.Restored, last.Restored...)
+	return last, gone, err
+}
+
+// invalidPrincipal reports whether err is AWS refusing a bucket policy for
+// a principal that does not exist (FACTS §3, §8): MalformedPolicy, "Invalid
+// principal in policy".
+func invalidPrincipal(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == "MalformedPolicy" && strings.Contains(strings.ToLower(ae.ErrorMessage()), "invalid principal")
+}
+
+// markGone records that AWS rejects arns: nothing of their quarantine is
+// pending any more, and the sweep never re-applies them.
+func (q *Quarantiner) markGone(ctx context.Context, bucket string, arns []string) error {
+	why := fmt.Sprintf("AWS rejected a bucket policy naming it (MalformedPolicy: Invalid principal in policy) at %s: the principal was deleted; dropped from the quarantine statement, never re-applied by the sweep", q.now().UTC().Format(time.RFC3339))
+	return q.Store.UpdateQuarantines(context.WithoutCancel(ctx), bucket, func(m map[string]*state.Quarantine) bool {
+		changed := false
+		for _, a := range arns {
+			if r := m[a]; r != nil && r.Gone == "" {
+				r.Gone, changed = why, true
+				for _, p := range []string{state.PartBucket, state.PartIAM, state.PartRevoke} {
+					r.Done(p)
+				}
+			}
+		}
+		return changed
+	})
+}
+
+func goneNotice(bucket string, arns []string) Notice {
+	return Notice{Kind: NoticeGone, Bucket: bucket, Principals: arns,
+		Detail: "AWS rejects a bucket policy naming " + strings.Join(arns, ", ") + " (Invalid principal in policy: deleted since quarantined): dropped from the quarantine statement, recorded, and not retried; the other quarantines of the bucket are written"}
+}
+
+// slotWho names the principal a breaker slot counts: the role or user
+// under a session or a path, so that one role under many session names
+// (QUARANTINE_TARGET=session) or many paths takes one slot, not many.
+func slotWho(arn string) string {
+	p := rules.PrincipalOf(cloudtrail.Identity{ARN: arn})
+	if p.Kind == rules.KindRole && p.Session != "" {
+		return p.Normalized
+	}
+	return withoutPath(arn)
 }
 
 // verify re-reads the policy, with backoff, until it shows c: a bucket
@@ -523,18 +629,18 @@ func (q *Quarantiner) getPolicy(ctx context.Context, bucket string) (string, err
 	return aws.ToString(out.Policy), nil
 }
 
-// policyPrincipals reads the bucket policy and the principals of
-// s3xguard's statement in it.
-func (q *Quarantiner) policyPrincipals(ctx context.Context, bucket string) ([]string, error) {
+// policyPrincipals reads the bucket policy, the principals of s3xguard's
+// statement in it and how the statement was edited (see Inspect).
+func (q *Quarantiner) policyPrincipals(ctx context.Context, bucket string) (arns, edits []string, err error) {
 	doc, err := q.getPolicy(ctx, bucket)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	arns, err := Principals(doc)
+	arns, edits, err = Inspect(doc, q.BucketARN(bucket))
 	if err != nil {
-		return nil, fmt.Errorf("quarantine: bucket %s: %w", bucket, err)
+		return nil, nil, fmt.Errorf("quarantine: bucket %s: %w", bucket, err)
 	}
-	return arns, nil
+	return arns, edits, nil
 }
 
 func (q *Quarantiner) putPolicy(ctx context.Context, bucket, doc string) error {
@@ -582,6 +688,11 @@ func pendingNote(rec *state.Quarantine) string {
 		return ""
 	}
 	return "pending: " + strings.Join(rec.Pending, ", ") + " (the sweep retries)"
+}
+
+// editedNote says what was undone in an edited quarantine statement.
+func editedNote(edits []string) string {
+	return "the quarantine statement had been edited (" + strings.Join(edits, ", ") + "), so it may have denied nobody; restored to the statement s3xguard writes"
 }
 
 func droppedNotice(bucket string, ids []string) Notice {

@@ -8,7 +8,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
 	"github.com/s3xguard/s3xguard/lambda/state"
+	"github.com/s3xguard/s3xguard/rules"
 )
 
 // Entry is one quarantined principal of a bucket, as List shows it.
@@ -45,7 +47,7 @@ func (q *Quarantiner) List(ctx context.Context, bucket string) ([]Entry, error) 
 // denied reads both sides of a bucket's quarantines: the principals its
 // policy statement denies and the records.
 func (q *Quarantiner) denied(ctx context.Context, bucket string) ([]string, state.Records, error) {
-	arns, err := q.policyPrincipals(ctx, bucket)
+	arns, _, err := q.policyPrincipals(ctx, bucket)
 	if err != nil {
 		return nil, state.Records{}, err
 	}
@@ -148,9 +150,11 @@ func (q *Quarantiner) finishRelease(ctx context.Context, bucket string, arns []s
 // Reconcile brings a bucket's policy and records into agreement, and says
 // what it found: quarantines whose time is up are released (expired);
 // interrupted releases are finished; a recorded deny missing from the
-// policy is re-applied (drift); pending parts due for a retry are retried
-// (resolved, or still pending); a deny in the policy without a record is
-// adopted; unique IDs of deleted principals are dropped.
+// policy is re-applied (drift); an edited statement is restored (edited);
+// pending parts due for a retry are retried (resolved, or still pending);
+// a deny in the policy without a record is adopted if the guard allows it,
+// removed if not (refused); a principal AWS rejects is dropped (gone);
+// unique IDs of deleted principals are dropped.
 func (q *Quarantiner) Reconcile(ctx context.Context, bucket string) ([]Notice, error) {
 	if err := q.identify(ctx); err != nil {
 		return nil, err
@@ -160,12 +164,13 @@ func (q *Quarantiner) Reconcile(ctx context.Context, bucket string) ([]Notice, e
 	if err != nil {
 		return nil, err
 	}
-	arns, err := q.policyPrincipals(ctx, bucket)
+	arns, edits, err := q.policyPrincipals(ctx, bucket)
 	if err != nil {
 		return nil, err
 	}
 	var notices []Notice
-	var expired, releasing, drift, retry, retryIAM, adopt, ids []string
+	var expired, releasing, drift, retry, retryIAM, adopt, refuse, ids []string
+	refused := map[string]string{}
 	for a, r := range recs.Map {
 		if r.Has(state.PartResolve) && !r.Expired(now) && !r.Has(state.PartRelease) {
 			if r.NextTry.After(now) {
@@ -185,6 +190,12 @@ func (q *Quarantiner) Reconcile(ctx context.Context, bucket string) ([]Notice, e
 			releasing = append(releasing, a)
 		case r.Expired(now):
 			expired = append(expired, a)
+		case r.Gone != "":
+		case q.guardARN(a) != "":
+			// A record of a guarded principal (adopted before the guard
+			// saw it, or the allowlist changed): released, never defended.
+			refused[a] = q.guardARN(a)
+			refuse = append(refuse, a)
 		case r.Has(state.PartBucket):
 			if !r.NextTry.After(now) {
 				retry = append(retry, a)
@@ -201,19 +212,23 @@ func (q *Quarantiner) Reconcile(ctx context.Context, bucket string) ([]Notice, e
 		switch {
 		case IsUniqueID(a):
 			ids = append(ids, a)
-		case recs.Map[a] == nil:
+		case recs.Map[a] != nil:
+		case q.guardARN(a) != "":
+			refused[a] = q.guardARN(a)
+			refuse = append(refuse, a)
+		default:
 			adopt = append(adopt, a)
 		}
 	}
-	for _, s := range [][]string{expired, releasing, drift, retry, retryIAM, adopt, ids} {
+	for _, s := range [][]string{expired, releasing, drift, retry, retryIAM, adopt, refuse, ids} {
 		sort.Strings(s)
 	}
 	// Records first: an expiry is marked as a release and an adopted deny
 	// recorded before the policy changes, so a crash leaves work the next
 	// sweep finishes, never a deny without a record.
-	if len(expired)+len(adopt) > 0 {
+	if len(expired)+len(adopt)+len(refuse) > 0 {
 		err := q.Store.UpdateQuarantines(ctx, bucket, func(m map[string]*state.Quarantine) bool {
-			for _, a := range expired {
+			for _, a := range append(slices.Clone(expired), refuse...) {
 				if r := m[a]; r != nil {
 					r.Pending = []string{state.PartRelease}
 				}
@@ -237,10 +252,20 @@ func (q *Quarantiner) Reconcile(ctx context.Context, bucket string) ([]Notice, e
 			notices = append(notices, Notice{Kind: NoticeAdopted, Bucket: bucket, Principals: adopt,
 				Detail: "denied by the quarantine statement without a record: adopted into the records" + untilNote(q)})
 		}
+		if len(refuse) > 0 {
+			notices = append(notices, refusedNotice(bucket, refuse, refused))
+		}
 	}
 	var errs []error
-	if add := append(slices.Clone(drift), retry...); len(add) > 0 || len(ids) > 0 {
-		rw, err := q.writePolicy(ctx, bucket, Change{Add: add})
+	if add := append(slices.Clone(drift), retry...); len(add) > 0 || len(ids) > 0 || len(edits) > 0 || len(refuse) > 0 {
+		rw, gone, err := q.writeAdding(ctx, bucket, Change{Add: add, Remove: refuse})
+		if len(gone) > 0 {
+			errs = append(errs, q.markGone(ctx, bucket, gone))
+			notices = append(notices, goneNotice(bucket, gone))
+			drift = slices.DeleteFunc(drift, func(a string) bool { return slices.Contains(gone, a) })
+			retry = slices.DeleteFunc(retry, func(a string) bool { return slices.Contains(gone, a) })
+			add = slices.DeleteFunc(add, func(a string) bool { return slices.Contains(gone, a) })
+		}
 		if err != nil {
 			errs = append(errs, err)
 			for _, a := range retry {
@@ -254,6 +279,10 @@ func (q *Quarantiner) Reconcile(ctx context.Context, bucket string) ([]Notice, e
 				notices = append(notices, Notice{Kind: NoticeDrift, Bucket: bucket, Principals: drift,
 					Detail: fmt.Sprintf("recorded denies missing from the bucket policy; re-applying failed: %v", err)})
 			}
+			if len(edits) > 0 {
+				notices = append(notices, Notice{Kind: NoticeEdited, Bucket: bucket, Principals: arns,
+					Detail: fmt.Sprintf("the quarantine statement had been edited (%s), so it may deny nobody; restoring it failed: %v", strings.Join(edits, ", "), err)})
+			}
 		} else {
 			errs = append(errs, q.Store.UpdateQuarantines(ctx, bucket, func(m map[string]*state.Quarantine) bool {
 				for _, a := range add {
@@ -264,11 +293,15 @@ func (q *Quarantiner) Reconcile(ctx context.Context, bucket string) ([]Notice, e
 				return len(add) > 0
 			}))
 			for _, a := range retry {
-				errs = append(errs, q.Store.Keep(ctx, q.Store.SlotOf(bucket, withoutPath(a))))
+				errs = append(errs, q.Store.Keep(ctx, q.Store.SlotOf(bucket, slotWho(a))))
 			}
 			if len(drift) > 0 {
 				notices = append(notices, Notice{Kind: NoticeDrift, Bucket: bucket, Principals: drift,
 					Detail: "recorded denies were missing from the bucket policy (the statement or the principal was removed); re-applied"})
+			}
+			if len(rw.Restored) > 0 {
+				p, _, _ := Inspect(rw.Doc, "")
+				notices = append(notices, Notice{Kind: NoticeEdited, Bucket: bucket, Principals: p, Detail: editedNote(rw.Restored)})
 			}
 			if len(rw.Dropped) > 0 {
 				notices = append(notices, droppedNotice(bucket, rw.Dropped))
@@ -297,11 +330,32 @@ func (q *Quarantiner) Reconcile(ctx context.Context, bucket string) ([]Notice, e
 	if len(iamFailed) > 0 {
 		notices = append(notices, Notice{Kind: NoticePending, Bucket: bucket, Principals: iamFailed, Detail: "pending IAM part still failing; retried with backoff"})
 	}
-	if rel := append(expired, releasing...); len(rel) > 0 {
+	if rel := append(append(expired, releasing...), refuse...); len(rel) > 0 {
 		_, err := q.finishRelease(ctx, bucket, rel)
 		errs = append(errs, err)
 	}
 	return notices, errors.Join(errs...)
+}
+
+// guardARN is Guard for an entry of the quarantine statement: the wildcard
+// and a bare account ID (the account's root) are refused too.
+func (q *Quarantiner) guardARN(a string) string {
+	switch {
+	case a == "*":
+		return "a wildcard principal denies everyone"
+	case rules.IsAccountID(a):
+		return "the account root is never quarantined"
+	}
+	return q.Guard(rules.PrincipalOf(cloudtrail.Identity{ARN: a}))
+}
+
+func refusedNotice(bucket string, arns []string, why map[string]string) Notice {
+	var reasons []string
+	for _, a := range arns {
+		reasons = append(reasons, a+": "+why[a])
+	}
+	return Notice{Kind: NoticeRefused, Bucket: bucket, Principals: arns,
+		Detail: "guarded principals found in the quarantine statement (" + strings.Join(reasons, "; ") + "): removed from it, never adopted nor re-applied"}
 }
 
 func untilNote(q *Quarantiner) string {

@@ -15,14 +15,39 @@ import (
 	"github.com/s3xguard/s3xguard/rules"
 )
 
-// CDKBootstrapRoles is the name prefix of the roles `cdk bootstrap`
-// creates (default qualifier): protected by default, since denying them
-// breaks every deployment to the account, including the fix.
-const CDKBootstrapRoles = "cdk-hnb659fds-"
+// DefaultCDKQualifier is the qualifier `cdk bootstrap` uses unless told
+// otherwise; its roles are named cdk-QUALIFIER-*.
+const DefaultCDKQualifier = "hnb659fds"
 
 // OrganizationAccessRole is the role AWS Organizations creates in member
-// accounts for the management account: its sessions are never revoked.
+// accounts for the management account: never quarantined, since denying
+// it can lock the organization out of the account.
 const OrganizationAccessRole = "OrganizationAccountAccessRole"
+
+// cdkRoles is the name prefix of the CDK bootstrap roles.
+func (q *Quarantiner) cdkRoles() string {
+	qual := q.CDKQualifier
+	if qual == "" {
+		qual = DefaultCDKQualifier
+	}
+	return "cdk-" + qual + "-"
+}
+
+// awsManaged reports whether p is a role AWS manages: service-linked
+// (path /aws-service-role/, named AWSServiceRoleFor*) or IAM Identity
+// Center's (path /aws-reserved/, named AWSReservedSSO_*). A session ARN has
+// no path, so the name decides there.
+func awsManaged(p rules.Principal) bool {
+	return p.Kind == rules.KindRole && (strings.Contains(p.ARN, ":role/aws-service-role/") || strings.Contains(p.ARN, ":role/aws-reserved/") ||
+		hasPrefixFold(p.Name, "AWSServiceRoleFor") || hasPrefixFold(p.Name, "AWSReservedSSO_"))
+}
+
+// sameRole reports whether a and b are one role: same account and name
+// (IAM role names are case-insensitive), whatever path or session either
+// ARN shows.
+func sameRole(a, b rules.Principal) bool {
+	return a.Kind == rules.KindRole && b.Kind == rules.KindRole && a.Account == b.Account && strings.EqualFold(a.Name, b.Name)
+}
 
 // Guard returns why p must never be quarantined, or "".
 func (q *Quarantiner) Guard(p rules.Principal) string {
@@ -31,10 +56,16 @@ func (q *Quarantiner) Guard(p rules.Principal) string {
 		return "the account root is never quarantined"
 	case p.Kind != rules.KindRole && p.Kind != rules.KindUser && p.Kind != rules.KindFederated:
 		return fmt.Sprintf("a principal of kind %s cannot be named in a bucket policy deny", p.Kind)
-	case q.Self.Normalized != "" && strings.EqualFold(p.Normalized, q.Self.Normalized):
+	case q.Self.Normalized != "" && (strings.EqualFold(p.Normalized, q.Self.Normalized) || sameRole(p, q.Self)):
 		return "the function's own role is never quarantined"
-	case p.Kind == rules.KindRole && hasPrefixFold(p.Name, CDKBootstrapRoles):
-		return "CDK bootstrap roles (" + CDKBootstrapRoles + "*) are protected by default"
+	case sameRole(p, q.BreakGlass):
+		return "the break-glass role (BREAK_GLASS_ROLE_ARN) is never quarantined"
+	case awsManaged(p):
+		return "roles AWS manages (service-linked, IAM Identity Center's aws-reserved) are never quarantined"
+	case p.Kind == rules.KindRole && strings.EqualFold(p.Name, OrganizationAccessRole):
+		return "the organization's access role (" + OrganizationAccessRole + ") is never quarantined"
+	case p.Kind == rules.KindRole && hasPrefixFold(p.Name, q.cdkRoles()):
+		return "CDK bootstrap roles (" + q.cdkRoles() + "*, CDK_QUALIFIER) are protected by default"
 	case q.Protected != nil && q.Protected(p) || q.protectedByName(p):
 		return "the principal is protected by the allowlist"
 	}
@@ -206,5 +237,5 @@ func (q *Quarantiner) revokable(t target) bool {
 	}
 	name := strings.TrimPrefix(t.entity, "role/")
 	return !strings.Contains(t.arn, ":role/aws-service-role/") && !strings.Contains(t.arn, ":role/aws-reserved/") &&
-		!hasPrefixFold(name, CDKBootstrapRoles) && !strings.EqualFold(name, OrganizationAccessRole)
+		!hasPrefixFold(name, q.cdkRoles()) && !strings.EqualFold(name, OrganizationAccessRole)
 }

@@ -19,8 +19,10 @@ const SlotLease = 2 * time.Minute
 
 // Breaker limits new quarantines per clock hour: per bucket, and over all
 // buckets. Each limit is one item per hour whose map `slots` is keyed by
-// the quarantined principal, so a retry of the same quarantine (after a
-// crash, or by the sweep) reuses its slot instead of taking another.
+// the underlying role or user (the caller names it: never a session name
+// or a path), so a retry of the same quarantine (after a crash, or by the
+// sweep) reuses its slot, and one role under many session names takes one
+// slot: only distinct principals trip the breaker.
 type Breaker struct {
 	PerBucket, Global int
 }
@@ -183,26 +185,4 @@ func (s *Store) dropSlot(ctx context.Context, pk, who string, unlessKept bool) e
 		return fmt.Errorf("state: circuit breaker %s: %w", pk, err)
 	}
 	return nil
-}
-
-// FirstTrip reports whether this is the first refusal of the hour for the
-// limit that refused (bucket or global), so that tripping pages once.
-func (s *Store) FirstTrip(ctx context.Context, sl Slot, limit string) (bool, error) {
-	pk := sl.keys()[0]
-	if limit == "global" {
-		pk = sl.keys()[1]
-	}
-	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.Table, Key: key(pk),
-		UpdateExpression:          aws.String("SET paged = :t"),
-		ConditionExpression:       aws.String("attribute_not_exists(paged)"),
-		ExpressionAttributeValues: item{":t": &types.AttributeValueMemberBOOL{Value: true}},
-	})
-	if conditionFailed(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("state: circuit breaker %s: %w", pk, err)
-	}
-	return true, nil
 }

@@ -56,6 +56,10 @@ type Quarantine struct {
 	Dropped []string `json:"dropped,omitempty"`
 	// Adopted is set for a deny found in the policy without a record.
 	Adopted bool `json:"adopted,omitempty"`
+	// Gone says why the principal was dropped from the statement: AWS
+	// rejected a policy naming it (deleted). It is never re-applied by the
+	// sweep; a new event from a principal of that name quarantines it anew.
+	Gone string `json:"gone,omitempty"`
 	// Note says how the target was chosen (session, parent user...).
 	Note string `json:"note,omitempty"`
 }

@@ -37,11 +37,17 @@ type Proxy struct {
 // Exactly one of Status, Throttle, Hang, Lost, Late says what happens.
 type Fault struct {
 	Service, Action string
-	Status          int  // answer this HTTP status, without forwarding
-	Throttle        bool // answer the service's own throttling error
-	Hang            bool // hold the request until the caller gives up
-	Lost            bool // forward, then reset the connection: the answer is lost
-	Late            bool // forward, then hold the answer until the caller gives up
+	Status          int // answer this HTTP status, without forwarding
+	// Code and Message, with Status, answer as S3 does (an <Error> with
+	// that code and message), e.g. MalformedPolicy "Invalid principal in
+	// policy" for a policy naming a deleted principal, which moto accepts.
+	Code, Message string
+	// BodyContains narrows the fault to requests whose body contains it.
+	BodyContains string
+	Throttle     bool // answer the service's own throttling error
+	Hang         bool // hold the request until the caller gives up
+	Lost         bool // forward, then reset the connection: the answer is lost
+	Late         bool // forward, then hold the answer until the caller gives up
 	// Times is how many matching calls it hits; 0 means until cleared.
 	Times int
 	hits  int
@@ -69,9 +75,14 @@ func StartProxy(t testing.TB, target string) *Proxy {
 	rp := httputil.NewSingleHostReverseProxy(u)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		service, action := identify(r)
+		var body []byte
+		if r.Body != nil {
+			body, _ = io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		p.mu.Lock()
 		p.calls[service+":"+action]++
-		f := p.match(service, action)
+		f := p.match(service, action, body)
 		var fault Fault
 		if f != nil {
 			f.hits++
@@ -80,6 +91,10 @@ func StartProxy(t testing.TB, target string) *Proxy {
 		hung := p.hung
 		p.mu.Unlock()
 		switch {
+		case fault.Status != 0 && fault.Code != "":
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(fault.Status)
+			fmt.Fprintf(w, "<Error><Code>%s</Code><Message>%s</Message><RequestId>injected</RequestId></Error>", fault.Code, fault.Message)
 		case fault.Status != 0:
 			w.WriteHeader(fault.Status)
 			fmt.Fprintf(w, "<ErrorResponse><Error><Code>InjectedFault</Code><Message>injected by the test proxy</Message></Error></ErrorResponse>")
@@ -127,9 +142,10 @@ func StartProxy(t testing.TB, target string) *Proxy {
 }
 
 // match is the first live fault for a call; p.mu is held.
-func (p *Proxy) match(service, action string) *Fault {
+func (p *Proxy) match(service, action string, body []byte) *Fault {
 	for _, f := range p.faults {
-		if f.Service == service && (f.Action == "" || f.Action == action) && (f.Times == 0 || f.hits < f.Times) {
+		if f.Service == service && (f.Action == "" || f.Action == action) && (f.Times == 0 || f.hits < f.Times) &&
+			(f.BodyContains == "" || bytes.Contains(body, []byte(f.BodyContains))) {
 			return f
 		}
 	}

@@ -56,6 +56,25 @@ else
 	stage_cached python "$tools/venv"
 fi
 
+# Debian packages: jq (the README's Security Hub import block) and the
+# shells the completion scripts are tested in (zsh, fish).
+debs=()
+for cmd in jq zsh fish; do
+	command -v "$cmd" >/dev/null || debs+=("$cmd")
+done
+if [[ ${#debs[@]} -gt 0 ]]; then
+	stage_begin debian "installing ${debs[*]} with apt-get (Debian)"
+	sudo=""
+	[[ $(id -u) -eq 0 ]] || sudo=sudo
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${debs[@]}" >/dev/null
+	stage_end
+else
+	stage_cached debian "the system (jq, zsh, fish)"
+fi
+export JQ
+JQ=$(command -v jq)
+
 # Lambda Runtime Interface Emulator.
 rie_stamp=$tools/bin/.aws-lambda-rie.version
 if [[ ! -x $tools/bin/aws-lambda-rie || ! -f $rie_stamp || $(cat "$rie_stamp") != "$rie_version" ]]; then
@@ -111,6 +130,7 @@ export S3XGUARD_REQUIRE_TOOLS=1
 export MOTO_SERVER=$tools/venv/bin/moto_server
 export AWS_LAMBDA_RIE=$tools/bin/aws-lambda-rie
 export CFN_LINT=$tools/venv/bin/cfn-lint
+export AWS_CLI=$tools/venv/bin/aws
 
 
 # Trino, for the SQL equivalence tests (test/trino): the server distribution

@@ -37,14 +37,9 @@ func asffImportBlock(t *testing.T) string {
 // 230 findings: every call imports all of its batch (FailedCount 0), no
 // batch exceeds 100, and Security Hub then holds every finding.
 func TestASFFImportOneLiner(t *testing.T) {
-	// The AWS CLI is not among test/requirements.txt's tools (adding it
-	// rebuilds the shared venv): the test runs where it is installed.
-	if _, err := exec.LookPath("aws"); err != nil {
-		t.Skip("the aws command is not installed")
-	}
-	if _, err := exec.LookPath("jq"); err != nil {
-		t.Skip("jq is not installed")
-	}
+	// The block's aws and jq are the ones test/tools.sh installs (the AWS
+	// CLI from test/requirements.txt, jq from Debian).
+	awsCLI, jq := harness.Tool(t, "AWS_CLI"), harness.Tool(t, "JQ")
 	w := newWorld(t, nil)
 	dir := t.TempDir()
 	const n = 230
@@ -68,8 +63,10 @@ func TestASFFImportOneLiner(t *testing.T) {
 	}
 	bin := filepath.Join(dir, "bin")
 	os.MkdirAll(bin, 0o755)
-	if err := os.Symlink(harness.Build(t, "./lambda/cmd/s3xguard"), filepath.Join(bin, "s3xguard")); err != nil {
-		t.Fatal(err)
+	for name, target := range map[string]string{"s3xguard": harness.Build(t, "./lambda/cmd/s3xguard"), "aws": awsCLI, "jq": jq} {
+		if err := os.Symlink(target, filepath.Join(bin, name)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// pipefail off, as in an interactive shell: check exits 1 when it
 	// finds something, which is the point here.

@@ -84,3 +84,14 @@ func TestRunbookSections(t *testing.T) {
 		t.Errorf("RunbookURL %s is not lambda/RUNBOOK.md", RunbookURL)
 	}
 }
+
+// TestFrontDoorSample: the first page the quick start promises (alert
+// mode: paged, nothing changed) is in the front README as the code
+// renders it (S3XGUARD_UPDATE_DOCS=1 rewrites it).
+func TestFrontDoorSample(t *testing.T) {
+	a := readmeSample()
+	a.Ops = Ops{StateTable: "s3xguard-state"}
+	a.Response = Response{Action: ActionAlertOnly, Mode: "alert"}
+	email, _, _, m := built(t, a)
+	golden.Section(t, "../../README.md", "first-page", fmt.Sprintf("Subject: `%s`\n\n```text\n%s```\n", m.Subject, email))
+}

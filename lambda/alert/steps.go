@@ -151,7 +151,15 @@ func (a *Alert) NextSteps() []string {
 		add("Contain by hand: add that statement to the bucket policy (%s), or deploy with responseMode enforce", orDash(l.BucketPolicy))
 		add("If the access was legitimate: add an allow entry for it to the allowlist and redeploy")
 	default:
-		add("NOT contained (%s): %s", orDash(a.Response.Action), orDash(a.Response.Detail))
+		why := a.Response.Detail
+		if why == "" && a.Response.Action == ActionAlertOnly {
+			why = "RESPONSE_MODE=alert pages and never denies"
+		}
+		if why != "" {
+			add("NOT contained (%s): %s", orDash(a.Response.Action), why)
+		} else {
+			add("NOT contained (%s)", orDash(a.Response.Action))
+		}
 		if who != "" {
 			add("Contain by hand: add a Deny on s3express:CreateSession for %s to the bucket policy (%s), or revoke its sessions in IAM", who, orDash(l.BucketPolicy))
 		}

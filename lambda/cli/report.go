@@ -32,8 +32,14 @@ func appendJSON(b []byte, qname []byte, it cloudtrail.Item, r *cloudtrail.Record
 	if r == nil {
 		r = &cloudtrail.Record{}
 	}
+	// The record's own strings: as they are when the reader saw that
+	// they need no escaping (it.Plain), else escaped.
+	str := appendJSONString
+	if it.Plain {
+		str = appendQuoted
+	}
 	b = append(b, `{"eventID":`...)
-	b = appendJSONString(b, r.EventID)
+	b = str(b, r.EventID)
 	b = append(b, `,"verdict":`...)
 	b = appendJSONString(b, d.Verdict.String())
 	if d.Rule != "" {
@@ -55,13 +61,16 @@ func appendJSON(b []byte, qname []byte, it cloudtrail.Item, r *cloudtrail.Record
 		// refused: enough to find it, not to trust.
 		b = append(b, `,"fromInvalidRecord":true`...)
 	}
-	b = appendMembers(b, []member{
+	b = appendMembers(b, str, []member{
 		{`,"eventTime":`, r.EventTime},
 		{`,"eventSource":`, r.EventSource},
 		{`,"eventName":`, r.EventName},
 		{`,"bucket":`, r.Bucket},
 		{`,"accessPoint":`, r.AccessPoint},
-		{`,"principal":`, d.Principal.Normalized},
+	})
+	// Derived by rules, not read: always escaped.
+	b = appendMembers(b, appendJSONString, []member{{`,"principal":`, d.Principal.Normalized}})
+	b = appendMembers(b, str, []member{
 		{`,"arn":`, r.UserIdentity.ARN},
 		{`,"identityType":`, r.UserIdentity.Type},
 		{`,"accountId":`, r.UserIdentity.AccountID},
@@ -84,7 +93,7 @@ func appendJSON(b []byte, qname []byte, it cloudtrail.Item, r *cloudtrail.Record
 func appendSessionJSON(b []byte, s *session.Session) []byte {
 	b = append(b, `,"session":{"eventID":`...)
 	b = appendJSONString(b, s.EventID)
-	b = appendMembers(b, []member{
+	b = appendMembers(b, appendJSONString, []member{
 		{`,"issuer":`, s.Issuer},
 		{`,"eventTime":`, s.EventTime},
 		{`,"sourceIPAddress":`, s.SourceIP},
@@ -97,16 +106,24 @@ func appendSessionJSON(b []byte, s *session.Session) []byte {
 // member is a JSON member: its name (with the comma before it) and value.
 type member struct{ k, v string }
 
-// appendMembers appends the members whose value is not empty.
-func appendMembers(b []byte, ms []member) []byte {
+// appendMembers appends the members whose value is not empty, each value
+// written by str.
+func appendMembers(b []byte, str func([]byte, string) []byte, ms []member) []byte {
 	for _, m := range ms {
 		if m.v == "" {
 			continue
 		}
 		b = append(b, m.k...)
-		b = appendJSONString(b, m.v)
+		b = str(b, m.v)
 	}
 	return b
+}
+
+// appendQuoted appends s, text that needs no escaping, as a JSON string.
+func appendQuoted(b []byte, s string) []byte {
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 const hexDigits = "0123456789abcdef"

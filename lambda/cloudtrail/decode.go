@@ -15,6 +15,9 @@ type Decoder struct {
 	s     scanner
 	buf   []byte // the strings of the record being decoded
 	spans []span
+	// kinds is what the strings in buf held besides plain ASCII, as the
+	// scanner saw it (see Plain).
+	kinds strKind
 	// The record (top) and, in an EventBridge envelope, its detail: both
 	// are read, the envelope's members being in any order.
 	st     [2]recState
@@ -100,7 +103,7 @@ const (
 // err is set when the value is valid JSON but not a usable record.
 func (d *Decoder) decodeValue(i int, r *Record, containers bool) (end int, kind valueKind, err error) {
 	*r = Record{}
-	d.buf, d.spans = d.buf[:0], d.spans[:0]
+	d.buf, d.spans, d.kinds = d.buf[:0], d.spans[:0], 0
 	d.st = [2]recState{}
 	d.hasBody, d.body = false, d.body[:0]
 	d.env, d.envSt = Envelope{}, recState{}
@@ -146,6 +149,15 @@ func (d *Decoder) decodeValue(i int, r *Record, containers bool) (end int, kind 
 		r.Bucket = st.resBucket
 	}
 	return end, decoded, st.err
+}
+
+// Plain reports whether every string of the record last decoded is
+// printable ASCII without quotes or backslashes: text a JSON or terminal
+// writer may copy as it is. The scanner saw it while validating, so the
+// writers need not look at every byte again.
+func (d *Decoder) Plain() bool {
+	// JSON allows DEL unescaped; writers escape it.
+	return d.kinds == 0 && bytes.IndexByte(d.buf, 0x7f) < 0
 }
 
 func (d *Decoder) ended() (int, valueKind, error) {
@@ -274,10 +286,10 @@ func (d *Decoder) record(i int, r *Record, st *recState, top, containers bool) (
 			}
 		case "body":
 			if top && s.data[i] == '"' {
-				j, esc := s.str(i)
+				j, kind := s.str(i)
 				if j >= 0 {
 					d.hasBody = true
-					if esc {
+					if kind&strEscaped != 0 {
 						d.body = unescape(d.body, s.data[i+1:j-1])
 					} else {
 						d.body = append(d.body, s.data[i+1:j-1]...)
@@ -323,12 +335,13 @@ func (d *Decoder) str(i int, dst *string, field string, st *recState) int {
 	s := &d.s
 	switch s.data[i] {
 	case '"':
-		j, esc := s.str(i)
+		j, kind := s.str(i)
 		if j < 0 {
 			return -1
 		}
+		d.kinds |= kind
 		from := len(d.buf)
-		if esc {
+		if kind&strEscaped != 0 {
 			d.buf = unescape(d.buf, s.data[i+1:j-1])
 		} else {
 			d.buf = append(d.buf, s.data[i+1:j-1]...)
@@ -542,9 +555,12 @@ func (d *Decoder) resource(i, n int, r *Record, st *recState) int {
 		}
 		switch s.data[i] {
 		case '"':
-			j, esc := s.str(i)
+			j, kind := s.str(i)
 			if j >= 0 {
-				*dst = unescapeOrCopy((*dst)[:0], s.data[i+1:j-1], esc)
+				// The bucket, its account or the access point may be
+				// cut from the ARN.
+				d.kinds |= kind
+				*dst = unescapeOrCopy((*dst)[:0], s.data[i+1:j-1], kind&strEscaped != 0)
 			}
 			i = j
 		case 'n':

@@ -235,11 +235,21 @@ func special8(x uint64) uint64 {
 	return ((q-lsb)&^q | (b-lsb)&^b | (x-lsb*0x20)&^x | x) & msb
 }
 
+// What str saw in a string, besides printable ASCII: what its writer
+// (lambda/cli) would otherwise look for again.
+type strKind uint8
+
+const (
+	strEscaped  strKind = 1 << iota // backslash escapes
+	strNonASCII                     // bytes >= 0x80
+)
+
 // str validates the string whose opening quote is at i and returns the
-// index after its closing quote; esc reports whether it holds escapes.
-func (s *scanner) str(i int) (int, bool) {
+// index after its closing quote and what it holds besides plain ASCII
+// (0: only bytes 0x20-0x7f other than quote and backslash).
+func (s *scanner) str(i int) (int, strKind) {
 	d := s.data
-	esc := false
+	var kind strKind
 	i++
 	for {
 		for i+8 <= len(d) {
@@ -250,38 +260,39 @@ func (s *scanner) str(i int) (int, bool) {
 			i += 8
 		}
 		if i >= len(d) {
-			return s.need(i), false
+			return s.need(i), 0
 		}
 		c := d[i]
 		switch {
 		case c == '"':
-			return i + 1, esc
+			return i + 1, kind
 		case c == '\\':
-			esc = true
+			kind |= strEscaped
 			if i+1 >= len(d) {
-				return s.need(i + 1), false
+				return s.need(i + 1), 0
 			}
 			switch d[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
 				if i = s.uescape(i); i < 0 {
-					return -1, false
+					return -1, 0
 				}
 			default:
-				return s.fail(i, "invalid escape %s in string", quoteByte(d[i+1])), false
+				return s.fail(i, "invalid escape %s in string", quoteByte(d[i+1])), 0
 			}
 		case c < 0x20:
-			return s.fail(i, "control character 0x%02x in string (escape it)", c), false
+			return s.fail(i, "control character 0x%02x in string (escape it)", c), 0
 		case c < utf8.RuneSelf:
 			i++
 		default:
+			kind |= strNonASCII
 			if !utf8.FullRune(d[i:]) && !s.final {
-				return s.need(i), false
+				return s.need(i), 0
 			}
 			r, n := utf8.DecodeRune(d[i:])
 			if r == utf8.RuneError && n == 1 {
-				return s.fail(i, "invalid UTF-8 in string"), false
+				return s.fail(i, "invalid UTF-8 in string"), 0
 			}
 			i += n
 		}
@@ -444,13 +455,13 @@ func (s *scanner) member(i int, o *object) (next int, name []byte, ok bool) {
 	if d[i] != '"' {
 		return s.fail(i, "invalid character %s where a member name should start", quoteByte(d[i])), nil, false
 	}
-	j, esc := s.str(i)
+	j, kind := s.str(i)
 	if j < 0 {
 		return -1, nil, false
 	}
 	name = d[i+1 : j-1]
 	ref := keyRef{off: int32(i + 1), n: int32(len(name))}
-	if esc {
+	if kind&strEscaped != 0 {
 		ref.off = int32(len(s.arena))
 		s.arena = unescape(s.arena, name)
 		name = s.arena[ref.off:]

@@ -39,6 +39,9 @@ type Item struct {
 	// eventID and bucket read leniently up to a syntax error), so that
 	// triage can find it.
 	Partial bool
+	// Plain: every string of the Record is printable ASCII without quotes
+	// or backslashes (Decoder.Plain), so writers may copy it as it is.
+	Plain bool
 }
 
 // AppendLocation appends where the item is in the input called name:
@@ -408,6 +411,7 @@ func (s *Stream) Next(r *Record) (Item, bool) {
 			it, ok = s.containerStep(c)
 		}
 		if ok {
+			it.Plain = it.Err == nil && s.dec.Plain()
 			return it, true
 		}
 	}
@@ -648,11 +652,11 @@ func (s *Stream) memberName(sc *scanner) (int, []byte, bool) {
 		sc.fail(0, "invalid character %s where a member name should start", quoteByte(sc.data[0]))
 		return -1, nil, false
 	}
-	j, esc := sc.str(0)
+	j, kind := sc.str(0)
 	if j < 0 {
 		return -1, nil, false
 	}
-	name := unescapeOrCopy(sc.arena[:0], sc.data[1:j-1], esc)
+	name := unescapeOrCopy(sc.arena[:0], sc.data[1:j-1], kind&strEscaped != 0)
 	sc.arena = name
 	i := sc.ws(j)
 	if i >= len(sc.data) {

@@ -244,6 +244,28 @@ const (
 	strNonASCII                     // bytes >= 0x80
 )
 
+// plainRun returns the index of the first byte at or after i that
+// special8 flags, or one of the last 7 of d, where words end.
+func plainRun(d []byte, i int) int {
+	// Two words a turn: most strings end within the first few.
+	for i+16 <= len(d) {
+		if m := special8(binary.LittleEndian.Uint64(d[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		if m := special8(binary.LittleEndian.Uint64(d[i+8:])); m != 0 {
+			return i + 8 + bits.TrailingZeros64(m)>>3
+		}
+		i += 16
+	}
+	if i+8 <= len(d) {
+		if m := special8(binary.LittleEndian.Uint64(d[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	return i
+}
+
 // str validates the string whose opening quote is at i and returns the
 // index after its closing quote and what it holds besides plain ASCII
 // (0: only bytes 0x20-0x7f other than quote and backslash).
@@ -252,13 +274,7 @@ func (s *scanner) str(i int) (int, strKind) {
 	var kind strKind
 	i++
 	for {
-		for i+8 <= len(d) {
-			if m := special8(binary.LittleEndian.Uint64(d[i:])); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			i += 8
-		}
+		i = plainRun(d, i)
 		if i >= len(d) {
 			return s.need(i), 0
 		}

@@ -564,7 +564,12 @@ func (c *checker) checkAll(walk func(emit func(input)) error, jobs int) {
 		go func() {
 			defer wg.Done()
 			for j := range work {
-				c.decideInput(j, jobs == 1)
+				// Read-ahead whatever --jobs: only the job the merge
+				// stage is at runs freely; the others wait two batches
+				// ahead of it, so a second worker alone leaves a core
+				// idle (measured: 3.2 s wall without, 2.2 s with, on
+				// the 1 GB bench tree with 2 jobs).
+				c.decideInput(j, true)
 			}
 		}()
 	}
@@ -702,7 +707,7 @@ func (cr *countingReader) Read(p []byte) (int, error) {
 
 // decideInput reads and decides one input, handing its records to the
 // merge stage in batches; it closes j.batches when done. readAhead
-// decompresses in a goroutine of its own (--jobs 1: the second core).
+// decompresses in a goroutine of its own, a second core for the job.
 func (c *checker) decideInput(j *job, readAhead bool) {
 	in := j.in
 	cr := &countingReader{r: in.stdin, total: &c.read}

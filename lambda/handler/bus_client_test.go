@@ -189,3 +189,20 @@ func TestEventBridgeEndpoint(t *testing.T) {
 		t.Error("no region, yet an emitter")
 	}
 }
+
+// TestEventBridgeEndpointFIPS: AWS_USE_FIPS_ENDPOINT picks the FIPS
+// endpoint, and with a configured endpoint fails as the SDK's rules do.
+func TestEventBridgeEndpointFIPS(t *testing.T) {
+	fips := []any{awsconfig.EnvConfig{UseFIPSEndpoint: aws.FIPSEndpointStateEnabled}}
+	e, err := NewEmitter(aws.Config{Region: "us-east-1", ConfigSources: fips}, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := e.API.(*EventBridge).Endpoint(), "https://events-fips.us-east-1.amazonaws.com"; got != want {
+		t.Errorf("FIPS endpoint %s; want %s", got, want)
+	}
+	_, err = NewEmitter(aws.Config{Region: "us-east-1", BaseEndpoint: aws.String("http://127.0.0.1:1"), ConfigSources: fips}, "b")
+	if err == nil || !strings.Contains(err.Error(), "FIPS and custom endpoint") {
+		t.Errorf("FIPS with a configured endpoint: %v; want the SDK rules' refusal", err)
+	}
+}

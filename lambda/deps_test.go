@@ -39,14 +39,16 @@ func TestFunctionHoldsTheFunctionOnly(t *testing.T) {
 	}
 }
 
-// TestFunctionLinksNoSDKSecurityHubClient: the SDK's Security Hub client
+// TestFunctionLinksNoSDKClientOfItsOwnCalls: the SDK's clients of the
+// calls lambda/awscall sends stay out of the function. Security Hub's
 // (its operations' serializers and deserializers, and through them every
-// ASFF type: 3.6 MiB of the arm64 bootstrap) stays out of the function;
-// lambda/securityhub sends the ASFF JSON itself. Only the SDK's endpoint
-// rules for Security Hub may be linked. Checked on the linked symbols, not
-// the imports: importing service/securityhub for its endpoint resolver is
-// fine, linking its client is not.
-func TestFunctionLinksNoSDKSecurityHubClient(t *testing.T) {
+// ASFF type: 3.6 MiB of the arm64 bootstrap): lambda/securityhub sends the
+// ASFF JSON itself. EventBridge's (0.44 MiB for PutEvents alone): the
+// alert bus emitter (lambda/handler/bus.go) sends PutEvents itself. Only
+// the SDK's endpoint rules of either may be linked. Checked on the linked
+// symbols, not the imports: importing a service package for its endpoint
+// resolver is fine, linking its client is not.
+func TestFunctionLinksNoSDKClientOfItsOwnCalls(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "bootstrap")
 	if out, err := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -65,6 +67,10 @@ func TestFunctionLinksNoSDKSecurityHubClient(t *testing.T) {
 		"service/securityhub.(*awsRestjson1_", // their middlewares
 		"service/securityhub/types.",          // the ASFF types
 		"service/securityhub/document.",
+		"service/eventbridge.(*Client)",   // the SDK's client and its operations
+		"service/eventbridge.(*PutEvents", // PutEvents' input and output (de)serializers
+		"service/eventbridge.serialize",   // the operations' members
+		"service/eventbridge.deserialize",
 	}
 	found := map[string]int{}
 	for _, s := range syms {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 )
 
@@ -164,7 +165,10 @@ func neverConfirmingHost(u *url.URL) string {
 
 // alertBus makes the bus, lets the function put on it, and adds each
 // route. It returns the bus's name (ALERT_BUS).
-func alertBus(stack awscdk.Stack, r *Routing, fnRole awsiam.IRole) (*string, error) {
+// alertBus makes the alert bus and its routes. Every route's target parks
+// what it could not deliver in 24 hours in dlq (the stack's dead-letter
+// queue, whose alarm pages the health topic) instead of dropping it.
+func alertBus(stack awscdk.Stack, r *Routing, fnRole awsiam.IRole, dlq awssqs.IQueue) (*string, error) {
 	bus := awsevents.NewCfnEventBus(stack, jsii.String("AlertBus"), &awsevents.CfnEventBusProps{
 		Name:        jsii.String(*stack.StackName() + "-alerts"),
 		Description: jsii.String("s3xguard alerts and quarantine releases, for chat, pagers and webhooks"),
@@ -176,6 +180,7 @@ func alertBus(stack awscdk.Stack, r *Routing, fnRole awsiam.IRole) (*string, err
 		Conditions: &map[string]any{"StringEquals": map[string]any{"events:source": busSource}},
 	}))
 	awscdk.NewCfnOutput(stack, jsii.String("AlertBusName"), &awscdk.CfnOutputProps{Value: bus.Name()})
+	rt := &routes{stack: stack, bus: bus, dlq: dlq}
 	var invoke awsiam.Role
 	role := func() awsiam.Role {
 		if invoke == nil {
@@ -187,7 +192,7 @@ func alertBus(stack awscdk.Stack, r *Routing, fnRole awsiam.IRole) (*string, err
 		return invoke
 	}
 	if r.Chat != nil {
-		chatRoute(stack, bus, r.Chat)
+		chatRoute(stack, rt, r.Chat)
 	}
 	if p := r.PagerDuty; p != nil {
 		dest := apiDestination(stack, "PagerDuty", "https://events.pagerduty.com/v2/enqueue", apiKeyAuth("X-S3xguard-Route", "pagerduty"), role())
@@ -196,23 +201,24 @@ func alertBus(stack awscdk.Stack, r *Routing, fnRole awsiam.IRole) (*string, err
 			return nil, err
 		}
 		for _, s := range from(p.MinSeverity) {
-			rule(stack, "PagerDuty"+title(s), bus, alertPattern(s), target(dest, role(), transformer(map[string]string{
+			rt.add("PagerDuty"+title(s), alertPattern(s), target(dest, role(), transformer(map[string]string{
 				"key": "$.detail.dedupKey", "summary": "$.detail.summary", "account": "$.detail.guarded.account",
 				"region": "$.detail.guarded.region", "kind": "$.detail.kind", "runbook": "$.detail.runbook", "detail": "$.detail",
 			}, `{"routing_key":`+string(key)+`,"event_action":"trigger","dedup_key":<key>,"client":"s3xguard",`+
 				`"payload":{"summary":<summary>,"source":"s3xguard <account> <region>","severity":"`+pagerDutySeverity[s]+`",`+
 				`"group":<account>,"class":<kind>,"custom_details":<detail>},"links":[{"href":<runbook>,"text":"s3xguard runbook"}]}`), nil))
 		}
-		rule(stack, "PagerDutyResolve", bus, releasePattern(), target(dest, role(), transformer(map[string]string{"key": "$.detail.dedupKey"},
+		rt.add("PagerDutyResolve", releasePattern(), target(dest, role(), transformer(map[string]string{"key": "$.detail.dedupKey"},
 			`{"routing_key":`+string(key)+`,"event_action":"resolve","dedup_key":<key>}`), nil))
 	}
 	for _, w := range r.Webhooks {
-		webhookRoute(stack, bus, w, role())
+		webhookRoute(stack, rt, w, role())
 	}
+	rt.allowDeadLetters()
 	return bus.Name(), nil
 }
 
-func webhookRoute(stack awscdk.Stack, bus awsevents.CfnEventBus, w Webhook, role awsiam.Role) {
+func webhookRoute(stack awscdk.Stack, rt *routes, w Webhook, role awsiam.Role) {
 	id := "Webhook" + w.Name
 	auth := apiKeyAuth("X-S3xguard-Route", w.Name)
 	if w.APIKey != "" {
@@ -222,18 +228,18 @@ func webhookRoute(stack awscdk.Stack, bus awsevents.CfnEventBus, w Webhook, role
 	case "slack":
 		dest := apiDestination(stack, id, w.URL, auth, role)
 		for _, s := range from(w.MinSeverity) {
-			rule(stack, id+title(s), bus, alertPattern(s), target(dest, role, transformer(map[string]string{
+			rt.add(id+title(s), alertPattern(s), target(dest, role, transformer(map[string]string{
 				"summary": "$.detail.summary", "text": "$.detail.chat.content.description",
 			}, `{"text":<summary>,"attachments":[{"text":<text>,"mrkdwn_in":["text"]}]}`), nil))
 		}
-		rule(stack, id+"Release", bus, releasePattern(), target(dest, role, transformer(map[string]string{
+		rt.add(id+"Release", releasePattern(), target(dest, role, transformer(map[string]string{
 			"summary": "$.detail.summary", "text": "$.detail.chat.content.description",
 		}, `{"text":<summary>,"attachments":[{"text":<text>,"mrkdwn_in":["text"]}]}`), nil))
 	case "opsgenie":
 		base := strings.TrimSuffix(w.URL, "/")
 		create := apiDestination(stack, id, base+"/v2/alerts", auth, role)
 		for _, s := range from(w.MinSeverity) {
-			rule(stack, id+title(s), bus, alertPattern(s), target(create, role, transformer(map[string]string{
+			rt.add(id+title(s), alertPattern(s), target(create, role, transformer(map[string]string{
 				"key": "$.detail.dedupKey", "summary": "$.detail.summary", "text": "$.detail.chat.content.description",
 				"kind": "$.detail.kind", "account": "$.detail.guarded.account", "region": "$.detail.guarded.region",
 			}, `{"message":<summary>,"alias":<key>,"description":<text>,"source":"s3xguard","priority":"`+opsgeniePriority[s]+`",`+
@@ -241,7 +247,7 @@ func webhookRoute(stack awscdk.Stack, bus awsevents.CfnEventBus, w Webhook, role
 		}
 		// Closed by alias: the incident key needs no escaping in a path.
 		closer := apiDestination(stack, id+"Close", base+"/v2/alerts/*/close", auth, role)
-		rule(stack, id+"Release", bus, releasePattern(), target(closer, role, transformer(map[string]string{
+		rt.add(id+"Release", releasePattern(), target(closer, role, transformer(map[string]string{
 			"reason": "$.detail.reason", "principal": "$.detail.principal",
 		}, `{"source":"s3xguard","note":<reason>,"user":<principal>}`), &awsevents.CfnRule_HttpParametersProperty{
 			PathParameterValues:   jsii.Strings("$.detail.dedupKey"),
@@ -251,14 +257,14 @@ func webhookRoute(stack awscdk.Stack, bus awsevents.CfnEventBus, w Webhook, role
 		dest := apiDestination(stack, id, w.URL, auth, role)
 		t := target(dest, role, nil, nil)
 		t.InputPath = jsii.String("$.detail")
-		rule(stack, id, bus, map[string]any{"source": []string{busSource}, "detail-type": []string{detailTypeAlert, detailTypeRelease}}, t)
+		rt.add(id, map[string]any{"source": []string{busSource}, "detail-type": []string{detailTypeAlert, detailTypeRelease}}, t)
 	}
 }
 
 // chatRoute makes the chat topic and the rules feeding it $.detail.chat:
 // the custom-notification payload itself, so the alert topic keeps the
 // document for its other subscribers. Its key lets EventBridge publish.
-func chatRoute(stack awscdk.Stack, bus awsevents.CfnEventBus, c *ChatRoute) {
+func chatRoute(stack awscdk.Stack, rt *routes, c *ChatRoute) {
 	key := awskms.NewKey(stack, jsii.String("ChatKey"), &awskms.KeyProps{
 		Description:       jsii.String("s3xguard chat topic encryption"),
 		EnableKeyRotation: jsii.Bool(true),
@@ -276,12 +282,12 @@ func chatRoute(stack awscdk.Stack, bus awsevents.CfnEventBus, c *ChatRoute) {
 	awscdk.NewCfnOutput(stack, jsii.String("ChatTopicArn"), &awscdk.CfnOutputProps{Value: topic.TopicArn()})
 	var arns []*string
 	for _, s := range from(c.MinSeverity) {
-		r := rule(stack, "Chat"+title(s), bus, alertPattern(s), awsevents.CfnRule_TargetProperty{
+		r := rt.add("Chat"+title(s), alertPattern(s), awsevents.CfnRule_TargetProperty{
 			Id: jsii.String("chat"), Arn: topic.TopicArn(), InputPath: jsii.String("$.detail.chat"), RetryPolicy: retry(),
 		})
 		arns = append(arns, r.AttrArn())
 	}
-	r := rule(stack, "ChatRelease", bus, releasePattern(), awsevents.CfnRule_TargetProperty{
+	r := rt.add("ChatRelease", releasePattern(), awsevents.CfnRule_TargetProperty{
 		Id: jsii.String("chat"), Arn: topic.TopicArn(), InputPath: jsii.String("$.detail.chat"), RetryPolicy: retry(),
 	})
 	arns = append(arns, r.AttrArn())
@@ -340,12 +346,36 @@ func retry() *awsevents.CfnRule_RetryPolicyProperty {
 	return &awsevents.CfnRule_RetryPolicyProperty{MaximumEventAgeInSeconds: jsii.Number(86400), MaximumRetryAttempts: jsii.Number(185)}
 }
 
-func rule(stack awscdk.Stack, id string, bus awsevents.CfnEventBus, pattern map[string]any, t awsevents.CfnRule_TargetProperty) awsevents.CfnRule {
-	return awsevents.NewCfnRule(stack, jsii.String("Route"+id), &awsevents.CfnRuleProps{
-		EventBusName: bus.Name(), EventPattern: pattern, State: jsii.String("ENABLED"),
+// routes makes the rules of the alert bus; each target parks what it could
+// not deliver in the stack's dead-letter queue.
+type routes struct {
+	stack awscdk.Stack
+	bus   awsevents.CfnEventBus
+	dlq   awssqs.IQueue
+	arns  []*string // the rules made, for the queue's resource policy
+}
+
+func (rt *routes) add(id string, pattern map[string]any, t awsevents.CfnRule_TargetProperty) awsevents.CfnRule {
+	t.DeadLetterConfig = &awsevents.CfnRule_DeadLetterConfigProperty{Arn: rt.dlq.QueueArn()}
+	r := awsevents.NewCfnRule(rt.stack, jsii.String("Route"+id), &awsevents.CfnRuleProps{
+		EventBusName: rt.bus.Name(), EventPattern: pattern, State: jsii.String("ENABLED"),
 		Description: jsii.String("s3xguard routing: " + id),
 		Targets:     []awsevents.CfnRule_TargetProperty{t},
 	})
+	rt.arns = append(rt.arns, r.AttrArn())
+	return r
+}
+
+// allowDeadLetters lets exactly the routing rules park events in the queue
+// (its other senders are granted by their own targets).
+func (rt *routes) allowDeadLetters() {
+	rt.dlq.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("RoutingRulesParkUndelivered"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sqs:SendMessage"),
+		Resources:  jsii.Strings(*rt.dlq.QueueArn()),
+		Conditions: &map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": rt.arns}},
+	}))
 }
 
 // alertPattern matches the alerts of one severity: one rule per severity,

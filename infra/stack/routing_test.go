@@ -402,6 +402,29 @@ func TestRoutingWiring(t *testing.T) {
 	if !strings.Contains(tp, "TheChatRulesPublish") || !strings.Contains(tp, "aws:SourceArn") {
 		t.Errorf("chat topic policy: %s", tp)
 	}
+	// What a route could not deliver in 24 hours is parked in the
+	// dead-letter queue (whose alarm pages), never dropped; the queue
+	// admits exactly the routing rules.
+	qp := js(s.resources("AWS::SQS::QueuePolicy"))
+	routes := 0
+	for id, r := range s.resources("AWS::Events::Rule") {
+		if !strings.HasPrefix(id, "Route") {
+			continue
+		}
+		routes++
+		for _, tg := range r["Targets"].([]any) {
+			dl := js(tg.(map[string]any)["DeadLetterConfig"])
+			if !strings.Contains(dl, "DeadLetters") {
+				t.Errorf("route %s: target without the dead-letter queue (DeadLetterConfig %s)", id, dl)
+			}
+		}
+		if !strings.Contains(qp, `{"Fn::GetAtt":["`+id+`","Arn"]}`) {
+			t.Errorf("route %s may not send to the dead-letter queue: %s", id, qp)
+		}
+	}
+	if routes == 0 || !strings.Contains(qp, "RoutingRulesParkUndelivered") {
+		t.Errorf("%d routes; queue policy %s", routes, qp)
+	}
 }
 
 // An https subscription that can never confirm is refused at synth, with

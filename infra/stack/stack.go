@@ -229,7 +229,7 @@ func NewGuardStack(scope constructs.Construct, id string, cfg *Config, functionD
 		env["IAM_DENY_POLICY_ARN"] = denyPolicy.ManagedPolicyArn()
 	}
 	if cfg.Routing.Enabled() {
-		if env["ALERT_BUS"], err = alertBus(stack, cfg.Routing, role); err != nil {
+		if env["ALERT_BUS"], err = alertBus(stack, cfg.Routing, role, dlq); err != nil {
 			return nil, err
 		}
 	}

@@ -154,9 +154,9 @@ func runQuarantine(args []string, stdout, stderr io.Writer) int {
 // announceReleased puts the releases on the bus, if any: the quarantine
 // is lifted either way, and the error says the pager was not told.
 func announceReleased(ctx context.Context, awsCfg aws.Config, q *quarantine.Quarantiner, bus, bucket string, released []string) error {
-	e := handler.NewEmitter(awsCfg, bus)
-	if e == nil || len(released) == 0 {
-		return nil
+	e, err := handler.NewEmitter(awsCfg, bus)
+	if err != nil || e == nil || len(released) == 0 {
+		return err
 	}
 	me, err := q.Identify(ctx)
 	if err != nil {

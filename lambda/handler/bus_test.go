@@ -8,10 +8,6 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
-
 	"github.com/s3xguard/s3xguard/lambda/alert"
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
 	"github.com/s3xguard/s3xguard/lambda/config"
@@ -21,22 +17,22 @@ import (
 
 // fakeBus records the entries put, and answers with err or a failed entry.
 type fakeBus struct {
-	entries  []types.PutEventsRequestEntry
+	entries  []BusEntry
 	err      error
 	failCode string
 	deadline bool
 }
 
-func (f *fakeBus) PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
+func (f *fakeBus) PutEvents(ctx context.Context, entries []BusEntry) (*PutEventsOutput, error) {
 	_, f.deadline = ctx.Deadline()
-	f.entries = append(f.entries, in.Entries...)
+	f.entries = append(f.entries, entries...)
 	if f.err != nil {
 		return nil, f.err
 	}
 	if f.failCode != "" {
-		return &eventbridge.PutEventsOutput{FailedEntryCount: 1, Entries: []types.PutEventsResultEntry{{ErrorCode: aws.String(f.failCode), ErrorMessage: aws.String("no")}}}, nil
+		return &PutEventsOutput{FailedEntryCount: 1, Entries: []BusEntryResult{{ErrorCode: f.failCode, ErrorMessage: "no"}}}, nil
 	}
-	return &eventbridge.PutEventsOutput{Entries: []types.PutEventsResultEntry{{EventId: aws.String("1")}}}, nil
+	return &PutEventsOutput{Entries: []BusEntryResult{{EventID: "1"}}}, nil
 }
 
 func busAlert() *alert.Alert {
@@ -63,8 +59,8 @@ func TestEmitAlertPutsTheDocument(t *testing.T) {
 		t.Fatalf("entries %d, counted %d sent %d failed; want 1, 1, 0", len(f.entries), m.BusEvents, m.BusFailed)
 	}
 	e := f.entries[0]
-	if aws.ToString(e.Source) != "s3xguard" || aws.ToString(e.DetailType) != "s3xguard alert" || aws.ToString(e.EventBusName) != "s3xguard-alerts" {
-		t.Errorf("entry = source %q, detail type %q, bus %q", aws.ToString(e.Source), aws.ToString(e.DetailType), aws.ToString(e.EventBusName))
+	if e.Source != "s3xguard" || e.DetailType != "s3xguard alert" || e.EventBusName != "s3xguard-alerts" {
+		t.Errorf("entry = source %q, detail type %q, bus %q", e.Source, e.DetailType, e.EventBusName)
 	}
 	if !f.deadline {
 		t.Error("PutEvents ran without a deadline of its own")
@@ -73,14 +69,14 @@ func TestEmitAlertPutsTheDocument(t *testing.T) {
 	if err := json.Unmarshal([]byte(msg.Body), &body); err != nil {
 		t.Fatal(err)
 	}
-	if got := aws.ToString(e.Detail); got != body["default"] {
+	if got := e.Detail; got != body["default"] {
 		t.Errorf("detail = %s\nwant the SNS default member %s", got, body["default"])
 	}
 	var doc struct {
 		Guarded  alert.Place
 		DedupKey string
 	}
-	if err := json.Unmarshal([]byte(aws.ToString(e.Detail)), &doc); err != nil {
+	if err := json.Unmarshal([]byte(e.Detail), &doc); err != nil {
 		t.Fatal(err)
 	}
 	if doc.Guarded != (alert.Place{Account: "123456789012", Region: "us-east-1"}) || doc.DedupKey == "" {
@@ -128,12 +124,12 @@ func TestExpiryEmitsReleasedWithTheAlertsKey(t *testing.T) {
 	if len(f.entries) != 1 || m.BusEvents != 1 {
 		t.Fatalf("entries = %d, counted %d; want one, for the expiry only", len(f.entries), m.BusEvents)
 	}
-	if dt := aws.ToString(f.entries[0].DetailType); dt != "s3xguard quarantine released" {
+	if dt := f.entries[0].DetailType; dt != "s3xguard quarantine released" {
 		t.Errorf("detail type %q", dt)
 	}
 	var alertDoc, rel struct{ DedupKey, Reason string }
 	json.Unmarshal([]byte(msg.Document), &alertDoc)
-	json.Unmarshal([]byte(aws.ToString(f.entries[0].Detail)), &rel)
+	json.Unmarshal([]byte(f.entries[0].Detail), &rel)
 	if rel.DedupKey == "" || rel.DedupKey != alertDoc.DedupKey || rel.Reason != "expired" {
 		t.Errorf("released = %+v; want dedupKey %q, reason expired", rel, alertDoc.DedupKey)
 	}

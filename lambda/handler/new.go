@@ -216,9 +216,13 @@ func New(cfg *config.Config, awsCfg aws.Config, stdout io.Writer) (*Handler, err
 		c.Budget = CallBudget
 		hub = c
 	}
+	bus, err := NewEmitter(awsCfg, cfg.AlertBus)
+	if err != nil {
+		return nil, err
+	}
 	return &Handler{
 		SecurityHub: hub,
-		Bus:         NewEmitter(awsCfg, cfg.AlertBus),
+		Bus:         bus,
 		Config:      cfg,
 		Allowlist:   allow,
 		Store:       store,

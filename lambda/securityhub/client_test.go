@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/s3xguard/s3xguard/lambda/awscall"
 )
 
 // server is Security Hub on loopback: answers, in order, one per request
@@ -146,7 +148,7 @@ func TestRetries(t *testing.T) {
 			}
 			continue
 		}
-		var ae *APIError
+		var ae *awscall.APIError
 		if !errors.As(err, &ae) || ae.Status != last.status || ae.Code != c.code {
 			t.Fatalf("%s: error %v; want an APIError %d %s", name, err, last.status, c.code)
 		}

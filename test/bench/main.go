@@ -238,8 +238,11 @@ func run(size string, files int, tree string, runs int, against string) error {
 			gz.wall.Seconds()/m.wall.Seconds(), m.rssMB, m.cpu.Seconds(), fmtWalls(m.walls))
 	}
 	fmt.Printf("  (CPU: user + system time, best run; on a busy machine the wall times vary with the other load)\n")
+	// By CPU too: on the shared machine other jobs' load moves wall
+	// times more than CPU times.
 	ratio := func(a, b int) string {
-		return fmt.Sprintf("%.2fx best vs best (per turn: %s)", cs[a].m.wall.Seconds()/cs[b].m.wall.Seconds(), fmtRatios(cs[a].m.walls, cs[b].m.walls))
+		return fmt.Sprintf("%.2fx best vs best (per turn: %s), %.2fx by CPU", cs[a].m.wall.Seconds()/cs[b].m.wall.Seconds(),
+			fmtRatios(cs[a].m.walls, cs[b].m.walls), cs[a].m.cpu.Seconds()/cs[b].m.cpu.Seconds())
 	}
 	fmt.Printf("  check --format json takes %s of the decompression floor (goal <= 2.5x)\n", ratio(jsonC, floorC))
 	fmt.Printf("  check --jobs 1 takes %s of the default --jobs (goal <= 1.5x)\n", ratio(jobs1C, jsonC))

@@ -264,9 +264,11 @@ func refFields(v *node) (Record, string) {
 func refItems(in []byte, values []*node) []string {
 	var out []string
 	line := func(off int64) int { return 1 + bytes.Count(in[:off], newline) }
-	one := func(loc string, v *node, records bool) {
+	// An SQS message is read for its body wherever it stands: in a
+	// batch, in an array, or on its own (a dead-letter queue dump).
+	one := func(loc string, v *node) {
 		r, e := refRecord(v)
-		if e == "" && records && r.EventSource == sqsSource {
+		if e == "" && r.EventSource == sqsSource {
 			loc += "/body"
 			body := v.get("body")
 			if body == nil || body.kind != '"' {
@@ -280,18 +282,18 @@ func refItems(in []byte, values []*node) []string {
 		out = append(out, describe(loc, r, e))
 	}
 	for _, v := range values {
-		elems, records := []*node(nil), false
+		var elems []*node
 		switch {
 		case v.kind == '[':
 			elems = v.elems
 		case v.kind == '{' && v.get("Records") != nil && v.get("Records").kind == '[':
-			elems, records = v.get("Records").elems, true
+			elems = v.get("Records").elems
 		default:
-			one(":"+strconv.Itoa(line(v.start)), v, false)
+			one(":"+strconv.Itoa(line(v.start)), v)
 			continue
 		}
 		for i, e := range elems {
-			one(fmt.Sprintf(":%d#%d", line(e.start), i), e, records)
+			one(fmt.Sprintf(":%d#%d", line(e.start), i), e)
 		}
 	}
 	return out

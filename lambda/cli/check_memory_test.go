@@ -23,6 +23,10 @@ func TestCheckMemoryFlat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 22,000 files")
 	}
+	if raceEnabled {
+		// test/run runs it without the detector first.
+		t.Skip("under the race detector sync.Pool drops what it holds at random: the peak heap would measure the detector")
+	}
 	rec := `{"Records":[{"eventID":"%d","eventTime":"2026-11-20T10:00:00Z","eventSource":"s3express.amazonaws.com","eventName":"GetObject","sourceIPAddress":"10.1.2.3",` +
 		`"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/etl-loader/j","accountId":"111122223333","accessKeyId":"ASIAK%d"},` +
 		`"requestParameters":{"bucketName":"analytics--use1-az4--x-s3","key":"k"}}]}`
@@ -67,9 +71,13 @@ func TestCheckMemoryFlat(t *testing.T) {
 	for _, jobs := range []int{1, 2} {
 		s, l := peak(small, jobs), peak(large, jobs)
 		t.Logf("--jobs %d: peak live heap %d MB at 2,000 files, %d MB at 20,000", jobs, s, l)
-		// Flat, with a collection's rounding to spare: a list of the
-		// inputs alone would add some 4 MB, a set of their FileInfos 5.
-		if l > s+1 {
+		// Flat, with 2 MB to spare: the trace rounds to whole MB, and the
+		// larger run's peak is the maximum of ten times as many
+		// collections, so it samples more of the per-job buffers' highs
+		// (4 and 5 MB with --jobs 2, run after run). A list of the inputs
+		// alone would add some 4 MB, a set of their FileInfos 5; the code
+		// before went from 7 to 14 MB.
+		if l > s+2 {
 			t.Errorf("--jobs %d: peak live heap %d MB at 20,000 files, %d MB at 2,000: grows with the number of files", jobs, l, s)
 		}
 	}

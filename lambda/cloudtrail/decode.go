@@ -12,9 +12,13 @@ import (
 // a Decoder is not safe for concurrent use; the Records it returns own their
 // strings and stay valid.
 type Decoder struct {
-	s     scanner
-	buf   []byte // the strings of the record being decoded
+	s scanner
+	// The strings of the record being decoded, as spans of the input
+	// (valid while the record is read) or, unescaped, of buf; they are
+	// copied once, into the record's one string, when it is complete.
+	buf   []byte
 	spans []span
+	all   string // the last record's strings, for Plain
 	// kinds is what the strings in buf held besides plain ASCII, as the
 	// scanner saw it (see Plain).
 	kinds strKind
@@ -27,9 +31,6 @@ type Decoder struct {
 	// only: a bare record has no such fields).
 	env   Envelope
 	envSt recState
-	// tmp holds a resources entry's type and ARN while it is read.
-	typ, arn []byte
-
 	// An SQS message's body (decoded), set by decodeValue when the value
 	// has a string member "body".
 	body    []byte
@@ -103,7 +104,7 @@ const (
 // err is set when the value is valid JSON but not a usable record.
 func (d *Decoder) decodeValue(i int, r *Record, containers bool) (end int, kind valueKind, err error) {
 	*r = Record{}
-	d.buf, d.spans, d.kinds = d.buf[:0], d.spans[:0], 0
+	d.buf, d.spans, d.kinds, d.all = d.buf[:0], d.spans[:0], 0, ""
 	d.st = [2]recState{}
 	d.hasBody, d.body = false, d.body[:0]
 	d.env, d.envSt = Envelope{}, recState{}
@@ -126,11 +127,7 @@ func (d *Decoder) decodeValue(i int, r *Record, containers bool) (end int, kind 
 	if end < 0 {
 		return d.ended()
 	}
-	// One allocation for all strings; each field is a substring of it.
-	all := string(d.buf)
-	for _, s := range d.spans {
-		*s.dst = all[s.from:s.to]
-	}
+	d.cutAll()
 	st := &d.st[0]
 	if env && (r.EventSource != "" || r.EventName != "" || r.EventID != "" || r.HasUserIdentity) {
 		// Which record would be the event's is a guess either way: an
@@ -157,7 +154,7 @@ func (d *Decoder) decodeValue(i int, r *Record, containers bool) (end int, kind 
 // writers need not look at every byte again.
 func (d *Decoder) Plain() bool {
 	// JSON allows DEL unescaped; writers escape it.
-	return d.kinds == 0 && bytes.IndexByte(d.buf, 0x7f) < 0
+	return d.kinds == 0 && strings.IndexByte(d.all, 0x7f) < 0
 }
 
 func (d *Decoder) ended() (int, valueKind, error) {
@@ -340,13 +337,7 @@ func (d *Decoder) str(i int, dst *string, field string, st *recState) int {
 			return -1
 		}
 		d.kinds |= kind
-		from := len(d.buf)
-		if kind&strEscaped != 0 {
-			d.buf = unescape(d.buf, s.data[i+1:j-1])
-		} else {
-			d.buf = append(d.buf, s.data[i+1:j-1]...)
-		}
-		d.spans = append(d.spans, span{dst, from, len(d.buf)})
+		d.spans = append(d.spans, span{dst, d.content(s.data[i+1:j-1], kind)})
 		return j
 	case 'n':
 		return s.literal(i, "null")
@@ -535,7 +526,7 @@ func (d *Decoder) resources(i int, r *Record, st *recState) int {
 
 func (d *Decoder) resource(i, n int, r *Record, st *recState) int {
 	s := &d.s
-	d.typ, d.arn = d.typ[:0], d.arn[:0]
+	var typ, arn []byte
 	hasType, hasARN := false, false
 	i, o := s.open(i)
 	for i >= 0 {
@@ -546,9 +537,9 @@ func (d *Decoder) resource(i, n int, r *Record, st *recState) int {
 		var dst *[]byte
 		switch string(name) {
 		case "type":
-			dst, hasType = &d.typ, true
+			dst, hasType = &typ, true
 		case "ARN":
-			dst, hasARN = &d.arn, true
+			dst, hasARN = &arn, true
 		default:
 			i = s.value(i)
 			continue
@@ -560,7 +551,7 @@ func (d *Decoder) resource(i, n int, r *Record, st *recState) int {
 				// The bucket, its account or the access point may be
 				// cut from the ARN.
 				d.kinds |= kind
-				*dst = unescapeOrCopy((*dst)[:0], s.data[i+1:j-1], kind&strEscaped != 0)
+				*dst = d.content(s.data[i+1:j-1], kind)
 			}
 			i = j
 		case 'n':
@@ -573,17 +564,17 @@ func (d *Decoder) resource(i, n int, r *Record, st *recState) int {
 	if i < 0 || !hasType || !hasARN {
 		return i
 	}
-	switch string(d.typ) {
+	switch string(typ) {
 	case typeDirectoryBucket:
 		if st.resBucket == "" && !d.pending(&st.resBucket) {
-			d.cut(&st.resBucket, bucketFromARN(d.arn))
+			d.cut(&st.resBucket, bucketFromARN(arn))
 		}
 		if r.BucketAccount == "" && !d.pending(&r.BucketAccount) {
-			d.cut(&r.BucketAccount, bucketAccountFromARN(d.arn))
+			d.cut(&r.BucketAccount, bucketAccountFromARN(arn))
 		}
 	case typeAccessPoint:
 		if r.AccessPoint == "" && !d.pending(&r.AccessPoint) {
-			d.cut(&r.AccessPoint, accessPointFromARN(d.arn))
+			d.cut(&r.AccessPoint, accessPointFromARN(arn))
 		}
 	}
 	return i
@@ -608,14 +599,47 @@ func unescapeOrCopy(dst, raw []byte, esc bool) []byte {
 	return append(dst, raw...)
 }
 
-// cut records name as dst's value, cut from the record's buffer later.
+// content returns the content of a valid string (raw, between its quotes,
+// as the scanner saw it: kind), decoded into buf if it has escapes. buf
+// only grows while a record is read, so earlier spans stay intact.
+func (d *Decoder) content(raw []byte, kind strKind) []byte {
+	if kind&strEscaped == 0 {
+		return raw
+	}
+	from := len(d.buf)
+	d.buf = unescape(d.buf, raw)
+	return d.buf[from:]
+}
+
+// cut records name as dst's value, copied when the record is complete.
 func (d *Decoder) cut(dst *string, name []byte) {
 	if len(name) == 0 {
 		return
 	}
-	from := len(d.buf)
-	d.buf = append(d.buf, name...)
-	d.spans = append(d.spans, span{dst, from, len(d.buf)})
+	d.spans = append(d.spans, span{dst, name})
+}
+
+// cutAll copies the record's strings into one allocation and points each
+// field at its part.
+func (d *Decoder) cutAll() {
+	n := 0
+	for _, s := range d.spans {
+		n += len(s.b)
+	}
+	if n == 0 {
+		return
+	}
+	var all strings.Builder
+	all.Grow(n)
+	for _, s := range d.spans {
+		all.Write(s.b)
+	}
+	d.all = all.String()
+	off := 0
+	for _, s := range d.spans {
+		*s.dst = d.all[off : off+len(s.b)]
+		off += len(s.b)
+	}
 }
 
 // pending reports whether dst already has a value waiting to be cut.
@@ -635,8 +659,8 @@ func (d *Decoder) fail(st *recState, field, msg string) {
 }
 
 type span struct {
-	dst      *string
-	from, to int
+	dst *string
+	b   []byte
 }
 
 // BucketFromARN returns the bucket name of a directory bucket ARN, or "".

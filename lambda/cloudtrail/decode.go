@@ -332,8 +332,11 @@ func (d *Decoder) str(i int, dst *string, field string, st *recState) int {
 	s := &d.s
 	switch s.data[i] {
 	case '"':
-		j, kind := s.str(i)
-		if j < 0 {
+		j := plainRun(s.data, i+1)
+		var kind strKind
+		if j < len(s.data) && s.data[j] == '"' {
+			j++
+		} else if j, kind = s.strRest(j); j < 0 {
 			return -1
 		}
 		d.kinds |= kind
@@ -566,11 +569,17 @@ func (d *Decoder) resource(i, n int, r *Record, st *recState) int {
 	}
 	switch string(typ) {
 	case typeDirectoryBucket:
-		if st.resBucket == "" && !d.pending(&st.resBucket) {
-			d.cut(&st.resBucket, bucketFromARN(arn))
-		}
-		if r.BucketAccount == "" && !d.pending(&r.BucketAccount) {
-			d.cut(&r.BucketAccount, bucketAccountFromARN(arn))
+		needBucket := st.resBucket == "" && !d.pending(&st.resBucket)
+		needAccount := r.BucketAccount == "" && !d.pending(&r.BucketAccount)
+		if needBucket || needAccount {
+			// The ARN is parsed once for both.
+			name, account := bucketParts(arn)
+			if needBucket {
+				d.cut(&st.resBucket, name)
+			}
+			if needAccount {
+				d.cut(&r.BucketAccount, account)
+			}
 		}
 	case typeAccessPoint:
 		if r.AccessPoint == "" && !d.pending(&r.AccessPoint) {
@@ -675,15 +684,22 @@ func BucketFromARN(arn string) string { return string(bucketFromARN([]byte(arn))
 func AccessPointFromARN(arn string) string { return string(accessPointFromARN([]byte(arn))) }
 
 func bucketFromARN(arn []byte) []byte {
-	rest, ok := s3expressResource(arn)
-	if !ok {
-		return nil
-	}
-	name := bytes.TrimPrefix(rest, []byte("bucket/"))
-	if len(name) == 0 || bytes.IndexByte(name, '/') >= 0 {
-		return nil
-	}
+	name, _ := bucketParts(arn)
 	return name
+}
+
+// bucketParts returns the bucket name and account of a directory bucket
+// ARN, or nil for both.
+func bucketParts(arn []byte) (name, account []byte) {
+	account, rest, ok := s3expressParts(arn)
+	if !ok {
+		return nil, nil
+	}
+	name = bytes.TrimPrefix(rest, []byte("bucket/"))
+	if len(name) == 0 || bytes.IndexByte(name, '/') >= 0 {
+		return nil, nil
+	}
+	return name, account
 }
 
 func accessPointFromARN(arn []byte) []byte {
@@ -722,9 +738,6 @@ func s3expressParts(arn []byte) (account, resource []byte, ok bool) {
 func BucketAccountFromARN(arn string) string { return string(bucketAccountFromARN([]byte(arn))) }
 
 func bucketAccountFromARN(arn []byte) []byte {
-	if bucketFromARN(arn) == nil {
-		return nil
-	}
-	account, _, _ := s3expressParts(arn)
+	_, account := bucketParts(arn)
 	return account
 }

@@ -90,8 +90,10 @@ func (s *scanner) need(i int) int {
 	return -1
 }
 
+// ws skips whitespace. CloudTrail writes compact JSON: one comparison
+// settles the common case of none.
 func (s *scanner) ws(i int) int {
-	for i < len(s.data) {
+	for i < len(s.data) && s.data[i] <= ' ' {
 		switch s.data[i] {
 		case ' ', '\t', '\r', '\n':
 			i++
@@ -109,8 +111,12 @@ func (s *scanner) value(i int) int {
 	}
 	switch c := s.data[i]; c {
 	case '"':
-		j, _ := s.str(i)
-		return j
+		if j := plainRun(s.data, i+1); j < len(s.data) && s.data[j] == '"' {
+			return j + 1
+		} else {
+			j, _ = s.strRest(j)
+			return j
+		}
 	case '{':
 		return s.object(i)
 	case '[':
@@ -227,12 +233,15 @@ const (
 
 // special8 flags, in the high bit of each byte, the bytes of 8 (read little
 // endian) that need a look in a string: a quote, backslash, control
-// character or non-ASCII byte. The borrow trick can flag a byte after a real
-// hit, never before one, so the lowest flag is exact.
+// character or non-ASCII byte. A subtraction borrows out of a byte only at
+// a real hit, so a byte below the lowest hit is plain ASCII, none of whose
+// three differences reaches 0x80: the lowest flag is exact (bytes after it
+// may be flagged falsely). The usual "&^ x" of each term is not needed:
+// a byte whose own high bit is set is flagged through "| x" anyway.
 func special8(x uint64) uint64 {
 	q := x ^ (lsb * '"')
 	b := x ^ (lsb * '\\')
-	return ((q-lsb)&^q | (b-lsb)&^b | (x-lsb*0x20)&^x | x) & msb
+	return ((q - lsb) | (b - lsb) | (x - lsb*0x20) | x) & msb
 }
 
 // What str saw in a string, besides printable ASCII: what its writer
@@ -268,11 +277,18 @@ func plainRun(d []byte, i int) int {
 
 // str validates the string whose opening quote is at i and returns the
 // index after its closing quote and what it holds besides plain ASCII
-// (0: only bytes 0x20-0x7f other than quote and backslash).
+// (0: only bytes 0x20-0x7f other than quote and backslash). The hot
+// callers (member, value, Decoder.str) have its first step written out
+// (plainRun, then a closing quote or strRest): a call less per string.
 func (s *scanner) str(i int) (int, strKind) {
+	return s.strRest(i + 1)
+}
+
+// strRest validates a string from i, inside it (every byte before i
+// validated), to its end.
+func (s *scanner) strRest(i int) (int, strKind) {
 	d := s.data
 	var kind strKind
-	i++
 	for {
 		i = plainRun(d, i)
 		if i >= len(d) {
@@ -471,8 +487,11 @@ func (s *scanner) member(i int, o *object) (next int, name []byte, ok bool) {
 	if d[i] != '"' {
 		return s.fail(i, "invalid character %s where a member name should start", quoteByte(d[i])), nil, false
 	}
-	j, kind := s.str(i)
-	if j < 0 {
+	j := plainRun(d, i+1)
+	var kind strKind
+	if j < len(d) && d[j] == '"' {
+		j++
+	} else if j, kind = s.strRest(j); j < 0 {
 		return -1, nil, false
 	}
 	name = d[i+1 : j-1]

@@ -209,3 +209,45 @@ func TestPlainDEL(t *testing.T) {
 		}
 	}
 }
+
+// TestDuplicateNames: a repeated name is found whatever its length (the
+// summary hashes the first and last 8 bytes, or fewer), however many names
+// come between, whether written with escapes or not, and in objects past
+// smallObject (sorted at the end).
+func TestDuplicateNames(t *testing.T) {
+	for n := range 26 {
+		name := strings.Repeat("eventNameX", 3)[:n]
+		esc := name
+		if n > 0 {
+			esc = `\u00` + fmt.Sprintf("%02x", name[0]) + name[1:]
+		}
+		for _, between := range []int{0, 1, 5, smallObject + 3} {
+			var b strings.Builder
+			b.WriteString(`{"` + name + `":0`)
+			for k := range between {
+				fmt.Fprintf(&b, `,"%s%d":0`, name, k)
+			}
+			for _, second := range []string{name, esc} {
+				in := b.String() + `,"` + second + `":1}`
+				var s scanner
+				s.reset([]byte(in), true, 0)
+				if end := s.value(0); end >= 0 || !strings.HasPrefix(s.errMsg, "duplicate name") {
+					t.Fatalf("%s: ends at %d, error %q; want a duplicate name", in, end, s.errMsg)
+				}
+				if jsontext.Value(in).IsValid() {
+					t.Fatalf("%s: jsontext reads it", in)
+				}
+			}
+			// The same names once each are fine.
+			if in := b.String() + `}`; !jsontext.Value(in).IsValid() {
+				t.Fatalf("%s: jsontext rejects it", in)
+			} else {
+				var s scanner
+				s.reset([]byte(in), true, 0)
+				if s.value(0) != len(in) {
+					t.Fatalf("%s: %s", in, s.errMsg)
+				}
+			}
+		}
+	}
+}

@@ -504,10 +504,7 @@ func (s *scanner) member(i int, o *object) (next int, name []byte, ok bool) {
 	}
 	// Few names: compare as they come (those the summary says may repeat
 	// one). Many: sort once at the end.
-	bit := uint64(1)
-	if len(name) > 0 {
-		bit <<= (uint(len(name))*7 + uint(name[0]) + uint(name[len(name)-1])*3) & 63
-	}
+	bit := nameBit(name)
 	if n := len(s.keys) - k0; n < smallObject && o.seen&bit != 0 {
 		for _, k := range s.keys[k0:] {
 			if k.len() == len(name) && bytes.Equal(s.name(k), name) {
@@ -530,6 +527,25 @@ func (s *scanner) member(i int, o *object) (next int, name []byte, ok bool) {
 }
 
 const smallObject = 32
+
+// nameBit is a name's bit in an object's summary, from its length and its
+// first and last 8 bytes, mixed: CloudTrail's names share their ends and
+// lengths (eventName, eventTime, eventType), and each shared bit costs a
+// comparison with every earlier name.
+func nameBit(name []byte) uint64 {
+	n := len(name)
+	var a, b uint64
+	if n >= 8 {
+		a = binary.LittleEndian.Uint64(name)
+		b = binary.LittleEndian.Uint64(name[n-8:])
+	} else {
+		for k, c := range name {
+			a |= uint64(c) << (8 * k)
+		}
+	}
+	h := ((a+uint64(n))*0x9e3779b97f4a7c15 ^ b) * 0xc2b2ae3d27d4eb4f
+	return 1 << (h >> 58)
+}
 
 func (s *scanner) name(k keyRef) []byte {
 	if k.n < 0 {

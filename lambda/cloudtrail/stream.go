@@ -273,6 +273,9 @@ func (a *readAhead) stop() {
 	<-a.gone
 }
 
+// Offset is the input offset (decompressed) of the next unread byte.
+func (s *Stream) Offset() int64 { return s.base + int64(s.pos) }
+
 // BytesRead is how many bytes of (decompressed) input the stream has read.
 func (s *Stream) BytesRead() int64 { return s.read }
 

@@ -636,7 +636,7 @@ func (c *checker) checkAll(walk func(emit func(input)) error, jobs int) {
 
 // merge takes the jobs in walk order and reports their records.
 func (c *checker) merge(order <-chan *job) {
-	idx := sessionIndexes{}
+	idx := newSessionIndexes()
 	var buf []byte
 	for j := range order {
 		out := c.output(j.in.name)
@@ -668,7 +668,7 @@ func (c *checker) merge(order <-chan *job) {
 }
 
 // join ties one decided record to its session and appends its output.
-func (c *checker) join(buf []byte, out *outName, idx sessionIndexes, x *decided) []byte {
+func (c *checker) join(buf []byte, out *outName, idx *sessionIndexes, x *decided) []byte {
 	if x.it.Err != nil {
 		var rec *cloudtrail.Record
 		if x.it.Partial {
@@ -700,50 +700,77 @@ func (c *checker) join(buf []byte, out *outName, idx sessionIndexes, x *decided)
 // the other, each in time order: one index for all would take the first
 // region's newest CreateSession as the clock, and evict the next region's
 // sessions, hours earlier, as soon as they were added.
-type sessionIndexes map[partition]*session.Index
+type sessionIndexes struct {
+	m map[partition]*partIndex
+	// The last partition used: records come a file, an account and a
+	// region at a time, so most lookups need no hashing.
+	last *partIndex
+}
 
 type partition struct{ account, region string }
+
+// partIndex is one partition's index, with its key: the map's copy of the
+// strings, so that caching it does not keep a record alive.
+type partIndex struct {
+	key partition
+	idx *session.Index
+}
 
 // maxPartitions bounds the indexes: past it (hostile input naming endless
 // regions), new partitions share one index, and memory stays flat.
 const maxPartitions = 4096
 
+func newSessionIndexes() *sessionIndexes {
+	return &sessionIndexes{m: map[partition]*partIndex{}}
+}
+
 // add indexes r if it created a session, and reports whether it did.
-func (m sessionIndexes) add(r *cloudtrail.Record) bool {
+func (m *sessionIndexes) add(r *cloudtrail.Record) bool {
 	if r.EventName != "CreateSession" {
 		return false
 	}
-	k := partition{r.RecipientAccountID, r.AWSRegion}
-	x := m[k]
-	if x == nil {
-		if len(m) >= maxPartitions {
-			k = partition{}
-		} else {
+	p := m.index(r)
+	if p == nil {
+		k := partition{}
+		if len(m.m) < maxPartitions {
 			// The record's strings are cut from its one allocation:
 			// copied, so the key does not keep the record alive.
-			k = partition{strings.Clone(k.account), strings.Clone(k.region)}
+			k = partition{strings.Clone(r.RecipientAccountID), strings.Clone(r.AWSRegion)}
 		}
-		if x = m[k]; x == nil {
-			x = session.NewIndex(session.Window)
-			m[k] = x
+		if p = m.m[k]; p == nil {
+			p = &partIndex{key: k, idx: session.NewIndex(session.Window)}
+			m.m[k] = p
 		}
+		m.last = p
 	}
-	return x.Add(r)
+	return p.idx.Add(r)
 }
 
 // lookup returns the session whose key signed r, if indexed.
-func (m sessionIndexes) lookup(r *cloudtrail.Record) *session.Session {
-	x := m[partition{r.RecipientAccountID, r.AWSRegion}]
-	if x == nil {
-		if len(m) < maxPartitions {
+func (m *sessionIndexes) lookup(r *cloudtrail.Record) *session.Session {
+	if p := m.index(r); p != nil {
+		return p.idx.Lookup(r)
+	}
+	return nil
+}
+
+// index returns the index of r's account and region, or nil.
+func (m *sessionIndexes) index(r *cloudtrail.Record) *partIndex {
+	k := partition{r.RecipientAccountID, r.AWSRegion}
+	if m.last != nil && m.last.key == k {
+		return m.last
+	}
+	p := m.m[k]
+	if p == nil {
+		if len(m.m) < maxPartitions {
 			return nil
 		}
-		x = m[partition{}]
-		if x == nil {
+		if p = m.m[partition{}]; p == nil {
 			return nil
 		}
 	}
-	return x.Lookup(r)
+	m.last = p
+	return p
 }
 
 // countingReader counts the bytes read through it, for progress: one

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
 	"github.com/s3xguard/s3xguard/rules"
 )
 
@@ -85,4 +86,49 @@ func TestLookAheadBound(t *testing.T) {
 			t.Errorf("held %d, want %d", l.held, 3*aheadBudget)
 		}
 	})
+}
+
+// TestSessionIndexesPartitions: a session is found in its own account and
+// region only, whatever partition was used last, and past maxPartitions
+// the new partitions share one index (memory stays flat) and still find
+// their sessions.
+func TestSessionIndexesPartitions(t *testing.T) {
+	rec := func(region, name, key string) *cloudtrail.Record {
+		r := &cloudtrail.Record{EventSource: cloudtrail.EventSource, EventName: name, EventTime: "2026-11-20T10:00:00Z",
+			RecipientAccountID: "111122223333", AWSRegion: region, SourceIPAddress: "10.1.2.3"}
+		if name == "CreateSession" {
+			r.SessionAccessKeyID = key
+		} else {
+			r.UserIdentity.AccessKeyID = key
+		}
+		return r
+	}
+	m := newSessionIndexes()
+	m.add(rec("us-east-1", "CreateSession", "K1"))
+	m.add(rec("us-west-2", "CreateSession", "K2"))
+	for _, c := range []struct {
+		region, key string
+		found       bool
+	}{
+		{"us-east-1", "K1", true}, {"us-west-2", "K1", false}, {"us-east-1", "K1", true},
+		{"us-west-2", "K2", true}, {"us-east-1", "K2", false}, {"eu-west-1", "K1", false},
+	} {
+		if got := m.lookup(rec(c.region, "GetObject", c.key)) != nil; got != c.found {
+			t.Errorf("%s %s: found %v, want %v", c.region, c.key, got, c.found)
+		}
+	}
+	for i := len(m.m); i < maxPartitions; i++ {
+		m.add(rec(fmt.Sprintf("r-%d", i), "CreateSession", "X"))
+	}
+	m.add(rec("past-1", "CreateSession", "P1"))
+	m.add(rec("past-2", "CreateSession", "P2"))
+	if len(m.m) != maxPartitions+1 {
+		t.Errorf("%d partitions, want %d and the shared one", len(m.m), maxPartitions)
+	}
+	if m.lookup(rec("past-1", "GetObject", "P1")) == nil || m.lookup(rec("past-2", "GetObject", "P2")) == nil {
+		t.Error("a session past maxPartitions is not found")
+	}
+	if m.lookup(rec("us-east-1", "GetObject", "K1")) == nil {
+		t.Error("us-east-1's session lost")
+	}
 }

@@ -115,6 +115,10 @@ type Stream struct {
 	body []byte
 
 	ahead *readAhead
+	// chunk: buf is a read-ahead buffer, handed back when the stream
+	// moves on; own is then the stream's own buffer, kept for reuse.
+	chunk bool
+	own   []byte
 	// Kept for reuse (streams): the buffered reader and decompressor.
 	br     *bufio.Reader
 	gzr    *gzip.Reader
@@ -178,12 +182,17 @@ func (s *Stream) Close() error {
 	}
 	if s.ahead != nil {
 		s.ahead.stop()
+		s.ahead.recycle()
 	}
 	var err error
 	if s.gz != nil {
 		err = s.gz.Close()
 	}
 	buf := s.buf
+	if s.chunk {
+		aheadPool.Put((*[aheadReserve + aheadSize]byte)(buf[:cap(buf)]))
+		buf = s.own
+	}
 	if len(buf) != streamBuf {
 		buf = make([]byte, streamBuf)
 	}
@@ -195,28 +204,45 @@ func (s *Stream) Close() error {
 	return err
 }
 
-// readAhead reads its source in a goroutine, a few buffers ahead.
+// readAhead reads its source in a goroutine, a few buffers ahead. Each
+// buffer leaves aheadReserve bytes free before its data, where the stream
+// moves the part of a value that the buffer before it ended in: the stream
+// then reads the buffer in place (fill), and the decompressed bytes are
+// not copied once more.
 type readAhead struct {
 	full chan aheadBuf
 	free chan []byte
 	done chan struct{}
 	gone chan struct{} // closed when the goroutine has returned
-	cur  aheadBuf
-	off  int
-	err  error
+	// For Read (a value longer than aheadReserve): the buffer being
+	// copied out, and where.
+	cur aheadBuf
+	off int
+	err error
 }
 
+// aheadBuf is a buffer the goroutine filled: data in b[aheadReserve:].
 type aheadBuf struct {
 	b   []byte
 	err error
 }
 
-const aheadSize = 256 << 10
+const (
+	aheadSize    = 256 << 10
+	aheadReserve = 64 << 10
+	// aheadBufs: one the stream reads in place, one being filled, two
+	// waiting.
+	aheadBufs = 4
+)
+
+// aheadPool holds read-ahead buffers between streams: check starts one
+// read-ahead per compressed file, and a tree holds thousands of small ones.
+var aheadPool = sync.Pool{New: func() any { return new([aheadReserve + aheadSize]byte) }}
 
 func startReadAhead(r io.Reader) *readAhead {
-	a := &readAhead{full: make(chan aheadBuf, 2), free: make(chan []byte, 3), done: make(chan struct{}), gone: make(chan struct{})}
-	for range 3 {
-		a.free <- make([]byte, aheadSize)
+	a := &readAhead{full: make(chan aheadBuf, aheadBufs), free: make(chan []byte, aheadBufs), done: make(chan struct{}), gone: make(chan struct{})}
+	for range aheadBufs {
+		a.free <- aheadPool.Get().(*[aheadReserve + aheadSize]byte)[:]
 	}
 	go func() {
 		defer close(a.gone)
@@ -230,7 +256,7 @@ func startReadAhead(r io.Reader) *readAhead {
 			// Not io.ReadFull: it turns a source's EOF after some
 			// bytes into ErrUnexpectedEOF, and a truncated gzip member's
 			// ErrUnexpectedEOF must stay an error.
-			n := 0
+			n := aheadReserve
 			var err error
 			for n < len(b) && err == nil {
 				var k int
@@ -250,16 +276,31 @@ func startReadAhead(r io.Reader) *readAhead {
 	return a
 }
 
+// exhausted reports whether Read has handed out all of its current buffer,
+// so the next buffer may be read in place.
+func (a *readAhead) exhausted() bool { return a.off == len(a.cur.b) }
+
+// next returns the next filled buffer; the caller hands it back with
+// release. Read's buffer, all handed out, goes back first.
+func (a *readAhead) next() aheadBuf {
+	if a.cur.b != nil {
+		a.release(a.cur.b)
+		a.cur, a.off = aheadBuf{}, 0
+	}
+	return <-a.full
+}
+
+func (a *readAhead) release(b []byte) { a.free <- b[:cap(b)] }
+
+// Read copies out what the goroutine read, for a value that does not fit
+// in the reserve of the next buffer.
 func (a *readAhead) Read(p []byte) (int, error) {
-	for a.off == len(a.cur.b) {
+	for a.exhausted() {
 		if a.err != nil {
 			return 0, a.err
 		}
-		if a.cur.b != nil {
-			a.free <- a.cur.b[:cap(a.cur.b)]
-		}
-		a.cur = <-a.full
-		a.off, a.err = 0, a.cur.err
+		a.cur = a.next()
+		a.off, a.err = aheadReserve, a.cur.err
 	}
 	n := copy(p, a.cur.b[a.off:])
 	a.off += n
@@ -273,6 +314,27 @@ func (a *readAhead) stop() {
 	<-a.gone
 }
 
+// recycle puts the buffers that came back in the pool, once stopped; a
+// buffer the stream still reads is handed back by the stream.
+func (a *readAhead) recycle() {
+	for {
+		select {
+		case b := <-a.free:
+			aheadPool.Put((*[aheadReserve + aheadSize]byte)(b))
+		case f := <-a.full:
+			aheadPool.Put((*[aheadReserve + aheadSize]byte)(f.b[:cap(f.b)]))
+		default:
+			if a.cur.b != nil {
+				aheadPool.Put((*[aheadReserve + aheadSize]byte)(a.cur.b[:cap(a.cur.b)]))
+			}
+			return
+		}
+	}
+}
+
+// Offset is the input offset (decompressed) of the next unread byte.
+func (s *Stream) Offset() int64 { return s.base + int64(s.pos) }
+
 // BytesRead is how many bytes of (decompressed) input the stream has read.
 func (s *Stream) BytesRead() int64 { return s.read }
 
@@ -283,6 +345,10 @@ func (s *Stream) BytesRead() int64 { return s.read }
 func (s *Stream) fill() bool {
 	if s.eof {
 		return false
+	}
+	if s.ahead != nil && s.end-s.pos <= aheadReserve && s.ahead.exhausted() {
+		s.fillInPlace()
+		return true
 	}
 	if s.pos > 0 {
 		n := copy(s.buf, s.buf[s.pos:s.end])
@@ -295,6 +361,7 @@ func (s *Stream) fill() bool {
 		}
 		nb := make([]byte, min(2*len(s.buf), MaxValue))
 		copy(nb, s.buf[:s.end])
+		s.releaseChunk()
 		s.buf = nb
 	}
 	for s.end < len(s.buf) {
@@ -310,6 +377,41 @@ func (s *Stream) fill() bool {
 		}
 	}
 	return true
+}
+
+// fillInPlace moves on to the read-ahead's next buffer: the unread bytes
+// of buf go into its reserve, just before its data, and the stream reads it
+// where the goroutine decompressed it.
+func (s *Stream) fillInPlace() {
+	next := s.ahead.next()
+	left := s.end - s.pos
+	at := aheadReserve - left
+	copy(next.b[at:], s.buf[s.pos:s.end])
+	s.base += int64(s.pos - at)
+	s.releaseChunk()
+	s.buf, s.chunk = next.b, true
+	s.pos, s.end = at, len(next.b)
+	s.read += int64(len(next.b) - aheadReserve)
+	if next.err != nil {
+		// The goroutine has returned: nothing more comes.
+		s.eof = true
+		if next.err != io.EOF {
+			s.rerr = next.err
+		}
+	}
+}
+
+// releaseChunk hands buf back to the read-ahead if it is one of its
+// buffers, keeping the stream's own buffer aside.
+func (s *Stream) releaseChunk() {
+	if s.chunk {
+		s.ahead.release(s.buf)
+		s.chunk = false
+		return
+	}
+	if s.own == nil {
+		s.own = s.buf
+	}
 }
 
 // skipSpace moves past whitespace (and a UTF-8 byte order mark at the

@@ -337,3 +337,60 @@ func TestStreamCloseTwice(t *testing.T) {
 		t.Fatalf("got %q and %q; want a and b", ra.EventID, rb.EventID)
 	}
 }
+
+// TestStreamReadAheadInPlace: the read-ahead's buffers are read in place,
+// the end of a value moved into the next buffer's reserve; a value longer
+// than the reserve is copied out instead, and reading in place resumes
+// after it. Values of every size around the reserve and the buffer, each
+// with its content checked, read the same as without read-ahead.
+func TestStreamReadAheadInPlace(t *testing.T) {
+	var in strings.Builder
+	in.WriteString(`{"Records":[`)
+	sizes := []int{10, aheadReserve - 300, aheadReserve + 1, 3 * aheadReserve, aheadSize + 7, 2*aheadSize + aheadReserve, 1 << 20}
+	for i := range 400 {
+		if i > 0 {
+			in.WriteString(",\n")
+		}
+		ua := strings.Repeat(string(rune('a'+i%26)), 20+i*37%300)
+		if i%9 == 4 {
+			ua = strings.Repeat(string(rune('a'+i%26)), sizes[i/9%len(sizes)])
+		}
+		in.WriteString(strings.Replace(recA, `"eventID":"a"`, fmt.Sprintf(`"eventID":"a%d","userAgent":%q`, i, ua), 1))
+	}
+	in.WriteString("]}\n")
+	data := gz(in.String())
+	broken := append(bytes.Clone(data[:len(data)-40]), make([]byte, 40)...)
+	for _, input := range [][]byte{data, broken} {
+		read := func(ahead bool) []string {
+			s, err := NewStreamOptions(bytes.NewReader(input), StreamOptions{ReadAhead: ahead})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			var out []string
+			var r Record
+			for {
+				it, ok := s.Next(&r)
+				if !ok {
+					break
+				}
+				// The user agent whole: one letter, as long as written.
+				ua := len(r.UserAgent)
+				if ua > 0 && strings.Count(r.UserAgent, r.UserAgent[:1]) != ua {
+					ua = -1
+				}
+				out = append(out, fmt.Sprintf("%d#%d %v %s ua=%d", it.Line, it.Index, it.Err, r.EventID, ua))
+			}
+			return append(out, fmt.Sprint("read ", s.BytesRead()))
+		}
+		plain, ahead := read(false), read(true)
+		if len(plain) < 300 {
+			t.Fatalf("%d items read without read-ahead", len(plain))
+		}
+		for i := range max(len(plain), len(ahead)) {
+			if i >= len(plain) || i >= len(ahead) || plain[i] != ahead[i] {
+				t.Fatalf("item %d differs with read-ahead (%d items, want %d):\n%s", i, len(ahead), len(plain), strings.Join(ahead[max(0, i-1):min(len(ahead), i+2)], "\n"))
+			}
+		}
+	}
+}

@@ -267,13 +267,14 @@ const (
 // plainRun returns the index of the first byte at or after i that
 // special8 flags, or one of the last 7 of d, where words end.
 func plainRun(d []byte, i int) int {
-	// Two words a turn: most strings end within the first few.
-	for i+16 <= len(d) {
-		if m := special8(binary.LittleEndian.Uint64(d[i:])); m != 0 {
-			return i + bits.TrailingZeros64(m)>>3
+	// Two words a turn: most strings end within the first few. Slicing
+	// the rest once spares a bounds check per word.
+	for rest := d[i:]; len(rest) >= 16; rest = rest[16:] {
+		if m := special8(binary.LittleEndian.Uint64(rest)); m != 0 {
+			return len(d) - len(rest) + bits.TrailingZeros64(m)>>3
 		}
-		if m := special8(binary.LittleEndian.Uint64(d[i+8:])); m != 0 {
-			return i + 8 + bits.TrailingZeros64(m)>>3
+		if m := special8(binary.LittleEndian.Uint64(rest[8:])); m != 0 {
+			return len(d) - len(rest) + 8 + bits.TrailingZeros64(m)>>3
 		}
 		i += 16
 	}

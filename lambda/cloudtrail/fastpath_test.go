@@ -1,6 +1,7 @@
 package cloudtrail
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math/bits"
@@ -249,5 +250,40 @@ func TestDuplicateNames(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestStreamAllocatesOneStringPerRecord: a valid record costs one
+// allocation, its strings; reading twice the records costs twice that
+// many more, nothing else per record.
+func TestStreamAllocatesOneStringPerRecord(t *testing.T) {
+	if testing.Short() {
+		t.Skip("counts allocations")
+	}
+	file := func(n int) []byte {
+		return []byte(`{"Records":[` + strings.Repeat(recA+",", n-1) + recA + `]}`)
+	}
+	count := func(in []byte) float64 {
+		return testing.AllocsPerRun(20, func() {
+			s, err := NewStream(bytes.NewReader(in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r Record
+			for {
+				it, ok := s.Next(&r)
+				if !ok {
+					break
+				}
+				if it.Err != nil {
+					t.Fatal(it.Err)
+				}
+			}
+			s.Close()
+		})
+	}
+	const n = 200
+	if perRecord := (count(file(2*n)) - count(file(n))) / n; perRecord > 1 {
+		t.Fatalf("%.2f allocations per record; want 1 (the record's strings)", perRecord)
 	}
 }

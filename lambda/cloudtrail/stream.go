@@ -566,6 +566,9 @@ func (s *Stream) sqsBody(it *Item, r *Record) {
 }
 
 func isFieldError(err error) bool {
+	if err == nil {
+		return false // most records: errors.As's target would cost an allocation each
+	}
 	var fe *FieldError
 	return errors.As(err, &fe)
 }

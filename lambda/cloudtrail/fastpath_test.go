@@ -287,3 +287,20 @@ func TestStreamAllocatesOneStringPerRecord(t *testing.T) {
 		t.Fatalf("%.2f allocations per record; want 1 (the record's strings)", perRecord)
 	}
 }
+
+// TestEscapedFieldsKeepTheirBytes: fields with escapes are decoded into
+// the decoder's buffer, which grows as later ones are; the earlier ones
+// (an ARN the bucket and account are cut from) must keep their bytes.
+func TestEscapedFieldsKeepTheirBytes(t *testing.T) {
+	long := strings.Repeat(`\u0041`, 400)
+	in := `{"resources":[{"type":"AWS::S3Express::Direct\u006fryBucket","ARN":"arn:aws:s3express:r:12\u0033:bucket\/b\u0031"}],` +
+		`"eventName":"Get\u004fbject","userAgent":"` + long + `","eventSource":"s3express.amazonaws.com"}`
+	r, err := DecodeEvent([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Bucket != "b1" || r.BucketAccount != "123" || r.EventName != "GetObject" || r.UserAgent != strings.Repeat("A", 400) {
+		t.Fatalf("got bucket %q, account %q, eventName %q, userAgent %d bytes", r.Bucket, r.BucketAccount, r.EventName, len(r.UserAgent))
+	}
+	differential(t, []byte(in))
+}

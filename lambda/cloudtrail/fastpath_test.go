@@ -283,7 +283,9 @@ func TestStreamAllocatesOneStringPerRecord(t *testing.T) {
 		})
 	}
 	const n = 200
-	if perRecord := (count(file(2*n)) - count(file(n))) / n; perRecord > 1 {
+	// A little above 1 for what the race detector's runtime allocates
+	// now and then; a second allocation per record makes it 2.
+	if perRecord := (count(file(2*n)) - count(file(n))) / n; perRecord > 1.25 {
 		t.Fatalf("%.2f allocations per record; want 1 (the record's strings)", perRecord)
 	}
 }

@@ -244,15 +244,18 @@ const (
 
 // special8 flags, in the high bit of each byte, the bytes of 8 (read little
 // endian) that need a look in a string: a quote, backslash, control
-// character or non-ASCII byte. A subtraction borrows out of a byte only at
-// a real hit, so a byte below the lowest hit is plain ASCII, none of whose
-// three differences reaches 0x80: the lowest flag is exact (bytes after it
-// may be flagged falsely). The usual "&^ x" of each term is not needed:
-// a byte whose own high bit is set is flagged through "| x" anyway.
+// character or non-ASCII byte. Flipping bit 1 moves the quote (0x22) to
+// 0x20 and keeps 0x00-0x1f below 0x20, while every other printable byte
+// lands on 0x21 or above: one subtraction of 0x21 borrows at both. A
+// subtraction borrows out of a byte only at a hit, so a byte below the
+// lowest hit is plain ASCII, none of whose differences reaches 0x80: the
+// lowest flag is exact (bytes after it may be flagged falsely). A byte of
+// 0x80 or more is flagged through "| x" (the usual "&^ x" of each term is
+// not needed then).
 func special8(x uint64) uint64 {
-	q := x ^ (lsb * '"')
+	qc := x ^ (lsb * 0x02)
 	b := x ^ (lsb * '\\')
-	return ((q - lsb) | (b - lsb) | (x - lsb*0x20) | x) & msb
+	return ((qc - lsb*0x21) | (b - lsb) | x) & msb
 }
 
 // What str saw in a string, besides printable ASCII: what its writer

@@ -222,7 +222,7 @@ func run(size string, files int, tree string, runs int, against string) error {
 		for _, c := range cs {
 			cmd := c.cmd()
 			if c.discard {
-				null, err := os.Open(os.DevNull)
+				null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 				if err != nil {
 					return err
 				}

@@ -75,6 +75,10 @@ func floor(files []string) error {
 	errs := make(chan error, runtime.GOMAXPROCS(0))
 	for range runtime.GOMAXPROCS(0) {
 		go func() {
+			// One decompressor per goroutine, reset for each file, as
+			// check keeps one per stream: a new one per file costs its
+			// tables, which on a tree of small files is most of the work.
+			var zr *gzip.Reader
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(files) {
@@ -86,7 +90,11 @@ func floor(files []string) error {
 					errs <- err
 					return
 				}
-				zr, err := gzip.NewReader(f)
+				if zr == nil {
+					zr, err = gzip.NewReader(f)
+				} else {
+					err = zr.Reset(f)
+				}
 				if err == nil {
 					_, err = io.Copy(io.Discard, zr)
 				}

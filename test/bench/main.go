@@ -10,7 +10,12 @@
 //     query for one allowlist entry (when $S3XGUARD_TOOLS/venv or
 //     .tools/venv has duckdb: test/requirements.txt), all in turns in one
 //     run, with peak memory on the whole tree and on a quarter of it
-//     (memory must not grow with the tree);
+//     (memory must not grow with the tree); check's JSON goes into a pipe
+//     the bench reads (as | jq would) and, beside the floor, to /dev/null;
+//
+//   - the ladder from the floor to check (BenchmarkLadder in
+//     lambda/cloudtrail, on the same tree): decompression, + strict JSON
+//     validation alone, + the records decoded, then check;
 //
 //   - peak memory of `check` on hostile input: records of almost 8 MiB made
 //     of millions of small values, from a few KB of gzip.

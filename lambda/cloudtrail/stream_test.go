@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -390,36 +391,81 @@ func TestStreamReadAheadInPlace(t *testing.T) {
 	data := gz(in.String())
 	broken := append(bytes.Clone(data[:len(data)-40]), make([]byte, 40)...)
 	for _, input := range [][]byte{data, broken} {
-		read := func(ahead bool) []string {
-			s, err := NewStreamOptions(bytes.NewReader(input), StreamOptions{ReadAhead: ahead})
-			if err != nil {
-				t.Fatal(err)
+		compareReadAhead(t, input, 300)
+	}
+}
+
+// compareReadAhead reads input with and without read-ahead and fails on the
+// first item that differs: location, error (offsets included), eventID and
+// the user agent whole (one repeated letter, as long as written).
+func compareReadAhead(t *testing.T, input []byte, atLeast int) {
+	t.Helper()
+	read := func(ahead bool) []string {
+		s, err := NewStreamOptions(bytes.NewReader(input), StreamOptions{ReadAhead: ahead})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		var out []string
+		var r Record
+		for {
+			it, ok := s.Next(&r)
+			if !ok {
+				break
 			}
-			defer s.Close()
-			var out []string
-			var r Record
-			for {
-				it, ok := s.Next(&r)
-				if !ok {
-					break
+			ua := len(r.UserAgent)
+			if ua > 0 && strings.Count(r.UserAgent, r.UserAgent[:1]) != ua {
+				ua = -1
+			}
+			out = append(out, fmt.Sprintf("%d#%d %v %s ua=%d", it.Line, it.Index, it.Err, r.EventID, ua))
+		}
+		return append(out, fmt.Sprint("read ", s.BytesRead()))
+	}
+	plain, ahead := read(false), read(true)
+	if len(plain) < atLeast {
+		t.Fatalf("%d items read without read-ahead, want at least %d", len(plain), atLeast)
+	}
+	for i := range max(len(plain), len(ahead)) {
+		if i >= len(plain) || i >= len(ahead) || plain[i] != ahead[i] {
+			t.Fatalf("item %d differs with read-ahead (%d items, want %d):\n%s\nwant\n%s", i, len(ahead), len(plain),
+				strings.Join(ahead[max(0, i-1):min(len(ahead), i+2)], "\n"), strings.Join(plain[max(0, i-1):min(len(plain), i+2)], "\n"))
+		}
+	}
+}
+
+// TestStreamReadAheadRandom: random trails (values of every size up to
+// twice a read-ahead buffer, broken values among them, newlines between
+// elements) read the same with and without read-ahead: framing, recovery,
+// error offsets and lines, contents.
+func TestStreamReadAheadRandom(t *testing.T) {
+	for seed := range uint64(6) {
+		rng := rand.New(rand.NewPCG(seed, 17))
+		var in strings.Builder
+		in.WriteString(`{"Records":[`)
+		for i := range 300 {
+			if i > 0 {
+				in.WriteString(",")
+				if rng.IntN(3) == 0 {
+					in.WriteString("\n")
 				}
-				// The user agent whole: one letter, as long as written.
-				ua := len(r.UserAgent)
-				if ua > 0 && strings.Count(r.UserAgent, r.UserAgent[:1]) != ua {
-					ua = -1
-				}
-				out = append(out, fmt.Sprintf("%d#%d %v %s ua=%d", it.Line, it.Index, it.Err, r.EventID, ua))
 			}
-			return append(out, fmt.Sprint("read ", s.BytesRead()))
-		}
-		plain, ahead := read(false), read(true)
-		if len(plain) < 300 {
-			t.Fatalf("%d items read without read-ahead", len(plain))
-		}
-		for i := range max(len(plain), len(ahead)) {
-			if i >= len(plain) || i >= len(ahead) || plain[i] != ahead[i] {
-				t.Fatalf("item %d differs with read-ahead (%d items, want %d):\n%s", i, len(ahead), len(plain), strings.Join(ahead[max(0, i-1):min(len(ahead), i+2)], "\n"))
+			n := rng.IntN(200)
+			switch rng.IntN(8) {
+			case 0:
+				n = aheadReserve - 200 + rng.IntN(400)
+			case 1:
+				n = rng.IntN(2 * aheadSize)
 			}
+			rec := strings.Replace(recA, `"eventID":"a"`,
+				fmt.Sprintf(`"eventID":"r%d","userAgent":%q`, i, strings.Repeat(string(rune('a'+i%26)), n)), 1)
+			if rng.IntN(15) == 0 {
+				// A control byte in a string, somewhere in the record.
+				k := rng.IntN(len(rec)-2) + 1
+				rec = rec[:k] + "\x01" + rec[k:]
+			}
+			in.WriteString(rec)
 		}
+		in.WriteString("]}\n")
+		compareReadAhead(t, gz(in.String()), 250)
 	}
 }

@@ -18,6 +18,10 @@ type command struct {
 	run           func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	// subs are the command's subcommands, each with its own flags.
 	subs []string
+	// values are what the flags of a fixed set of choices take: completion
+	// offers them; TestFlagValues runs the command with each, and with one
+	// outside the set.
+	values map[string][]string
 }
 
 // commands is filled in init: completion reads it, and a package-level
@@ -26,10 +30,13 @@ var commands []command
 
 func init() {
 	commands = []command{
-		{name: "check", summary: "check CloudTrail records against an allowlist", run: runCheck},
+		{name: "check", summary: "check CloudTrail records against an allowlist", run: runCheck,
+			values: map[string][]string{"format": {"text", "json", "asff", "ocsf"}, "show": {"findings", "all"}}},
 		{name: "suggest", summary: "write an allowlist that allows the S3 Express calls seen", run: runSuggest},
-		{name: "sql", summary: "print the allowlist as an Athena or CloudTrail Lake query", run: quiet(runSQL)},
-		{name: "doctor", summary: "check, read-only, that a deployment sees what it should", run: quiet(runDoctor)},
+		{name: "sql", summary: "print the allowlist as an Athena or CloudTrail Lake query", run: quiet(runSQL),
+			values: map[string][]string{"engine": {"athena", "lake"}, "verdict": {"findings", "unauthorized", "allowed", "invalid", "all"}}},
+		{name: "doctor", summary: "check, read-only, that a deployment sees what it should", run: quiet(runDoctor),
+			values: map[string][]string{"format": {"text", "json"}}},
 		{name: "quarantine", summary: "list or release the principals s3xguard denied on a bucket", run: quiet(runQuarantine), subs: []string{"list", "release"}},
 		{name: "version", summary: "print the version and the allowlist format version", run: quiet(runVersion)},
 		{name: "completion", summary: "print a shell completion script: bash, zsh or fish", run: quiet(runCompletion)},

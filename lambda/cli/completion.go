@@ -5,14 +5,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 )
 
 const completionUsage = `usage: s3xguard completion bash|zsh|fish
 
 Prints a completion script for the shell: commands, subcommands and flags
-(with what each is for, where the shell shows it); files elsewhere.
+(with what each is for, where the shell shows it), the choices of flags that
+take one of a set (check --format, --show; sql --engine, --verdict; doctor
+--format); files elsewhere.
 
   bash  source <(s3xguard completion bash)   (in ~/.bashrc)
   zsh   source <(s3xguard completion zsh)    (in ~/.zshrc, after compinit),
@@ -99,6 +103,11 @@ func flagWords(c command, sub string) string {
 	return strings.Join(w, " ")
 }
 
+// valueFlags returns c's flags of fixed choices, in order.
+func valueFlags(c command) []string {
+	return slices.Sorted(maps.Keys(c.values))
+}
+
 func commandWords() string {
 	var w []string
 	for _, c := range commands {
@@ -131,6 +140,15 @@ _s3xguard() {
 			b.WriteString("\t\tesac\n\t\t;;\n")
 		default:
 			fmt.Fprintf(&b, "\t%s) words=%q ;;\n", c.name, flagWords(c, ""))
+		}
+	}
+	b.WriteString(`	esac
+	# The choices of a flag that takes one of a set.
+	case ${COMP_WORDS[1]}:${COMP_WORDS[COMP_CWORD-1]} in
+`)
+	for _, c := range commands {
+		for _, f := range valueFlags(c) {
+			fmt.Fprintf(&b, "\t%s:-%s | %s:--%s)\n\t\tCOMPREPLY=($(compgen -W %q -- \"$cur\"))\n\t\treturn\n\t\t;;\n", c.name, f, c.name, f, strings.Join(c.values[f], " "))
 		}
 	}
 	b.WriteString(`	esac
@@ -203,6 +221,14 @@ _s3xguard() {
 			b.WriteString("\t\t;;\n")
 		}
 	}
+	b.WriteString("\tesac\n\t# The choices of a flag that takes one of a set.\n\tcase ${words[2]}:${words[CURRENT-1]} in\n")
+	for _, c := range commands {
+		for _, f := range valueFlags(c) {
+			fmt.Fprintf(&b, "\t%s:-%s | %s:--%s)\n", c.name, f, c.name, f)
+			zshSpecs(&b, "\t\t", c.values[f])
+			b.WriteString("\t\t_describe -t values value specs\n\t\treturn\n\t\t;;\n")
+		}
+	}
 	b.WriteString(`	esac
 	if [[ $PREFIX == -* ]]; then
 		_describe -t flags flag specs
@@ -231,7 +257,7 @@ func fishCompletion() string {
 	for _, c := range commands {
 		fmt.Fprintf(&b, "complete -c s3xguard -f -n __fish_use_subcommand -a %s -d %s\n", c.name, fishQuote(c.summary))
 	}
-	fishFlags := func(cond string, flags []cmdFlag) {
+	fishFlags := func(cond string, flags []cmdFlag, values map[string][]string) {
 		for _, f := range flags {
 			opt := "-l " + f.name
 			if len(f.name) == 1 {
@@ -239,6 +265,9 @@ func fishCompletion() string {
 			}
 			if f.value {
 				opt += " -r"
+			}
+			if vs := values[f.name]; vs != nil {
+				opt += " -f -a " + fishQuote(strings.Join(vs, " "))
 			}
 			fmt.Fprintf(&b, "complete -c s3xguard -n %s %s -d %s\n", fishQuote(cond), opt, fishQuote(f.usage))
 		}
@@ -251,10 +280,10 @@ func fishCompletion() string {
 			subs := strings.Join(c.subs, " ")
 			fmt.Fprintf(&b, "complete -c s3xguard -f -n %s -a %s\n", fishQuote("__fish_seen_subcommand_from "+c.name+"; and not __fish_seen_subcommand_from "+subs), fishQuote(subs))
 			for _, s := range c.subs {
-				fishFlags("__fish_seen_subcommand_from "+c.name+"; and __fish_seen_subcommand_from "+s, flagsOf(c, s))
+				fishFlags("__fish_seen_subcommand_from "+c.name+"; and __fish_seen_subcommand_from "+s, flagsOf(c, s), c.values)
 			}
 		default:
-			fishFlags("__fish_seen_subcommand_from "+c.name, flagsOf(c, ""))
+			fishFlags("__fish_seen_subcommand_from "+c.name, flagsOf(c, ""), c.values)
 		}
 	}
 	return b.String()

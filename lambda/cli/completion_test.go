@@ -136,6 +136,31 @@ func TestCompletion(t *testing.T) {
 				{"s3xguard quarantine list --p", []string{"--profile"}},
 				{"s3xguard completion ", []string{"bash", "fish", "zsh"}},
 			}
+			// The choices of every flag that takes one of a set, by
+			// either spelling; and a flag's value elsewhere is a file.
+			tests = append(tests, struct {
+				line string
+				want []string
+			}{"s3xguard check --allowlist ", []string{"trail.json"}}, struct {
+				line string
+				want []string
+			}{"s3xguard check --format j", []string{"json"}})
+			for _, c := range commands {
+				for _, f := range valueFlags(c) {
+					want := slices.Sorted(slices.Values(c.values[f]))
+					dashes := []string{"-", "--"}
+					if shell == "fish" {
+						// fish's script offers the -- spelling only (-l).
+						dashes = dashes[1:]
+					}
+					for _, dash := range dashes {
+						tests = append(tests, struct {
+							line string
+							want []string
+						}{"s3xguard " + c.name + " " + dash + f + " ", want})
+					}
+				}
+			}
 			// Every command's flags, as its help lists them.
 			for _, c := range commands {
 				subs := c.subs
@@ -193,3 +218,46 @@ func TestFlagsOf(t *testing.T) {
 		}
 	}
 }
+
+// TestFlagValues: every value completion offers for a flag is one the
+// command takes, and the command refuses one outside the set, naming it.
+func TestFlagValues(t *testing.T) {
+	const allowlist = "../../rules/allowlist.example.yaml"
+	// Enough for each command to get past its flags without calling AWS:
+	// doctor stops at the missing allowlist file.
+	base := map[string][]string{
+		"check":  {"--allowlist", allowlist, "--allow-empty", "-"},
+		"sql":    {"--allowlist", allowlist, "--engine", "athena"},
+		"doctor": {"--function", "f", "--allowlist", filepath.Join(t.TempDir(), "missing.yaml")},
+	}
+	run := func(c command, args []string) (int, string) {
+		var stdout, stderr bytes.Buffer
+		code := c.run(args, strings.NewReader(""), &stdout, &stderr)
+		return code, stderr.String()
+	}
+	seen := 0
+	for _, c := range commands {
+		for _, f := range valueFlags(c) {
+			args, ok := base[c.name]
+			if !ok {
+				t.Fatalf("%s --%s: no base arguments to run it with", c.name, f)
+			}
+			// The flag last: the flag package keeps the last value.
+			with := func(v string) []string { return append(slices.Clone(args), "--"+f, v) }
+			for _, v := range c.values[f] {
+				seen++
+				if _, stderr := run(c, with(v)); strings.Contains(stderr, strconvQuote(v)) {
+					t.Errorf("%s --%s %s: refused: %s", c.name, f, v, stderr)
+				}
+			}
+			if code, stderr := run(c, with("no-such-value")); code != exitUsage || !strings.Contains(stderr, `"no-such-value"`) {
+				t.Errorf("%s --%s no-such-value: exit %d, %q; want a usage error naming the value", c.name, f, code, stderr)
+			}
+		}
+	}
+	if seen < 10 {
+		t.Errorf("%d values checked: the command table lost its choices", seen)
+	}
+}
+
+func strconvQuote(s string) string { return `"` + s + `"` }

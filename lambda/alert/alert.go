@@ -61,6 +61,10 @@ type Response struct {
 	// Target is the principal ARN the bucket deny names: what
 	// `s3xguard quarantine release --principal` takes.
 	Target string `json:"target,omitempty"`
+	// Retried: the quarantine was already in force, put there by an
+	// earlier attempt of this same event (not in the document: the page
+	// says so as a possible duplicate).
+	Retried bool `json:"-"`
 }
 
 // Place is the account and region a guard runs in and guards: where

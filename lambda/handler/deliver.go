@@ -152,9 +152,15 @@ func (h *Handler) repeat(ctx context.Context, a *alert.Alert, tk state.Ticket, l
 		log.InfoContext(ctx, "repeat counted; its quarantine is not in force yet", "action", r.Action, "detail", r.Detail)
 		return nil
 	}
-	if r.Action != quarantine.Already {
+	// An earlier attempt of this event that quarantined and then failed
+	// (its page, most likely) left the window unsettled: page it now, as
+	// a possible duplicate, rather than count it silently.
+	if r.Action != quarantine.Already || r.Retried {
 		// Someone who read the window's alert believes the principal free.
 		r.Detail = strings.TrimPrefix(r.Detail+"; ", "; ") + "decided on a repeat: the first alert of this window did not quarantine"
+		if r.Retried {
+			a.Duplicate = "an earlier attempt of this event quarantined the principal and failed before its page was confirmed: it may have gone out"
+		}
 		a.Response = r
 		msg, err := a.Build()
 		if err == nil {

@@ -245,7 +245,7 @@ func (h *Handler) respond(ctx context.Context, a *alert.Alert, m *tally, log *sl
 	if out.Action == quarantine.Pending || out.Action == quarantine.Partial {
 		log.WarnContext(ctx, "quarantine incomplete; recorded as pending for the sweep", "action", out.Action, "detail", out.Detail)
 	}
-	r.Action, r.Detail, r.Statement, r.IAM, r.Target = out.Action, out.Detail, out.Statement, out.IAM, out.Target
+	r.Action, r.Detail, r.Statement, r.IAM, r.Target, r.Retried = out.Action, out.Detail, out.Statement, out.IAM, out.Target, out.Retried
 	if !out.Until.IsZero() {
 		r.Until = out.Until.UTC().Format(time.RFC3339)
 	} else if out.Action == quarantine.Applied || out.Action == quarantine.Partial || out.Action == quarantine.DryRun {

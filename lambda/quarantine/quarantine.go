@@ -143,6 +143,10 @@ type Outcome struct {
 	Until time.Time
 	// Notices are pages for the health topic (breaker tripped, drift).
 	Notices []Notice
+	// Retried: already quarantined, by an earlier attempt of this same
+	// event (the record names its event ID); that attempt failed after it,
+	// so its page may not have gone out.
+	Retried bool
 }
 
 // Notice is a page about the guard itself, for the health topic.
@@ -256,6 +260,7 @@ func (q *Quarantiner) Apply(ctx context.Context, r Request) (Outcome, error) {
 	if live {
 		// One GET: "already quarantined" is what the policy says, not only
 		// the record (an administrator or the attacker may have removed it).
+		out.Retried = r.EventID != "" && rec.EventID == r.EventID
 		doc, err := q.getPolicy(ctx, r.Bucket)
 		if err != nil {
 			out.Action, out.Until, out.IAM = Already, rec.Until, iamSummary(rec)
@@ -269,8 +274,12 @@ func (q *Quarantiner) Apply(ctx context.Context, r Request) (Outcome, error) {
 		if slices.Contains(arns, t.arn) && len(edits) == 0 {
 			out.Action, out.Until, out.IAM = Already, rec.Until, iamSummary(rec)
 			out.Detail = "since " + rec.At.UTC().Format(time.RFC3339)
+			if out.Retried {
+				out.Detail += ", by an earlier attempt of this event"
+			}
 			return out, nil
 		}
+		out.Retried = false // re-applied below: this attempt's own change
 		if !r.DryRun {
 			why := "the quarantine statement no longer denied this principal (removed by hand or by someone else); re-applied"
 			if len(edits) > 0 {

@@ -47,6 +47,12 @@ type input struct {
 // command line are read whatever their name.
 var logSuffixes = []string{".json", ".jsonl", ".json.gz", ".jsonl.gz"}
 
+// What check's --format and --show take (completion offers them too).
+var (
+	checkFormats = []string{"text", "json", "asff", "ocsf"}
+	checkShows   = []string{"findings", "all"}
+)
+
 func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -75,10 +81,10 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case *allowlist == "":
 		errorf(stderr, "check: --allowlist is required")
 		return exitUsage
-	case *format != "text" && *format != "json" && newFindingWriter(*format, nil) == nil:
+	case !slices.Contains(checkFormats, *format):
 		errorf(stderr, "check: --format %q: want text, json, asff or ocsf", *format)
 		return exitUsage
-	case *show != "findings" && *show != "all":
+	case !slices.Contains(checkShows, *show):
 		errorf(stderr, "check: --show %q: want findings or all", *show)
 		return exitUsage
 	case *jobs < 1 || *jobs > maxJobs:
@@ -796,12 +802,12 @@ func (c *checker) decideInput(j *job, readAhead bool) {
 	cr := &countingReader{r: in.stdin, total: &c.read}
 	batch := batches.Get().([]decided)
 	// What a batch holds, for the look-ahead: its records, and the input
-	// they were read from (what their strings can take, at most).
-	offset, sent := func() int64 { return 0 }, int64(0)
+	// they were read from (what their strings can take, at most). read is
+	// the input offset after the last record read.
+	var read, sent int64
 	send := func() {
-		cost := int64(len(batch)) * decidedSize
-		at := offset()
-		cost, sent = cost+at-sent, at
+		cost := int64(len(batch))*decidedSize + read - sent
+		sent = read
 		j.ahead.acquire(cost)
 		j.batches <- decidedBatch{batch, cost}
 	}
@@ -861,11 +867,11 @@ func (c *checker) decideInput(j *job, readAhead bool) {
 		return
 	}
 	defer s.Close()
-	offset = s.Offset
 	values := 0
 	for {
 		x := next()
 		it, ok := s.Next(&x.rec)
+		read = s.Offset()
 		if !ok {
 			batch = batch[:len(batch)-1]
 			break
@@ -887,8 +893,6 @@ func (c *checker) decideInput(j *job, readAhead bool) {
 		}
 	}
 	j.bytes = s.BytesRead()
-	end := s.Offset()
-	offset = func() int64 { return end } // the stream is closed before the last batch goes
 	if values == 0 && !c.allowEmpty {
 		// CloudTrail never writes an empty log file: one that holds
 		// nothing was emptied, or is not what it is named.

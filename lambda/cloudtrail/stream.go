@@ -190,7 +190,7 @@ func (s *Stream) Close() error {
 	}
 	buf := s.buf
 	if s.chunk {
-		aheadPool.Put((*[aheadReserve + aheadSize]byte)(buf[:cap(buf)]))
+		putAhead(buf)
 		buf = s.own
 	}
 	if len(buf) != streamBuf {
@@ -239,10 +239,13 @@ const (
 // read-ahead per compressed file, and a tree holds thousands of small ones.
 var aheadPool = sync.Pool{New: func() any { return new([aheadReserve + aheadSize]byte) }}
 
+func getAhead() []byte  { return aheadPool.Get().(*[aheadReserve + aheadSize]byte)[:] }
+func putAhead(b []byte) { aheadPool.Put((*[aheadReserve + aheadSize]byte)(b[:cap(b)])) }
+
 func startReadAhead(r io.Reader) *readAhead {
 	a := &readAhead{full: make(chan aheadBuf, aheadBufs), free: make(chan []byte, aheadBufs), done: make(chan struct{}), gone: make(chan struct{})}
 	for range aheadBufs {
-		a.free <- aheadPool.Get().(*[aheadReserve + aheadSize]byte)[:]
+		a.free <- getAhead()
 	}
 	go func() {
 		defer close(a.gone)
@@ -320,12 +323,12 @@ func (a *readAhead) recycle() {
 	for {
 		select {
 		case b := <-a.free:
-			aheadPool.Put((*[aheadReserve + aheadSize]byte)(b))
+			putAhead(b)
 		case f := <-a.full:
-			aheadPool.Put((*[aheadReserve + aheadSize]byte)(f.b[:cap(f.b)]))
+			putAhead(f.b)
 		default:
 			if a.cur.b != nil {
-				aheadPool.Put((*[aheadReserve + aheadSize]byte)(a.cur.b[:cap(a.cur.b)]))
+				putAhead(a.cur.b)
 			}
 			return
 		}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/s3xguard/s3xguard/rules/query"
 )
 
 // command is one of the commands Run dispatches. The top-level help and
@@ -31,12 +33,13 @@ var commands []command
 func init() {
 	commands = []command{
 		{name: "check", summary: "check CloudTrail records against an allowlist", run: runCheck,
-			values: map[string][]string{"format": {"text", "json", "asff", "ocsf"}, "show": {"findings", "all"}}},
+			values: map[string][]string{"format": checkFormats, "show": checkShows}},
 		{name: "suggest", summary: "write an allowlist that allows the S3 Express calls seen", run: runSuggest},
 		{name: "sql", summary: "print the allowlist as an Athena or CloudTrail Lake query", run: quiet(runSQL),
-			values: map[string][]string{"engine": {"athena", "lake"}, "verdict": {"findings", "unauthorized", "allowed", "invalid", "all"}}},
+			values: map[string][]string{"engine": {string(query.Athena), string(query.Lake)},
+				"verdict": {query.VerdictFindings, query.VerdictUnauthorized, query.VerdictAllowed, query.VerdictInvalid, query.VerdictAll}}},
 		{name: "doctor", summary: "check, read-only, that a deployment sees what it should", run: quiet(runDoctor),
-			values: map[string][]string{"format": {"text", "json"}}},
+			values: map[string][]string{"format": doctorFormats}},
 		{name: "quarantine", summary: "list or release the principals s3xguard denied on a bucket", run: quiet(runQuarantine), subs: []string{"list", "release"}},
 		{name: "version", summary: "print the version and the allowlist format version", run: quiet(runVersion)},
 		{name: "completion", summary: "print a shell completion script: bash, zsh or fish", run: quiet(runCompletion)},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,6 +51,9 @@ flags:
 `
 
 // runDoctor is the `doctor` command.
+// What doctor's --format takes (completion offers it too).
+var doctorFormats = []string{"text", "json"}
+
 func runDoctor(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -83,7 +87,7 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 	case *function == "":
 		errorf(stderr, "doctor: --function is required")
 		return exitUsage
-	case *format != "text" && *format != "json":
+	case !slices.Contains(doctorFormats, *format):
 		errorf(stderr, "doctor: --format %q: want text or json", *format)
 		return exitUsage
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,7 +27,7 @@ import (
 // runDoctorOrg is `doctor --org-role`: every account and region, one line
 // each.
 func runDoctorOrg(role, accounts, regions, function, allowlist, format string, stdout, stderr io.Writer, opts ...func(*config.LoadOptions) error) int {
-	if format != "text" && format != "json" {
+	if !slices.Contains(doctorFormats, format) {
 		errorf(stderr, "doctor: --format %q: want text or json", format)
 		return exitUsage
 	}

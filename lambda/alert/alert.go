@@ -11,6 +11,7 @@ import (
 
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
 	"github.com/s3xguard/s3xguard/lambda/config"
+	"github.com/s3xguard/s3xguard/lambda/printable"
 	"github.com/s3xguard/s3xguard/lambda/session"
 	"github.com/s3xguard/s3xguard/rules"
 )
@@ -201,7 +202,7 @@ func (a *Alert) build() (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	sms := clip(escape(fmt.Sprintf("s3xguard %s %s/%s: %s %s %s by %s: %s", a.Severity, orDash(a.Guarded.Account), orDash(a.Guarded.Region),
+	sms := clip(printable.Escape(fmt.Sprintf("s3xguard %s %s/%s: %s %s %s by %s: %s", a.Severity, orDash(a.Guarded.Account), orDash(a.Guarded.Region),
 		a.Kind, what, orDash(r.Bucket), who, a.Response.Action)), 140)
 	body, err := json.Marshal(map[string]string{"default": string(machine), "email": a.email(r, who, steps), "sms": sms})
 	if err != nil {
@@ -274,18 +275,18 @@ func (a *Alert) email(r *cloudtrail.Record, who string, steps []string) string {
 	var b strings.Builder
 	line := func(label, v string) {
 		if v != "" {
-			fmt.Fprintf(&b, "%-12s %s\n", label+":", escape(v))
+			fmt.Fprintf(&b, "%-12s %s\n", label+":", printable.Escape(v))
 		}
 	}
-	fmt.Fprintf(&b, "s3xguard: %s %s event (severity %s)\n", a.Kind, escape(orDash(r.EventName)), a.Severity)
-	fmt.Fprintf(&b, "in account %s, region %s: %s\n\n", escape(orDash(a.Guarded.Account)), escape(orDash(a.Guarded.Region)), escape(orDash(a.Response.Action)))
+	fmt.Fprintf(&b, "s3xguard: %s %s event (severity %s)\n", a.Kind, printable.Escape(orDash(r.EventName)), a.Severity)
+	fmt.Fprintf(&b, "in account %s, region %s: %s\n\n", printable.Escape(orDash(a.Guarded.Account)), printable.Escape(orDash(a.Guarded.Region)), printable.Escape(orDash(a.Response.Action)))
 	b.WriteString("NEXT STEPS\n")
 	for i, s := range steps {
-		fmt.Fprintf(&b, "%d. %s\n", i+1, escape(s))
+		fmt.Fprintf(&b, "%d. %s\n", i+1, printable.Escape(s))
 	}
 	fmt.Fprintf(&b, "Runbook: %s\n\n", a.Runbook())
 	if a.Duplicate != "" {
-		fmt.Fprintf(&b, "MAY BE A DUPLICATE of an alert already sent (alert ID %s): %s\n\n", escape(a.ID), escape(a.Duplicate))
+		fmt.Fprintf(&b, "MAY BE A DUPLICATE of an alert already sent (alert ID %s): %s\n\n", printable.Escape(a.ID), printable.Escape(a.Duplicate))
 	}
 	if a.Escalated {
 		b.WriteString("ESCALATION: sent inside a dedup window whose first alert was less severe.\n\n")
@@ -327,7 +328,7 @@ func (a *Alert) email(r *cloudtrail.Record, who string, steps []string) string {
 	line("input", a.Input)
 	b.WriteString("\nWHY\n")
 	for _, reason := range a.Decision.Reasons {
-		fmt.Fprintf(&b, "- %s\n", escape(reason))
+		fmt.Fprintf(&b, "- %s\n", printable.Escape(reason))
 	}
 	if a.Raw != "" {
 		line("event", a.Raw)
@@ -342,7 +343,7 @@ func (a *Alert) email(r *cloudtrail.Record, who string, steps []string) string {
 		line("IAM", p)
 	}
 	if a.Response.Note != "" {
-		fmt.Fprintf(&b, "\n%s\n", escape(a.Response.Note))
+		fmt.Fprintf(&b, "\n%s\n", printable.Escape(a.Response.Note))
 	}
 	if a.Previous != nil {
 		fmt.Fprintf(&b, "\nAlso: %d repeats between %s and %s were counted, not re-sent.\n",

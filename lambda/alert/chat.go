@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/s3xguard/s3xguard/lambda/cloudtrail"
+	"github.com/s3xguard/s3xguard/lambda/printable"
 )
 
 // Chat is a notification in the custom-notification schema of Amazon Q
@@ -43,7 +44,7 @@ func newChat(title, description string, steps []string, key, summary, eventType 
 	var kw []string
 	for _, k := range keywords {
 		if k != "" {
-			kw = append(kw, clip(escape(k), 100))
+			kw = append(kw, clip(printable.Escape(k), 100))
 		}
 	}
 	var st []string
@@ -83,9 +84,9 @@ func (a *Alert) chat(r *cloudtrail.Record, steps []string) Chat {
 // code quotes a caller-written value as inline code, so that chat shows it
 // as written rather than as markup (links, mentions, emphasis).
 func code(s string) string {
-	return "`" + strings.ReplaceAll(clip(escape(s), chatText), "`", "'") + "`"
+	return "`" + strings.ReplaceAll(clip(printable.Escape(s), chatText), "`", "'") + "`"
 }
 
 // md keeps a line of s3xguard's own text (holding values already checked
 // or escaped) from breaking out of its line.
-func md(s string) string { return escape(s) }
+func md(s string) string { return printable.Escape(s) }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/s3xguard/s3xguard/lambda/printable"
 )
 
 // KindHealth marks pages about the guard itself, sent to the health topic.
@@ -50,11 +52,11 @@ func (n Notice) Build() (Message, error) {
 	}
 	var email strings.Builder
 	fmt.Fprintf(&email, "s3xguard health notice: %s\n\nBUCKET      %s\nPRINCIPALS  %s\nDETAIL      %s\nTIME        %s\n",
-		escape(n.Kind), escape(orDash(n.Bucket)), strings.Join(escapeAll(who), "\n            "), escape(clip(n.Detail, 2000)), n.Time.UTC().Format(time.RFC3339))
+		printable.Escape(n.Kind), printable.Escape(orDash(n.Bucket)), strings.Join(printable.All(who), "\n            "), printable.Escape(clip(n.Detail, 2000)), n.Time.UTC().Format(time.RFC3339))
 	if more > 0 {
 		fmt.Fprintf(&email, "(%d more principals not listed)\n", more)
 	}
-	sms := clip(escape(fmt.Sprintf("s3xguard HEALTH %s on %s: %s", n.Kind, orDash(n.Bucket), n.Detail)), 140)
+	sms := clip(printable.Escape(fmt.Sprintf("s3xguard HEALTH %s on %s: %s", n.Kind, orDash(n.Bucket), n.Detail)), 140)
 	body, err := json.Marshal(map[string]string{"default": string(machine), "email": email.String(), "sms": sms})
 	if err != nil {
 		return Message{}, err

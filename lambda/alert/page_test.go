@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/s3xguard/s3xguard/lambda/printable"
 )
 
 // built renders a and returns the email, the SMS and the parsed document.
@@ -160,7 +162,7 @@ func TestNextStepsPerKindAndResponse(t *testing.T) {
 			t.Errorf("%s: no way to look the data event up:\n%s", name, joined)
 		}
 		email, _, doc, _ := built(t, a)
-		if !strings.Contains(email, "NEXT STEPS\n1. "+escape(steps[0])) || !strings.Contains(email, "Runbook: "+RunbookURL+"#"+string(c.kind)) {
+		if !strings.Contains(email, "NEXT STEPS\n1. "+printable.Escape(steps[0])) || !strings.Contains(email, "Runbook: "+RunbookURL+"#"+string(c.kind)) {
 			t.Errorf("%s: email lacks the steps or the runbook:\n%s", name, email)
 		}
 		var docSteps []string

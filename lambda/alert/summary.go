@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"time"
+
+	"github.com/s3xguard/s3xguard/lambda/printable"
 )
 
 // Summary renders the count of alerts a dedup window did not re-send.
@@ -20,11 +22,11 @@ func Summary(subject string, attrs map[string]string, r Repeats) (Message, error
 	if err != nil {
 		return Message{}, err
 	}
-	text := fmt.Sprintf("%d more alerts like this one were counted between %s and %s, not re-sent:\n%s\n", r.Count, from, to, escape(subject))
+	text := fmt.Sprintf("%d more alerts like this one were counted between %s and %s, not re-sent:\n%s\n", r.Count, from, to, printable.Escape(subject))
 	body, err := json.Marshal(map[string]string{
 		"default": string(machine),
 		"email":   text,
-		"sms":     clip(escape(fmt.Sprintf("s3xguard: %d repeats of: %s", r.Count, subject)), 140),
+		"sms":     clip(printable.Escape(fmt.Sprintf("s3xguard: %d repeats of: %s", r.Count, subject)), 140),
 	})
 	if err != nil {
 		return Message{}, err

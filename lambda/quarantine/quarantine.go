@@ -260,10 +260,10 @@ func (q *Quarantiner) Apply(ctx context.Context, r Request) (Outcome, error) {
 	if live {
 		// One GET: "already quarantined" is what the policy says, not only
 		// the record (an administrator or the attacker may have removed it).
-		out.Retried = r.EventID != "" && rec.EventID == r.EventID
+		retried := r.EventID != "" && rec.EventID == r.EventID
 		doc, err := q.getPolicy(ctx, r.Bucket)
 		if err != nil {
-			out.Action, out.Until, out.IAM = Already, rec.Until, iamSummary(rec)
+			out.Action, out.Until, out.IAM, out.Retried = Already, rec.Until, iamSummary(rec), retried
 			out.Detail = joinDetail("recorded since "+rec.At.UTC().Format(time.RFC3339), fmt.Sprintf("the policy could not be read to confirm (%v); the sweep reconciles it", err))
 			return out, nil
 		}
@@ -272,14 +272,13 @@ func (q *Quarantiner) Apply(ctx context.Context, r Request) (Outcome, error) {
 			return Outcome{}, fmt.Errorf("quarantine: bucket %s: %w", r.Bucket, err)
 		}
 		if slices.Contains(arns, t.arn) && len(edits) == 0 {
-			out.Action, out.Until, out.IAM = Already, rec.Until, iamSummary(rec)
+			out.Action, out.Until, out.IAM, out.Retried = Already, rec.Until, iamSummary(rec), retried
 			out.Detail = "since " + rec.At.UTC().Format(time.RFC3339)
-			if out.Retried {
+			if retried {
 				out.Detail += ", by an earlier attempt of this event"
 			}
 			return out, nil
 		}
-		out.Retried = false // re-applied below: this attempt's own change
 		if !r.DryRun {
 			why := "the quarantine statement no longer denied this principal (removed by hand or by someone else); re-applied"
 			if len(edits) > 0 {

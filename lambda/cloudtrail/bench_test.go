@@ -11,24 +11,32 @@ import (
 	"github.com/klauspost/compress/gzip"
 )
 
-// BenchmarkStreamTree reads one file of the tree test/bench generates
-// ($S3XGUARD_BENCH_TREE, else .tools/bench-tree-1GB-32), decompressed
-// beforehand: the strict reader alone, for go test -cpuprofile.
-func BenchmarkStreamTree(b *testing.B) {
+// benchTree returns the .json.gz files of the tree test/bench generates
+// ($S3XGUARD_BENCH_TREE, else .tools/bench-tree-1GB-32), in walk order; it
+// skips the benchmark when there are none.
+func benchTree(b *testing.B) []string {
 	tree := os.Getenv("S3XGUARD_BENCH_TREE")
 	if tree == "" {
 		tree = filepath.Join("..", "..", ".tools", "bench-tree-1GB-32")
 	}
-	var file string
+	var files []string
 	filepath.WalkDir(tree, func(p string, d os.DirEntry, err error) error {
-		if err == nil && file == "" && strings.HasSuffix(p, ".json.gz") {
-			file = p
+		if err == nil && strings.HasSuffix(p, ".json.gz") {
+			files = append(files, p)
 		}
 		return nil
 	})
-	if file == "" {
-		b.Skipf("no .json.gz file under %s (go run ./test/gen -out %s)", tree, tree)
+	if len(files) == 0 {
+		b.Skipf("no .json.gz files under %s (go run ./test/gen -out %s)", tree, tree)
 	}
+	return files
+}
+
+// BenchmarkStreamTree reads one file of the bench tree (benchTree),
+// decompressed beforehand: the strict reader alone, for go test
+// -cpuprofile.
+func BenchmarkStreamTree(b *testing.B) {
+	file := benchTree(b)[0]
 	f, err := os.Open(file)
 	if err != nil {
 		b.Fatal(err)

@@ -5,9 +5,7 @@ package cloudtrail
 import (
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -32,20 +30,7 @@ import (
 // Each reports its CPU time (user + system) per run as cpu-s/op beside
 // ns/op: what separates check from the floor, step by step.
 func BenchmarkLadder(b *testing.B) {
-	tree := os.Getenv("S3XGUARD_BENCH_TREE")
-	if tree == "" {
-		tree = filepath.Join("..", "..", ".tools", "bench-tree-1GB-32")
-	}
-	var files []string
-	filepath.WalkDir(tree, func(p string, d os.DirEntry, err error) error {
-		if err == nil && strings.HasSuffix(p, ".json.gz") {
-			files = append(files, p)
-		}
-		return nil
-	})
-	if len(files) == 0 {
-		b.Skipf("no .json.gz files under %s (go run ./test/gen -out %s)", tree, tree)
-	}
+	files := benchTree(b)
 	var size atomic.Int64
 	// Each worker keeps its read buffer and its decompressor, reset for each
 	// file, as check does (a new decompressor per file costs its tables).

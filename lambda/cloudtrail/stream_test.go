@@ -324,7 +324,9 @@ func TestStreamReadAhead(t *testing.T) {
 }
 
 // readItems reads up to n items (all when n < 0) of data and closes the
-// stream.
+// stream: each item's location, error (offsets included), eventID and
+// user agent length (-1 unless one letter repeated, as the tests write
+// them); after all items, the bytes read.
 func readItems(t *testing.T, data []byte, ahead bool, n int) []string {
 	t.Helper()
 	s, err := NewStreamOptions(bytes.NewReader(data), StreamOptions{ReadAhead: ahead})
@@ -337,9 +339,13 @@ func readItems(t *testing.T, data []byte, ahead bool, n int) []string {
 	for n < 0 || len(out) < n {
 		it, ok := s.Next(&r)
 		if !ok {
-			break
+			return append(out, fmt.Sprint("read ", s.BytesRead()))
 		}
-		out = append(out, fmt.Sprintf("%d#%d %v %s", it.Line, it.Index, it.Err, r.EventID))
+		ua := len(r.UserAgent)
+		if ua > 0 && strings.Count(r.UserAgent, r.UserAgent[:1]) != ua {
+			ua = -1
+		}
+		out = append(out, fmt.Sprintf("%d#%d %v %s ua=%d", it.Line, it.Index, it.Err, r.EventID, ua))
 	}
 	return out
 }
@@ -395,33 +401,11 @@ func TestStreamReadAheadInPlace(t *testing.T) {
 	}
 }
 
-// compareReadAhead reads input with and without read-ahead and fails on the
-// first item that differs: location, error (offsets included), eventID and
-// the user agent whole (one repeated letter, as long as written).
+// compareReadAhead reads input with and without read-ahead (readItems) and
+// fails on the first item that differs.
 func compareReadAhead(t *testing.T, input []byte, atLeast int) {
 	t.Helper()
-	read := func(ahead bool) []string {
-		s, err := NewStreamOptions(bytes.NewReader(input), StreamOptions{ReadAhead: ahead})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		var out []string
-		var r Record
-		for {
-			it, ok := s.Next(&r)
-			if !ok {
-				break
-			}
-			ua := len(r.UserAgent)
-			if ua > 0 && strings.Count(r.UserAgent, r.UserAgent[:1]) != ua {
-				ua = -1
-			}
-			out = append(out, fmt.Sprintf("%d#%d %v %s ua=%d", it.Line, it.Index, it.Err, r.EventID, ua))
-		}
-		return append(out, fmt.Sprint("read ", s.BytesRead()))
-	}
-	plain, ahead := read(false), read(true)
+	plain, ahead := readItems(t, input, false, -1), readItems(t, input, true, -1)
 	if len(plain) < atLeast {
 		t.Fatalf("%d items read without read-ahead, want at least %d", len(plain), atLeast)
 	}

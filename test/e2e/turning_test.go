@@ -85,13 +85,20 @@ func TestEditedQuarantineStatementIsRestored(t *testing.T) {
 	if len(n) != 1 || n[0].Attributes["notice"] != "edited" || !strings.Contains(fmt.Sprint(field(n[0].Doc, "detail")), "Effect changed") {
 		t.Fatalf("health = %+v; want one edited notice naming the Effect", n)
 	}
+	w.quietSweep(fn, health, "a sweep after the restore")
+}
+
+// quietSweep runs a sweep that must find nothing to do: no health page, no
+// bucket policy write.
+func (w *world) quietSweep(fn *harness.Lambda, health, which string) {
+	w.t.Helper()
 	w.proxy.Reset()
-	fn.MustInvoke(t, sweepEvent)
+	fn.MustInvoke(w.t, sweepEvent)
 	if n := w.receive(health, time.Second); len(n) != 0 {
-		t.Fatalf("a sweep after the restore paged again: %+v", n)
+		w.t.Fatalf("%s paged again: %+v", which, n)
 	}
 	if c := w.proxy.Calls(); c["s3express:PUT?policy"] != 0 {
-		t.Errorf("a sweep after the restore wrote the policy: %s", harness.FormatCalls(c))
+		w.t.Fatalf("%s wrote the policy: %s", which, harness.FormatCalls(c))
 	}
 }
 
@@ -172,14 +179,7 @@ func TestDeletedQuarantinedPrincipalIsDroppedOnce(t *testing.T) {
 		t.Fatalf("health = %v; want one gone and one drift notice, nothing pending", kinds)
 	}
 	for range 2 {
-		w.proxy.Reset()
-		fn.MustInvoke(t, sweepEvent)
-		if n := w.receive(health, time.Second); len(n) != 0 {
-			t.Fatalf("a later sweep paged again: %+v", n)
-		}
-		if c := w.proxy.Calls(); c["s3express:PUT?policy"] != 0 {
-			t.Fatalf("a later sweep wrote the policy again: %s", harness.FormatCalls(c))
-		}
+		w.quietSweep(fn, health, "a later sweep")
 	}
 }
 
